@@ -1,0 +1,57 @@
+// normcore activations: elementwise forward and backward kernels over contiguous arrays.
+//
+// Conventions (llm.c): outputs first, then inputs, then sizes, then parameters; backward mirrors forward
+// (`dx` where `x` was). Every function exists for float and double, works in place (y == x, dx == dy),
+// splits large arrays across normcore's threads and gives bitwise-identical results for any thread count.
+#pragma once
+#include <cstddef>
+
+namespace normcore {
+
+// The activation catalog. Parameters travel in ActivationParams; each entry says what a/b/c mean.
+enum class Activation : int {
+  relu = 0,     // max(0, x)
+  leaky_relu,   // x > 0 ? x : a·x          (a = negative_slope)
+  sigmoid,      // 1 / (1 + e^{-x})
+  count_
+};
+
+struct ActivationParams {
+  double a = 0.0;
+  double b = 0.0;
+  double c = 0.0;
+};
+
+// y[i] = f(x[i]) for i < n.  x, y: (n,)
+template <class T>
+void activation_forward(Activation op, const ActivationParams& p, T* y, const T* x, std::size_t n);
+
+// dx[i] = dy[i] · f'(x[i]).  dx, dy, x: (n,)
+template <class T>
+void activation_backward(Activation op, const ActivationParams& p, T* dx, const T* dy, const T* x,
+                         std::size_t n);
+
+// dx[i] = dy[i] · f'(x[i]) computed from the forward's output y = f(x) (PyTorch's form for relu,
+// leaky_relu with a positive slope, sigmoid).  dx, dy, y: (n,)
+template <class T>
+void activation_backward_from_output(Activation op, const ActivationParams& p, T* dx, const T* dy,
+                                     const T* y, std::size_t n);
+
+// ---- named entry points -------------------------------------------------------------------------
+
+// relu: y = max(0, x); NaN propagates.  Backward: dy where x > 0, else 0 (PyTorch: 0 at x = 0).
+template <class T> void relu(T* y, const T* x, std::size_t n);
+template <class T> void relu_backward(T* dx, const T* dy, const T* x, std::size_t n);
+
+// leaky_relu: y = x > 0 ? x : slope·x.  Backward: dy where x > 0, else slope·dy (PyTorch: slope at 0).
+template <class T> void leaky_relu(T* y, const T* x, std::size_t n, double negative_slope = 0.01);
+template <class T>
+void leaky_relu_backward(T* dx, const T* dy, const T* x, std::size_t n, double negative_slope = 0.01);
+
+// sigmoid: y = 1 / (1 + e^{-x}), sigmoid(+inf) = 1, sigmoid(-inf) = 0.
+// Backward from x: dy·σ(x)·σ(−x) (exact in both tails); from y: dy·y·(1 − y) (PyTorch's form).
+template <class T> void sigmoid(T* y, const T* x, std::size_t n);
+template <class T> void sigmoid_backward(T* dx, const T* dy, const T* x, std::size_t n);
+template <class T> void sigmoid_backward_from_output(T* dx, const T* dy, const T* y, std::size_t n);
+
+}  // namespace normcore

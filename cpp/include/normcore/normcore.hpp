@@ -1,0 +1,4 @@
+// normcore: fast CPU kernels for activations and normalization. Umbrella header.
+#pragma once
+#include "normcore/activations.hpp"
+#include "normcore/runtime.hpp"

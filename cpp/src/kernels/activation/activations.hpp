@@ -1,0 +1,56 @@
+// The activation catalog: each op's math written once over V (vector or scalar).
+// Included inside the per-ISA namespace after simd/vec.hpp and simd/math.hpp.
+//
+// An op is a struct with
+//   forward(x, p)                 y = f(x)
+//   backward(dy, x, p)            dx = dy · f'(x)
+//   backward_from_output(dy, y, p) (optional) dx = dy · f'(x) expressed through y = f(x)
+// where p holds the op's parameters already converted to the element type.
+
+template <class T>
+struct Params {
+  T a, b, c;
+  explicit Params(const ActivationParams& q) : a(T(q.a)), b(T(q.b)), c(T(q.c)) {}
+};
+
+// relu(x) = max(0, x). PyTorch's subgradient at 0 is 0 (threshold_backward: x <= 0 → 0), NaN x passes dy.
+struct ReluOp {
+  template <class V> static V forward(V x, const Params<scalar_t<V>>&) { return max0(x); }
+  template <class V> static V backward(V dy, V x, const Params<scalar_t<V>>&) {
+    return x <= scalar_t<V>(0) ? splat<V>(0) : dy;
+  }
+  template <class V> static V backward_from_output(V dy, V y, const Params<scalar_t<V>>& p) {
+    return backward(dy, y, p);  // y > 0 exactly where x > 0
+  }
+};
+
+// leaky_relu(x) = x > 0 ? x : a·x  (a = negative_slope). PyTorch's subgradient at 0 is a.
+struct LeakyReluOp {
+  template <class V> static V forward(V x, const Params<scalar_t<V>>& p) {
+    return x > scalar_t<V>(0) ? x : x * p.a;
+  }
+  template <class V> static V backward(V dy, V x, const Params<scalar_t<V>>& p) {
+    return x > scalar_t<V>(0) ? dy : dy * p.a;
+  }
+  // y > 0 exactly where x > 0 when a ≥ 0 (the API refuses a < 0 for this form).
+  template <class V> static V backward_from_output(V dy, V y, const Params<scalar_t<V>>& p) {
+    return backward(dy, y, p);
+  }
+};
+
+// sigmoid(x) = 1 / (1 + e^{−x}); σ' = σ(x)·σ(−x), from the output: y·(1 − y) (PyTorch).
+struct SigmoidOp {
+  template <class V> static V forward(V x, const Params<scalar_t<V>>&) { return sigmoid(x); }
+  template <class V> static V backward(V dy, V x, const Params<scalar_t<V>>&) {
+    return dy * sigmoid_derivative(x);
+  }
+  template <class V> static V backward_from_output(V dy, V y, const Params<scalar_t<V>>&) {
+    return dy * (y * (scalar_t<V>(1) - y));
+  }
+};
+
+// Registration order = enum Activation order.
+#define NORMCORE_ACTIVATION_OPS(X) \
+  X(relu, ReluOp)                  \
+  X(leaky_relu, LeakyReluOp)       \
+  X(sigmoid, SigmoidOp)

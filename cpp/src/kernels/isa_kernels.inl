@@ -1,0 +1,80 @@
+// The generic kernel source, compiled once per ISA by kernels/isa_<name>.cpp, which defines
+// NORMCORE_ISA_NS (the namespace, = the ISA name) before including this file with that ISA's flags.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
+#include "kernels/table.hpp"
+
+#ifndef NORMCORE_ISA_NS
+#error "define NORMCORE_ISA_NS before including isa_kernels.inl"
+#endif
+#define NORMCORE_STR2(x) #x
+#define NORMCORE_STR(x) NORMCORE_STR2(x)
+
+namespace normcore {
+namespace NORMCORE_ISA_NS {
+namespace {
+
+#include "simd/vec.hpp"
+#include "simd/math.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/activation/activations.hpp"
+
+template <class Op, class T>
+void forward_kernel(T* y, const T* x, std::size_t n, const ActivationParams& q, StoreHint h) {
+  const Params<T> p(q);
+  elementwise(y, n, h, [&p](auto xv) { return Op::forward(xv, p); }, x);
+}
+
+template <class Op, class T>
+void backward_kernel(T* dx, const T* dy, const T* x, std::size_t n, const ActivationParams& q, StoreHint h) {
+  const Params<T> p(q);
+  elementwise(dx, n, h, [&p](auto dyv, auto xv) { return Op::backward(dyv, xv, p); }, dy, x);
+}
+
+template <class Op, class T>
+void backward_from_output_kernel(T* dx, const T* dy, const T* y, std::size_t n, const ActivationParams& q,
+                                 StoreHint h) {
+  const Params<T> p(q);
+  elementwise(dx, n, h, [&p](auto dyv, auto yv) { return Op::backward_from_output(dyv, yv, p); }, dy, y);
+}
+
+template <class T>
+void copy_kernel(T* y, const T* x, std::size_t n, StoreHint h) {
+  elementwise(y, n, h, [](auto v) { return v; }, x);
+}
+
+template <class T>
+double sum_kernel(const T* x, std::size_t n) {
+  return sum_fixed_order(x, n);
+}
+
+template <class T>
+ElementwiseKernels<T> make_kernels() {
+  ElementwiseKernels<T> k{};
+#define NORMCORE_REGISTER(name, Op)                                                     \
+  k.forward[static_cast<int>(Activation::name)] = &forward_kernel<Op, T>;              \
+  k.backward[static_cast<int>(Activation::name)] = &backward_kernel<Op, T>;            \
+  k.backward_from_output[static_cast<int>(Activation::name)] = &backward_from_output_kernel<Op, T>;
+  NORMCORE_ACTIVATION_OPS(NORMCORE_REGISTER)
+#undef NORMCORE_REGISTER
+  k.copy = &copy_kernel<T>;
+  k.sum = &sum_kernel<T>;
+  return k;
+}
+
+}  // namespace
+
+const KernelTable& kernel_table() {
+  static const KernelTable table{NORMCORE_STR(NORMCORE_ISA_NS), make_kernels<float>(), make_kernels<double>()};
+  return table;
+}
+
+}  // namespace NORMCORE_ISA_NS
+}  // namespace normcore

@@ -1,0 +1,111 @@
+// The portable vector type: GCC/Clang vector extensions at the native width of the ISA this translation
+// unit is compiled for (64 bytes with AVX-512, 32 with AVX/AVX2, 16 otherwise: SSE2, NEON, ...).
+//
+// Generic code is written against a type V that is either such a vector or a plain scalar (float/double):
+// arithmetic, comparisons and `mask ? a : b` mean the same lane by lane for both, and the helpers below
+// (splat, bit_cast, load/store, abs, ...) are overloaded for both. This header is included inside the
+// per-ISA namespace normcore::NORMCORE_ISA_NS (see kernels/isa_kernels.inl), so every ISA gets its own types.
+//
+// Requires <cstdint>, <cstring>, <cstddef>, <type_traits> and the ISA's <immintrin.h> to be included first.
+
+#if defined(__AVX512F__)
+inline constexpr std::size_t kVectorBytes = 64;
+#elif defined(__AVX__)
+inline constexpr std::size_t kVectorBytes = 32;
+#else
+inline constexpr std::size_t kVectorBytes = 16;
+#endif
+
+typedef float vf __attribute__((vector_size(kVectorBytes)));
+typedef double vd __attribute__((vector_size(kVectorBytes)));
+typedef std::int32_t vi32 __attribute__((vector_size(kVectorBytes)));
+typedef std::int64_t vi64 __attribute__((vector_size(kVectorBytes)));
+
+// traits<V>: scalar element type T, same-width integer type I (scalar or vector), lane count.
+template <class V> struct traits;
+template <> struct traits<float> { using T = float; using I = std::int32_t; static constexpr std::size_t lanes = 1; };
+template <> struct traits<double> { using T = double; using I = std::int64_t; static constexpr std::size_t lanes = 1; };
+template <> struct traits<vf> { using T = float; using I = vi32; static constexpr std::size_t lanes = kVectorBytes / 4; };
+template <> struct traits<vd> { using T = double; using I = vi64; static constexpr std::size_t lanes = kVectorBytes / 8; };
+
+template <class V> using scalar_t = typename traits<V>::T;
+template <class V> using int_t = typename traits<V>::I;
+template <class V> inline constexpr bool is_scalar_v = traits<V>::lanes == 1;
+
+// The native vector of element type T.
+template <class T> struct vec_of;
+template <> struct vec_of<float> { using type = vf; };
+template <> struct vec_of<double> { using type = vd; };
+template <class T> using vec_t = typename vec_of<T>::type;
+
+template <class To, class From>
+inline To bit_cast(const From& from) {
+  static_assert(sizeof(To) == sizeof(From), "bit_cast needs equal sizes");
+  To to;
+  std::memcpy(&to, &from, sizeof(To));
+  return to;
+}
+
+// All lanes = c (the scalar itself when V is a scalar).
+template <class V>
+inline V splat(scalar_t<V> c) {
+  if constexpr (is_scalar_v<V>) {
+    return c;
+  } else {
+    V v;
+    for (std::size_t i = 0; i < traits<V>::lanes; ++i) v[i] = c;
+    return v;
+  }
+}
+
+template <class V>
+inline V load(const scalar_t<V>* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+template <class V>
+inline void store(scalar_t<V>* p, V v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// Non-temporal store to a sizeof(V)-aligned address (bypasses the cache: no read-for-ownership of the
+// destination lines). Plain store where the ISA has no such instruction for V.
+template <class V>
+inline void store_stream(scalar_t<V>* p, V v) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) { _mm512_stream_ps(p, (__m512)v); return; }
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, double>) { _mm512_stream_pd(p, (__m512d)v); return; }
+#endif
+#if defined(__AVX__)
+  if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, float>) { _mm256_stream_ps(p, (__m256)v); return; }
+  if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, double>) { _mm256_stream_pd(p, (__m256d)v); return; }
+#endif
+#if defined(__SSE2__)
+  if constexpr (sizeof(V) == 16 && std::is_same_v<scalar_t<V>, float>) { _mm_stream_ps(p, (__m128)v); return; }
+  if constexpr (sizeof(V) == 16 && std::is_same_v<scalar_t<V>, double>) { _mm_stream_pd(p, (__m128d)v); return; }
+#endif
+  store<V>(p, v);
+}
+
+inline void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+// |x| by clearing the sign bit (so |−0| = +0 and NaN stays NaN).
+template <class V>
+inline V abs(V x) {
+  using I = int_t<V>;
+  using T = scalar_t<V>;
+  const auto mask = bit_cast<I>(splat<V>(T(-0.0)));
+  return bit_cast<V>(bit_cast<I>(x) & ~mask);
+}
+
+// max(x, 0) lanes: NaN propagates, since NaN < 0 is false.
+template <class V>
+inline V max0(V x) {
+  return x < scalar_t<V>(0) ? splat<V>(0) : x;
+}

@@ -1,0 +1,160 @@
+// C++ tests of the kernels on every ISA this CPU runs: against double-precision references built from
+// <cmath>, awkward sizes, in place, special values, thread-count determinism. No Python involved.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "api/internal.hpp"
+#include "normcore/normcore.hpp"
+
+namespace {
+
+int g_failures = 0;
+
+#define CHECK(cond, ...)                                            \
+  do {                                                              \
+    if (!(cond)) {                                                  \
+      ++g_failures;                                                 \
+      std::printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
+      std::printf(__VA_ARGS__);                                     \
+      std::printf("\n");                                            \
+    }                                                               \
+  } while (0)
+
+double sigmoid_ref(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
+
+// |got − want| in units of the last place of T at want (subnormal spacing below the normal range).
+template <class T>
+double ulp_error(T got, double want) {
+  if (std::isnan(want)) return std::isnan(got) ? 0.0 : INFINITY;
+  if (std::isinf(want)) return static_cast<double>(got) == want ? 0.0 : INFINITY;
+  const double w = std::fabs(want);
+  int e = 0;
+  std::frexp(w < std::numeric_limits<T>::min() ? std::numeric_limits<T>::min() : w, &e);
+  const double ulp = std::ldexp(1.0, e - std::numeric_limits<T>::digits);
+  return std::fabs(static_cast<double>(got) - want) / ulp;
+}
+
+template <class T>
+std::vector<T> test_inputs(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-30.0, 30.0);
+  std::vector<T> x(n);
+  const T specials[] = {T(0), -T(0), std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity(),
+                        std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::denorm_min(),
+                        -std::numeric_limits<T>::denorm_min(), T(1), T(-1), T(-100), T(100)};
+  for (std::size_t i = 0; i < n; ++i) x[i] = i < sizeof(specials) / sizeof(T) && (seed & 1) ? specials[i] : T(u(rng));
+  return x;
+}
+
+template <class T>
+void test_type(const std::string& isa) {
+  const char* tname = sizeof(T) == 4 ? "float" : "double";
+  const double max_ulp = sizeof(T) == 4 ? 4.0 : 64.0;
+  const double slope = 0.2;
+  for (std::size_t n : {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 100003}) {
+    for (unsigned seed : {1u, 2u}) {
+      const std::vector<T> x = test_inputs<T>(n, seed);
+      std::vector<T> dy = test_inputs<T>(n, seed + 10);
+      for (auto& v : dy) v = std::isfinite(v) ? v : T(0.5);
+      std::vector<T> y(n), dx(n), dx2(n);
+
+      normcore::relu(y.data(), x.data(), n);
+      normcore::relu_backward(dx.data(), dy.data(), x.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const T want = std::isnan(x[i]) ? x[i] : (x[i] < 0 ? T(0) : x[i]);
+        CHECK((std::isnan(want) && std::isnan(y[i])) || y[i] == want, "%s %s relu(%g) = %g", isa.c_str(), tname,
+              double(x[i]), double(y[i]));
+        const T g = x[i] <= 0 ? T(0) : dy[i];
+        CHECK(dx[i] == g, "%s %s relu' at %g", isa.c_str(), tname, double(x[i]));
+      }
+
+      normcore::leaky_relu(y.data(), x.data(), n, slope);
+      normcore::leaky_relu_backward(dx.data(), dy.data(), x.data(), n, slope);
+      for (std::size_t i = 0; i < n; ++i) {
+        const T want = x[i] > 0 ? x[i] : x[i] * T(slope);
+        CHECK((std::isnan(want) && std::isnan(y[i])) || y[i] == want, "%s %s leaky_relu(%g)", isa.c_str(), tname,
+              double(x[i]));
+        const T g = x[i] > 0 ? dy[i] : dy[i] * T(slope);
+        CHECK(dx[i] == g, "%s %s leaky_relu' at %g", isa.c_str(), tname, double(x[i]));
+      }
+
+      normcore::sigmoid(y.data(), x.data(), n);
+      normcore::sigmoid_backward(dx.data(), dy.data(), x.data(), n);
+      normcore::sigmoid_backward_from_output(dx2.data(), dy.data(), y.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const double s = sigmoid_ref(double(x[i]));
+        const double e = ulp_error(y[i], s);
+        CHECK(e <= max_ulp, "%s %s sigmoid(%.9g) = %.9g, want %.17g (%.1f ulp)", isa.c_str(), tname, double(x[i]),
+              double(y[i]), s, e);
+        const double g = double(dy[i]) * s * sigmoid_ref(-double(x[i]));  // no 1 − s cancellation
+        const double tol = 4 * std::numeric_limits<T>::epsilon() * std::fabs(g) +
+                           (std::fabs(double(dy[i])) + 1) * std::numeric_limits<T>::denorm_min();  // subnormal e^{-|x|}
+        CHECK(std::isnan(g) ? std::isnan(dx[i]) : std::fabs(dx[i] - g) <= tol, "%s %s sigmoid'(%g) = %g, want %g",
+              isa.c_str(), tname, double(x[i]), double(dx[i]), g);
+        const double g2 = double(dy[i]) * double(y[i]) * (1 - double(y[i]));
+        CHECK(std::isnan(g2) ? std::isnan(dx2[i]) : std::fabs(dx2[i] - g2) <= 4 * std::numeric_limits<T>::epsilon() * std::fabs(g2) + std::numeric_limits<T>::denorm_min(),
+              "%s %s sigmoid' from y=%g dy=%g: %g want %g", isa.c_str(), tname, double(y[i]), double(dy[i]), double(dx2[i]), g2);
+      }
+
+      // in place gives the same bits
+      std::vector<T> z = x;
+      normcore::sigmoid(z.data(), z.data(), n);
+      normcore::sigmoid(y.data(), x.data(), n);
+      CHECK(std::memcmp(z.data(), y.data(), n * sizeof(T)) == 0, "%s %s sigmoid in place", isa.c_str(), tname);
+    }
+  }
+}
+
+void test_threads_deterministic() {
+  const std::size_t n = (std::size_t{1} << 22) + 77;  // large enough to stream and to split
+  std::vector<float> x = test_inputs<float>(n, 3), y1(n), y2(n);
+  normcore::set_num_threads(1);
+  normcore::sigmoid(y1.data(), x.data(), n);
+  const double s1 = normcore::detail::blocked_sum(x.data() + 16, n - 16);
+  normcore::set_num_threads(2);
+  normcore::sigmoid(y2.data(), x.data(), n);
+  const double s2 = normcore::detail::blocked_sum(x.data() + 16, n - 16);
+  CHECK(std::memcmp(y1.data(), y2.data(), n * sizeof(float)) == 0, "sigmoid differs between 1 and 2 threads");
+  CHECK(std::memcmp(&s1, &s2, sizeof s1) == 0, "blocked sum differs between 1 and 2 threads: %.17g vs %.17g", s1, s2);
+  double naive = 0;
+  for (std::size_t i = 16; i < n; ++i) naive += x[i];
+  CHECK(std::fabs(s1 - naive) <= 1e-9 * std::fabs(naive) + 1e-6, "blocked sum %.17g vs %.17g", s1, naive);
+  bool threw = false;
+  try {
+    normcore::set_num_threads(0);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw, "set_num_threads(0) must throw");
+}
+
+}  // namespace
+
+int main() {
+  std::printf("normcore %s, default ISA %s\n", normcore::version(), normcore::active_isa());
+  const auto isas = normcore::available_isas();
+  CHECK(!isas.empty() && isas.front() == "baseline", "baseline must always be available");
+  for (const auto& isa : isas) {
+    normcore::set_isa(isa);
+    CHECK(isa == normcore::active_isa(), "set_isa(%s)", isa.c_str());
+    test_type<float>(isa);
+    test_type<double>(isa);
+    std::printf("checked %s\n", isa.c_str());
+  }
+  bool threw = false;
+  try {
+    normcore::set_isa("no-such-isa");
+  } catch (const std::invalid_argument& e) {
+    threw = std::string(e.what()).find("baseline") != std::string::npos;
+  }
+  CHECK(threw, "set_isa of an unknown name must throw naming the available ones");
+  test_threads_deterministic();
+  std::printf("%s\n", g_failures == 0 ? "all passed" : "FAILED");
+  return g_failures == 0 ? 0 : 1;
+}
