@@ -8,13 +8,22 @@
 
 namespace normcore {
 
-// The activation catalog. Parameters travel in ActivationParams; each entry says what a/b/c mean.
+// The activation catalog, listed once: the enum, the names and the kernel registration are made from it.
+// Parameters travel in ActivationParams; each entry says what a/b/c mean.
+#define NORMCORE_ACTIVATION_LIST(X)                    \
+  X(relu)       /* max(0, x)                        */ \
+  X(leaky_relu) /* x > 0 ? x : a·x, a = negative_slope */ \
+  X(sigmoid)    /* 1 / (1 + e^{-x})                  */
+
 enum class Activation : int {
-  relu = 0,     // max(0, x)
-  leaky_relu,   // x > 0 ? x : a·x          (a = negative_slope)
-  sigmoid,      // 1 / (1 + e^{-x})
+#define NORMCORE_ACTIVATION_ENUM(name) name,
+  NORMCORE_ACTIVATION_LIST(NORMCORE_ACTIVATION_ENUM)
+#undef NORMCORE_ACTIVATION_ENUM
   count_
 };
+
+// "relu", "leaky_relu", ...; throws std::invalid_argument for an id outside the catalog.
+const char* activation_name(Activation op);
 
 struct ActivationParams {
   double a = 0.0;

@@ -45,6 +45,16 @@ void run_elementwise(Activation op, std::size_t n, K&& kernel) {
 
 }  // namespace
 
+const char* activation_name(Activation op) {
+  check_op(op);
+  static const char* const names[] = {
+#define NORMCORE_ACTIVATION_NAME(name) #name,
+      NORMCORE_ACTIVATION_LIST(NORMCORE_ACTIVATION_NAME)
+#undef NORMCORE_ACTIVATION_NAME
+  };
+  return names[static_cast<int>(op)];
+}
+
 template <class T>
 void activation_forward(Activation op, const ActivationParams& p, T* y, const T* x, std::size_t n) {
   check_op(op);

@@ -58,11 +58,11 @@ double sum_kernel(const T* x, std::size_t n) {
 template <class T>
 ElementwiseKernels<T> make_kernels() {
   ElementwiseKernels<T> k{};
-#define NORMCORE_REGISTER(name, Op)                                                     \
-  k.forward[static_cast<int>(Activation::name)] = &forward_kernel<Op, T>;              \
-  k.backward[static_cast<int>(Activation::name)] = &backward_kernel<Op, T>;            \
-  k.backward_from_output[static_cast<int>(Activation::name)] = &backward_from_output_kernel<Op, T>;
-  NORMCORE_ACTIVATION_OPS(NORMCORE_REGISTER)
+#define NORMCORE_REGISTER(name)                                                       \
+  k.forward[static_cast<int>(Activation::name)] = &forward_kernel<ops::name, T>;   \
+  k.backward[static_cast<int>(Activation::name)] = &backward_kernel<ops::name, T>; \
+  k.backward_from_output[static_cast<int>(Activation::name)] = &backward_from_output_kernel<ops::name, T>;
+  NORMCORE_ACTIVATION_LIST(NORMCORE_REGISTER)
 #undef NORMCORE_REGISTER
   k.copy = &copy_kernel<T>;
   k.sum = &sum_kernel<T>;

@@ -1,7 +1,7 @@
 // The activation catalog: each op's math written once over V (vector or scalar).
 // Included inside the per-ISA namespace after simd/vec.hpp and simd/math.hpp.
 //
-// An op is a struct with
+// An op is a struct in namespace ops named as in NORMCORE_ACTIVATION_LIST (activations.hpp) with
 //   forward(x, p)                 y = f(x)
 //   backward(dy, x, p)            dx = dy · f'(x)
 //   backward_from_output(dy, y, p) (optional) dx = dy · f'(x) expressed through y = f(x)
@@ -13,8 +13,10 @@ struct Params {
   explicit Params(const ActivationParams& q) : a(T(q.a)), b(T(q.b)), c(T(q.c)) {}
 };
 
+namespace ops {
+
 // relu(x) = max(0, x). PyTorch's subgradient at 0 is 0 (threshold_backward: x <= 0 → 0), NaN x passes dy.
-struct ReluOp {
+struct relu {
   template <class V> static V forward(V x, const Params<scalar_t<V>>&) { return max0(x); }
   template <class V> static V backward(V dy, V x, const Params<scalar_t<V>>&) {
     return x <= scalar_t<V>(0) ? splat<V>(0) : dy;
@@ -25,7 +27,7 @@ struct ReluOp {
 };
 
 // leaky_relu(x) = x > 0 ? x : a·x  (a = negative_slope). PyTorch's subgradient at 0 is a.
-struct LeakyReluOp {
+struct leaky_relu {
   template <class V> static V forward(V x, const Params<scalar_t<V>>& p) {
     return x > scalar_t<V>(0) ? x : x * p.a;
   }
@@ -39,8 +41,8 @@ struct LeakyReluOp {
 };
 
 // sigmoid(x) = 1 / (1 + e^{−x}); σ' = σ(x)·σ(−x), from the output: y·(1 − y) (PyTorch).
-struct SigmoidOp {
-  template <class V> static V forward(V x, const Params<scalar_t<V>>&) { return sigmoid(x); }
+struct sigmoid {
+  template <class V> static V forward(V x, const Params<scalar_t<V>>&) { return normcore::NORMCORE_ISA_NS::sigmoid(x); }
   template <class V> static V backward(V dy, V x, const Params<scalar_t<V>>&) {
     return dy * sigmoid_derivative(x);
   }
@@ -49,8 +51,4 @@ struct SigmoidOp {
   }
 };
 
-// Registration order = enum Activation order.
-#define NORMCORE_ACTIVATION_OPS(X) \
-  X(relu, ReluOp)                  \
-  X(leaky_relu, LeakyReluOp)       \
-  X(sigmoid, SigmoidOp)
+}  // namespace ops

@@ -1,0 +1,52 @@
+"""normcore: fast, exact CPU kernels for the layer of neural networks between the matrix multiplies.
+
+>>> import numpy as np, normcore as nc
+>>> x = np.linspace(-3, 3, 7, dtype=np.float32)
+>>> nc.relu(x)
+array([0., 0., 0., 0., 1., 2., 3.], dtype=float32)
+
+Arrays are float32 or float64 NumPy arrays of any shape; results keep the input's dtype and shape.
+Names and defaults follow ``torch.nn.functional``.
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+from . import _core
+from ._runtime import (
+    active_isa,
+    available_isas,
+    get_cmake_dir,
+    get_include,
+    get_num_threads,
+    set_num_threads,
+)
+from .activations import (
+    leaky_relu,
+    leaky_relu_backward,
+    relu,
+    relu_backward,
+    sigmoid,
+    sigmoid_backward,
+)
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "__version__",
+    "active_isa",
+    "available_isas",
+    "get_cmake_dir",
+    "get_include",
+    "get_num_threads",
+    "set_num_threads",
+    "relu",
+    "relu_backward",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "sigmoid",
+    "sigmoid_backward",
+]
+
+del _os

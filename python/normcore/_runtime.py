@@ -1,0 +1,46 @@
+"""Runtime: instruction-set dispatch, threads, and where the C++ package is installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import _core
+
+_HERE = Path(__file__).resolve().parent
+
+
+def available_isas() -> list[str]:
+    """Instruction-set variants of the kernels this CPU can run, best last (e.g. ['baseline', 'avx2', 'avx512'])."""
+    return list(_core.available_isas())
+
+
+def active_isa() -> str:
+    """The variant in use: the best available one, or the one forced by ``NORMCORE_FORCE_ISA``."""
+    return _core.active_isa()
+
+
+def set_num_threads(n: int) -> None:
+    """Use at most ``n`` threads (n >= 1) in normcore's parallel loops. Default: OpenMP's (OMP_NUM_THREADS)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """Threads normcore's parallel loops may use."""
+    return _core.get_num_threads()
+
+
+def get_cmake_dir() -> str:
+    """Directory of normcore's CMake package (normcoreConfig.cmake), for ``-Dnormcore_DIR=...``."""
+    path = _HERE / "share" / "cmake" / "normcore"
+    if not (path / "normcoreConfig.cmake").is_file():
+        raise ImportError("normcore's CMake package is not installed next to the Python package")
+    return str(path)
+
+
+def get_include() -> str:
+    """Directory holding the public C++ headers (normcore/normcore.hpp)."""
+    return str(_HERE / "include")

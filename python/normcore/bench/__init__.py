@@ -1,0 +1,1 @@
+"""The benchmark suite: normcore side by side with NumPy, PyTorch and ONNX Runtime."""
