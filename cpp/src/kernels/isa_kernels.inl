@@ -5,6 +5,11 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsics (e.g. _mm512_scalef_ps) expand to _mm512_undefined_ps(), which it then reports as
+// maybe-uninitialized: a false positive in the compiler's own header.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
 #include <immintrin.h>
 #endif

@@ -43,6 +43,20 @@ inline V pow2i(int_t<V> k) {
   return bit_cast<V>((k + C::exp_bias) << C::mant_bits);
 }
 
+// p · 2^n for n given as a float (nf) and as an integer (n), with one rounding into the subnormal range and
+// overflow to inf: AVX-512's vscalef does exactly this in one instruction; elsewhere the scaling is split in
+// two halves so that each factor 2^(n/2) stays in the normal exponent range.
+template <class V>
+inline V scale_pow2(V p, V nf, int_t<V> n) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return (V)_mm512_scalef_ps((__m512)p, (__m512)nf);
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, double>) return (V)_mm512_scalef_pd((__m512d)p, (__m512d)nf);
+#endif
+  (void)nf;
+  const int_t<V> n1 = n >> 1;
+  return p * pow2i<V>(n1) * pow2i<V>(n - n1);
+}
+
 // e^x, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
 template <class V>
 inline V exp(V x) {
@@ -63,9 +77,7 @@ inline V exp(V x) {
   V p = splat<V>(C::poly[0]);
   for (std::size_t k = 1; k < sizeof(C::poly) / sizeof(C::poly[0]); ++k) p = p * r + C::poly[k];
   const V er = (p * (r * r) + r) + T(1);
-  // e^x = e^r · 2^n, the scaling split in two halves so 2^n may under/overflow the exponent range
-  const I n1 = n >> 1;
-  return er * pow2i<V>(n1) * pow2i<V>(n - n1);
+  return scale_pow2(er, nf, n);
 }
 
 // σ(x) = 1 / (1 + e^{−x}), written with e = e^{−|x|} ∈ (0, 1] so neither tail overflows or cancels:
