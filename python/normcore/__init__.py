@@ -11,9 +11,8 @@ Names and defaults follow ``torch.nn.functional``.
 
 from __future__ import annotations
 
-import os as _os
-
 from . import _core
+from ._checks import ArgumentError
 from ._runtime import (
     active_isa,
     available_isas,
@@ -35,6 +34,7 @@ __version__: str = _core.__version__
 
 __all__ = [
     "__version__",
+    "ArgumentError",
     "active_isa",
     "available_isas",
     "get_cmake_dir",
@@ -48,5 +48,3 @@ __all__ = [
     "sigmoid",
     "sigmoid_backward",
 ]
-
-del _os
