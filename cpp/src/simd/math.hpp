@@ -58,14 +58,15 @@ inline V scale_pow2(V p, V nf, int_t<V> n) {
 }
 
 // e^x, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
-template <class V>
+// nonpositive = true: the caller guarantees x ≤ 0 (or NaN), and the upper clamp is skipped.
+template <class V, bool nonpositive = false>
 inline V exp(V x) {
   using T = scalar_t<V>;
   using I = int_t<V>;
   using C = exp_consts<T>;
-  // clamp: NaN passes both tests unchanged
-  x = x < C::lo ? splat<V>(C::lo) : x;
-  x = x > C::hi ? splat<V>(C::hi) : x;
+  // clamp to where the reduction stays finite; NaN passes unchanged
+  x = max_nan_passes(splat<V>(C::lo), x);
+  if constexpr (!nonpositive) x = min_nan_passes(splat<V>(C::hi), x);
   // n = round(x·log2e), as a float (nf) and as an integer (n) from the low bits of t
   const V t = x * C::log2e + C::round_magic;
   const V nf = t - C::round_magic;
@@ -84,7 +85,7 @@ inline V exp(V x) {
 // σ(|x|) = 1 / (1 + e), σ(−|x|) = e / (1 + e).
 template <class V>
 inline V sigmoid(V x) {
-  const V e = exp(-abs(x));
+  const V e = exp<V, true>(-abs(x));
   const V s = scalar_t<V>(1) / (e + scalar_t<V>(1));
   return x >= scalar_t<V>(0) ? s : e * s;  // NaN: e·s = NaN
 }
@@ -92,7 +93,7 @@ inline V sigmoid(V x) {
 // σ'(x) = σ(x)·σ(−x) = e / (1 + e)² with e = e^{−|x|}: exact in both tails (no 1 − σ cancellation).
 template <class V>
 inline V sigmoid_derivative(V x) {
-  const V e = exp(-abs(x));
+  const V e = exp<V, true>(-abs(x));
   const V s = scalar_t<V>(1) / (e + scalar_t<V>(1));
   return (e * s) * s;
 }

@@ -104,6 +104,34 @@ inline V abs(V x) {
   return bit_cast<V>(bit_cast<I>(x) & ~mask);
 }
 
+// x < lo ? lo : x and x > hi ? hi : x, lane by lane: NaN x passes through. These are exactly x86's
+// maxps(lo, x) / minps(hi, x) (which return the second operand when unordered); GCC does not emit them
+// from the conditional without -ffinite-math-only, so they are spelled out where the ISA has them.
+template <class V>
+inline V max_nan_passes(V lo, V x) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return (V)_mm512_max_ps((__m512)lo, (__m512)x);
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, double>) return (V)_mm512_max_pd((__m512d)lo, (__m512d)x);
+#endif
+#if defined(__AVX__)
+  if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, float>) return (V)_mm256_max_ps((__m256)lo, (__m256)x);
+  if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, double>) return (V)_mm256_max_pd((__m256d)lo, (__m256d)x);
+#endif
+  return x < lo ? lo : x;
+}
+template <class V>
+inline V min_nan_passes(V hi, V x) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return (V)_mm512_min_ps((__m512)hi, (__m512)x);
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, double>) return (V)_mm512_min_pd((__m512d)hi, (__m512d)x);
+#endif
+#if defined(__AVX__)
+  if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, float>) return (V)_mm256_min_ps((__m256)hi, (__m256)x);
+  if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, double>) return (V)_mm256_min_pd((__m256d)hi, (__m256d)x);
+#endif
+  return x > hi ? hi : x;
+}
+
 // max(x, 0) lanes: NaN propagates, since NaN < 0 is false.
 template <class V>
 inline V max0(V x) {
