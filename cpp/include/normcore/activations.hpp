@@ -10,10 +10,27 @@ namespace normcore {
 
 // The activation catalog, listed once: the enum, the names and the kernel registration are made from it.
 // Parameters travel in ActivationParams; each entry says what a/b/c mean.
-#define NORMCORE_ACTIVATION_LIST(X)                    \
-  X(relu)       /* max(0, x)                        */ \
-  X(leaky_relu) /* x > 0 ? x : a·x, a = negative_slope */ \
-  X(sigmoid)    /* 1 / (1 + e^{-x})                  */
+#define NORMCORE_ACTIVATION_LIST(X)                                                     \
+  X(identity)         /* x                                                         */ \
+  X(binary_step)      /* x >= a ? 1 : 0               a = threshold                */ \
+  X(relu)             /* max(0, x)                                                 */ \
+  X(hardtanh)         /* clamp(x, a, b)               a = min_val, b = max_val     */ \
+  X(leaky_relu)       /* x > 0 ? x : a·x              a = negative_slope           */ \
+  X(thresholded_relu) /* x > a ? x : 0                a = alpha                    */ \
+  X(elu)              /* x > 0 ? b·x : b·a·(e^{c·x} − 1)  a = alpha, b = scale, c = input_scale */ \
+  X(gelu_tanh)        /* ½x(1 + tanh(√(2/π)(x + 0.044715x³)))                      */ \
+  X(swish)            /* x·σ(a·x)                     a = beta                     */ \
+  X(mish)             /* x·tanh(softplus(x))                                       */ \
+  X(sigmoid)          /* 1 / (1 + e^{−x})                                          */ \
+  X(log_sigmoid)      /* log σ(x)                                                  */ \
+  X(hardsigmoid)      /* clamp(a·x + b, 0, 1)         a = alpha, b = beta          */ \
+  X(tanh)             /* tanh(x)                                                   */ \
+  X(hardswish)        /* x·min(max(x + 3, 0), 6)/6                                 */ \
+  X(softplus)         /* log(1 + e^{a·x})/a, x where a·x > b   a = beta, b = threshold */ \
+  X(softsign)         /* x / (1 + |x|)                                             */ \
+  X(isru)             /* x / √(1 + a·x²)              a = alpha                    */ \
+  X(isrlu)            /* x ≥ 0 ? x : isru(x)          a = alpha                    */ \
+  X(sqnl)             /* square non-linearity                                      */
 
 enum class Activation : int {
 #define NORMCORE_ACTIVATION_ENUM(name) name,

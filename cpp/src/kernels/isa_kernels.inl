@@ -1,14 +1,17 @@
 // The generic kernel source, compiled once per ISA by kernels/isa_<name>.cpp, which defines
 // NORMCORE_ISA_NS (the namespace, = the ISA name) before including this file with that ISA's flags.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 intrinsics (e.g. _mm512_scalef_ps) expand to _mm512_undefined_ps(), which it then reports as
 // maybe-uninitialized: a false positive in the compiler's own header.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
 #include <immintrin.h>
@@ -60,13 +63,23 @@ double sum_kernel(const T* x, std::size_t n) {
   return sum_fixed_order(x, n);
 }
 
+// Ops without a backward from the output leave that entry null.
+template <class Op, class T, class = void>
+struct from_output_kernel {
+  static constexpr typename ElementwiseKernels<T>::Backward value = nullptr;
+};
+template <class Op, class T>
+struct from_output_kernel<Op, T, std::void_t<decltype(&Op::template backward_from_output<T>)>> {
+  static constexpr typename ElementwiseKernels<T>::Backward value = &backward_from_output_kernel<Op, T>;
+};
+
 template <class T>
 ElementwiseKernels<T> make_kernels() {
   ElementwiseKernels<T> k{};
 #define NORMCORE_REGISTER(name)                                                       \
   k.forward[static_cast<int>(Activation::name)] = &forward_kernel<ops::name, T>;   \
   k.backward[static_cast<int>(Activation::name)] = &backward_kernel<ops::name, T>; \
-  k.backward_from_output[static_cast<int>(Activation::name)] = &backward_from_output_kernel<ops::name, T>;
+  k.backward_from_output[static_cast<int>(Activation::name)] = from_output_kernel<ops::name, T>::value;
   NORMCORE_ACTIVATION_LIST(NORMCORE_REGISTER)
 #undef NORMCORE_REGISTER
   k.copy = &copy_kernel<T>;

@@ -57,43 +57,187 @@ inline V scale_pow2(V p, V nf, int_t<V> n) {
   return p * pow2i<V>(n1) * pow2i<V>(n - n1);
 }
 
+// The reduction shared by exp and expm1: x = n·ln2 + r, |r| ≤ ln2/2, for x already clamped to [lo, hi].
+template <class V>
+struct ExpReduced {
+  V nf;        // n as a float
+  int_t<V> n;  // n as an integer
+  V r;
+};
+
+template <class V>
+inline ExpReduced<V> exp_reduce(V x) {
+  using C = exp_consts<scalar_t<V>>;
+  // n = round(x·log2e), as a float (nf) and as an integer (n) from the low bits of t
+  const V t = x * C::log2e + C::round_magic;
+  const V nf = t - C::round_magic;
+  const int_t<V> n = bit_cast<int_t<V>>(t) - bit_cast<int_t<V>>(splat<V>(C::round_magic));
+  // r = x − n·ln2 in two steps
+  V r = x - nf * C::ln2_hi;
+  r = r - nf * C::ln2_lo;
+  return {nf, n, r};
+}
+
+// e^r − 1 = r + r²·P(r) for |r| ≤ ln2/2 (no cancellation near 0).
+template <class V>
+inline V expm1_poly(V r) {
+  using C = exp_consts<scalar_t<V>>;
+  V p = splat<V>(C::poly[0]);
+  for (std::size_t k = 1; k < sizeof(C::poly) / sizeof(C::poly[0]); ++k) p = p * r + C::poly[k];
+  return p * (r * r) + r;
+}
+
 // e^x, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
 // nonpositive = true: the caller guarantees x ≤ 0 (or NaN), and the upper clamp is skipped.
 template <class V, bool nonpositive = false>
 inline V exp(V x) {
-  using T = scalar_t<V>;
-  using I = int_t<V>;
-  using C = exp_consts<T>;
+  using C = exp_consts<scalar_t<V>>;
   // clamp to where the reduction stays finite; NaN passes unchanged
   x = max_nan_passes(splat<V>(C::lo), x);
   if constexpr (!nonpositive) x = min_nan_passes(splat<V>(C::hi), x);
-  // n = round(x·log2e), as a float (nf) and as an integer (n) from the low bits of t
-  const V t = x * C::log2e + C::round_magic;
-  const V nf = t - C::round_magic;
-  const I n = bit_cast<I>(t) - bit_cast<I>(splat<V>(C::round_magic));
-  // r = x − n·ln2 in two steps
-  V r = x - nf * C::ln2_hi;
-  r = r - nf * C::ln2_lo;
-  // e^r = 1 + r + r²·P(r)
-  V p = splat<V>(C::poly[0]);
-  for (std::size_t k = 1; k < sizeof(C::poly) / sizeof(C::poly[0]); ++k) p = p * r + C::poly[k];
-  const V er = (p * (r * r) + r) + T(1);
-  return scale_pow2(er, nf, n);
+  const ExpReduced<V> e = exp_reduce(x);
+  return scale_pow2(expm1_poly(e.r) + scalar_t<V>(1), e.nf, e.n);
 }
 
-// σ(x) = 1 / (1 + e^{−x}), written with e = e^{−|x|} ∈ (0, 1] so neither tail overflows or cancels:
-// σ(|x|) = 1 / (1 + e), σ(−|x|) = e / (1 + e).
+// e^x − 1, ~1 ulp, exact near 0: with q = e^r − 1, e^x − 1 = q·2^n + (2^n − 1), one rounding in an FMA.
+// The clamp keeps 2^n normal (below it the result is −1 to the last bit). nonpositive: as for exp.
+template <class V, bool nonpositive = false>
+inline V expm1(V x) {
+  using T = scalar_t<V>;
+  constexpr T lo = sizeof(T) == 4 ? T(-87) : T(-708);   // e^lo < ulp(1)/4: result −1
+  constexpr T hi = sizeof(T) == 4 ? T(88) : T(709);     // above: e^x − 1 = e^x in T
+  V xc = max_nan_passes(splat<V>(lo), x);
+  if constexpr (!nonpositive) xc = min_nan_passes(splat<V>(hi), xc);
+  const ExpReduced<V> e = exp_reduce(xc);
+  const V two_n = pow2i<V>(e.n);
+  const V em1 = expm1_poly(e.r) * two_n + (two_n - T(1));
+  if constexpr (nonpositive) {
+    return em1;
+  } else {
+    return x > hi ? exp(x) : em1;
+  }
+}
+
+// The logistic pair for z: s = σ(z) and sc = σ(−z) = 1 − s, both without cancellation, from one exponential
+// e = e^{−|z|} ∈ (0, 1]: σ(|z|) = 1/(1 + e), σ(−|z|) = e/(1 + e). NaN z gives NaN in both.
+template <class V>
+struct Logistic {
+  V s, sc;
+};
+
+template <class V>
+inline Logistic<V> logistic(V z) {
+  using T = scalar_t<V>;
+  const V e = exp<V, true>(-abs(z));
+  const V d = T(1) / (e + T(1));  // σ(|z|)
+  const V ed = e * d;             // σ(−|z|)
+  const auto pos = z >= T(0);     // NaN: false → ed = NaN
+  return {pos ? d : ed, pos ? ed : d};
+}
+
+// σ(x) = 1 / (1 + e^{−x}).
 template <class V>
 inline V sigmoid(V x) {
-  const V e = exp<V, true>(-abs(x));
-  const V s = scalar_t<V>(1) / (e + scalar_t<V>(1));
-  return x >= scalar_t<V>(0) ? s : e * s;  // NaN: e·s = NaN
+  return logistic(x).s;
 }
 
-// σ'(x) = σ(x)·σ(−x) = e / (1 + e)² with e = e^{−|x|}: exact in both tails (no 1 − σ cancellation).
+// σ'(x) = σ(x)·σ(−x): exact in both tails (no 1 − σ cancellation).
 template <class V>
 inline V sigmoid_derivative(V x) {
-  const V e = exp<V, true>(-abs(x));
-  const V s = scalar_t<V>(1) / (e + scalar_t<V>(1));
-  return (e * s) * s;
+  const Logistic<V> l = logistic(x);
+  return l.s * l.sc;
+}
+
+// |mag| with the sign of sgn (bitwise; −0 and NaN signs included).
+template <class V>
+inline V copysign(V mag, V sgn) {
+  using I = int_t<V>;
+  const I sign = bit_cast<I>(splat<V>(scalar_t<V>(-0.0)));
+  return bit_cast<V>((bit_cast<I>(mag) & ~sign) | (bit_cast<I>(sgn) & sign));
+}
+
+// tanh(x) = sign(x)·q/(q + 2) with q = e^{2|x|} − 1 (exact near 0, no cancellation); |x| is capped where
+// tanh rounds to 1 in T (9 for float, 19.1 for double) so q stays finite. NaN → NaN, tanh(−0) = −0.
+template <class V>
+inline V tanh(V x) {
+  using T = scalar_t<V>;
+  constexpr T cap = sizeof(T) == 4 ? T(9) : T(19.1);
+  const V a = min_nan_passes(splat<V>(cap), abs(x));
+  const V q = expm1<V>(a + a);
+  return copysign(q / (q + T(2)), x);
+}
+
+// sech²(x) = 1 − tanh²(x) = 4e/(1 + e)² with e = e^{−2|x|}: exact in the tails (no 1 − t² cancellation).
+template <class V>
+inline V sech2(V x) {
+  using T = scalar_t<V>;
+  const V a = abs(x);
+  const V e = exp<V, true>(-(a + a));
+  const V d = T(1) / (e + T(1));
+  return (T(4) * e) * (d * d);
+}
+
+// Natural logarithm of w > 0 finite and normal (no special cases): w = 2^k·m with m ∈ [√½, √2), f = m − 1.
+// float: log(1 + f) = f − f²/2 + f³·P(f), Cephes logf's degree-8 polynomial (Moshier). double: fdlibm's
+// e_log.c, s = f/(2 + f), log(1 + f) = f − (hf² − s(hf² + R(s²))), R of degree 7 (Lg1..Lg7).
+template <class T> struct log_consts;
+template <> struct log_consts<float> {
+  static constexpr std::int32_t sqrt_half_bits = 0x3f3504f3;  // √½
+  static constexpr std::int32_t mant_mask = 0x007fffff;
+  static constexpr float poly[] = {7.0376836292E-2f, -1.1514610310E-1f, 1.1676998740E-1f,
+                                   -1.2420140846E-1f, 1.4249322787E-1f, -1.6668057665E-1f,
+                                   2.0000714765E-1f, -2.4999993993E-1f, 3.3333331174E-1f};
+  static constexpr float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+};
+template <> struct log_consts<double> {
+  static constexpr std::int64_t sqrt_half_bits = 0x3fe6a09e667f3bcdLL;
+  static constexpr std::int64_t mant_mask = 0x000fffffffffffffLL;
+  static constexpr double poly[] = {1.479819860511658591e-01, 1.531383769920937332e-01, 1.818357216161805012e-01,
+                                    2.222219843214978396e-01, 2.857142874366239149e-01, 3.999999999940941908e-01,
+                                    6.666666666666735130e-01};  // Lg7 .. Lg1
+  static constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+};
+
+template <class V>
+inline V log_normal(V w) {
+  using T = scalar_t<V>;
+  using I = int_t<V>;
+  using C = log_consts<T>;
+  // w = 2^k·m: subtracting the bits of √½ moves the exponent boundary to √½
+  const I ix = bit_cast<I>(w) - C::sqrt_half_bits;
+  const V kf = int_to_float<V>(ix >> exp_consts<T>::mant_bits);
+  const V f = bit_cast<V>((ix & C::mant_mask) + C::sqrt_half_bits) - T(1);
+  const auto horner = [](V t) {
+    V p = splat<V>(C::poly[0]);
+    for (std::size_t i = 1; i < sizeof(C::poly) / sizeof(C::poly[0]); ++i) p = p * t + C::poly[i];
+    return p;
+  };
+  if constexpr (sizeof(T) == 4) {
+    // log(1 + f) = f − f²/2 + f³·P(f)
+    const V f2 = f * f;
+    const V y = (f2 * f * horner(f) + kf * C::ln2_lo) - T(0.5) * f2;
+    return (f + y) + kf * C::ln2_hi;
+  } else {
+    // log(1 + f) = f − (hf² − s·(hf² + R)), s = f/(2 + f), R = z·P(z), z = s²
+    const V s = f / (T(2) + f);
+    const V z = s * s;
+    const V hfsq = T(0.5) * f * f;
+    return kf * C::ln2_hi + (f - (hfsq - (s * (hfsq + z * horner(z)) + kf * C::ln2_lo)));
+  }
+}
+
+// log(1 + u) for u ≥ 0 finite (w = 1 + u is then normal): log(w) plus the rounding error of w,
+// c = (u − (w − 1))/w, so tiny u give u exactly.
+template <class V>
+inline V log1p_nonneg(V u) {
+  using T = scalar_t<V>;
+  const V w = u + T(1);
+  const V c = (u - (w - T(1))) / w;
+  return log_normal(w) + c;
+}
+
+// softplus0(z) = log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}): never overflows, exact in both tails.
+template <class V>
+inline V log1p_exp(V z) {
+  return max0(z) + log1p_nonneg(exp<V, true>(-abs(z)));
 }

@@ -137,3 +137,37 @@ template <class V>
 inline V max0(V x) {
   return x < scalar_t<V>(0) ? splat<V>(0) : x;
 }
+
+// Integer lanes → floating lanes of the same width (small integers: exponents).
+template <class V>
+inline V int_to_float(int_t<V> k) {
+  if constexpr (is_scalar_v<V>) {
+    return static_cast<V>(k);
+  } else {
+    return __builtin_convertvector(k, V);
+  }
+}
+
+// √x lane by lane (IEEE: √−0 = −0, √(x<0) = NaN).
+template <class V>
+inline V sqrt(V x) {
+  if constexpr (is_scalar_v<V>) {
+    return std::sqrt(x);
+  } else {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return (V)_mm512_sqrt_ps((__m512)x);
+    if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, double>) return (V)_mm512_sqrt_pd((__m512d)x);
+#endif
+#if defined(__AVX__)
+    if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, float>) return (V)_mm256_sqrt_ps((__m256)x);
+    if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, double>) return (V)_mm256_sqrt_pd((__m256d)x);
+#endif
+#if defined(__SSE2__)
+    if constexpr (sizeof(V) == 16 && std::is_same_v<scalar_t<V>, float>) return (V)_mm_sqrt_ps((__m128)x);
+    if constexpr (sizeof(V) == 16 && std::is_same_v<scalar_t<V>, double>) return (V)_mm_sqrt_pd((__m128d)x);
+#endif
+    V r;
+    for (std::size_t i = 0; i < traits<V>::lanes; ++i) r[i] = std::sqrt(x[i]);
+    return r;
+  }
+}

@@ -2,10 +2,11 @@
 // Included inside the per-ISA namespace after simd/vec.hpp and simd/math.hpp.
 //
 // An op is a struct in namespace ops named as in NORMCORE_ACTIVATION_LIST (activations.hpp) with
-//   forward(x, p)                 y = f(x)
-//   backward(dy, x, p)            dx = dy · f'(x)
-//   backward_from_output(dy, y, p) (optional) dx = dy · f'(x) expressed through y = f(x)
-// where p holds the op's parameters already converted to the element type.
+//   forward(x, p)                   y = f(x)
+//   backward(dy, x, p)              dx = dy · f'(x)
+//   backward_from_output(dy, y, p)  (where PyTorch has it) dx = dy · f'(x) expressed through y = f(x)
+// where p holds the op's parameters (a, b, c) converted to the element type.
+// At kinks the subgradient is PyTorch's; NaN in x gives NaN in y (and in dx where dy·f' is NaN).
 
 template <class T>
 struct Params {
@@ -13,41 +14,252 @@ struct Params {
   explicit Params(const ActivationParams& q) : a(T(q.a)), b(T(q.b)), c(T(q.c)) {}
 };
 
+template <class V> using P = Params<scalar_t<V>>;
+
+// a lanes-wide constant
+template <class V> inline V k(double c) { return splat<V>(scalar_t<V>(c)); }
+
 namespace ops {
 
-// relu(x) = max(0, x). PyTorch's subgradient at 0 is 0 (threshold_backward: x <= 0 → 0), NaN x passes dy.
+// identity(x) = x
+struct identity {
+  template <class V> static V forward(V x, const P<V>&) { return x; }
+  template <class V> static V backward(V dy, V, const P<V>&) { return dy; }
+};
+
+// binary_step(x) = x ≥ a ? 1 : 0 (a = threshold); gradient 0. NaN → NaN.
+struct binary_step {
+  template <class V> static V forward(V x, const P<V>& p) {
+    return x >= p.a ? k<V>(1) : (x < p.a ? k<V>(0) : x);
+  }
+  template <class V> static V backward(V, V, const P<V>&) { return k<V>(0); }
+};
+
+// relu(x) = max(0, x). PyTorch's subgradient at 0 is 0 (threshold_backward: x ≤ 0 → 0), NaN x passes dy.
 struct relu {
-  template <class V> static V forward(V x, const Params<scalar_t<V>>&) { return max0(x); }
-  template <class V> static V backward(V dy, V x, const Params<scalar_t<V>>&) {
-    return x <= scalar_t<V>(0) ? splat<V>(0) : dy;
-  }
-  template <class V> static V backward_from_output(V dy, V y, const Params<scalar_t<V>>& p) {
-    return backward(dy, y, p);  // y > 0 exactly where x > 0
-  }
+  template <class V> static V forward(V x, const P<V>&) { return max0(x); }
+  template <class V> static V backward(V dy, V x, const P<V>&) { return x <= scalar_t<V>(0) ? k<V>(0) : dy; }
+  template <class V> static V backward_from_output(V dy, V y, const P<V>& p) { return backward(dy, y, p); }
 };
 
-// leaky_relu(x) = x > 0 ? x : a·x  (a = negative_slope). PyTorch's subgradient at 0 is a.
+// hardtanh(x) = clamp(x, a, b) (a = min_val, b = max_val; relu6 = hardtanh(0, 6)).
+// PyTorch: gradient dy strictly inside (a, b), 0 at and beyond the ends; NaN x passes dy.
+struct hardtanh {
+  template <class V> static V forward(V x, const P<V>& p) {
+    return min_nan_passes(splat<V>(p.b), max_nan_passes(splat<V>(p.a), x));
+  }
+  template <class V> static V backward(V dy, V x, const P<V>& p) {
+    return (x <= p.a) | (x >= p.b) ? k<V>(0) : dy;
+  }
+  template <class V> static V backward_from_output(V dy, V y, const P<V>& p) { return backward(dy, y, p); }
+};
+
+// leaky_relu(x) = x > 0 ? x : a·x (a = negative_slope). PyTorch's subgradient at 0 is a.
 struct leaky_relu {
-  template <class V> static V forward(V x, const Params<scalar_t<V>>& p) {
-    return x > scalar_t<V>(0) ? x : x * p.a;
-  }
-  template <class V> static V backward(V dy, V x, const Params<scalar_t<V>>& p) {
-    return x > scalar_t<V>(0) ? dy : dy * p.a;
-  }
+  template <class V> static V forward(V x, const P<V>& p) { return x > scalar_t<V>(0) ? x : x * p.a; }
+  template <class V> static V backward(V dy, V x, const P<V>& p) { return x > scalar_t<V>(0) ? dy : dy * p.a; }
   // y > 0 exactly where x > 0 when a ≥ 0 (the API refuses a < 0 for this form).
-  template <class V> static V backward_from_output(V dy, V y, const Params<scalar_t<V>>& p) {
-    return backward(dy, y, p);
+  template <class V> static V backward_from_output(V dy, V y, const P<V>& p) { return backward(dy, y, p); }
+};
+
+// thresholded_relu(x) = x > a ? x : 0 (ONNX ThresholdedRelu, a = alpha). NaN → NaN.
+struct thresholded_relu {
+  template <class V> static V forward(V x, const P<V>& p) { return x <= p.a ? k<V>(0) : x; }
+  template <class V> static V backward(V dy, V x, const P<V>& p) { return x <= p.a ? k<V>(0) : dy; }
+};
+
+// The ELU family (PyTorch's elu kernel): f(x) = x > 0 ? b·x : b·a·(e^{c·x} − 1) via expm1,
+// a = alpha, b = scale, c = input_scale. elu: (α, 1, 1); selu: (α, scale, 1); celu: (α, 1, 1/α).
+// f'(x) = b for x > 0, else b·a·c·e^{c·x}; from y: y > 0 ? b : c·(y + b·a) (PyTorch's is_result form).
+struct elu {
+  template <class V> static V forward(V x, const P<V>& p) {
+    return x > scalar_t<V>(0) ? x * p.b : (p.b * p.a) * expm1<V, true>(min_nan_passes(k<V>(0), x * p.c));
+  }
+  template <class V> static V backward(V dy, V x, const P<V>& p) {
+    return x > scalar_t<V>(0) ? dy * p.b : dy * ((p.b * p.a * p.c) * exp<V, true>(min_nan_passes(k<V>(0), x * p.c)));
+  }
+  template <class V> static V backward_from_output(V dy, V y, const P<V>& p) {
+    return y > scalar_t<V>(0) ? dy * p.b : dy * (p.c * (y + p.b * p.a));
   }
 };
 
-// sigmoid(x) = 1 / (1 + e^{−x}); σ' = σ(x)·σ(−x), from the output: y·(1 − y) (PyTorch).
-struct sigmoid {
-  template <class V> static V forward(V x, const Params<scalar_t<V>>&) { return normcore::NORMCORE_ISA_NS::sigmoid(x); }
-  template <class V> static V backward(V dy, V x, const Params<scalar_t<V>>&) {
-    return dy * sigmoid_derivative(x);
+// gelu (tanh form) = ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³), computed as x·σ(2u) (1 + tanh(u) = 2σ(2u)),
+// which does not cancel in the negative tail. f' = σ(2u) + 2x·σ(2u)σ(−2u)·√(2/π)(1 + 3·0.044715x²).
+struct gelu_tanh {
+  static constexpr double kBeta2 = 2 * 0.7978845608028654;  // 2·√(2/π)
+  static constexpr double kKappa = 0.044715;
+  template <class V> static V forward(V x, const P<V>&) {
+    using T = scalar_t<V>;
+    const V s = logistic(T(kBeta2) * (x + T(kKappa) * (x * x * x))).s;
+    return s == scalar_t<V>(0) ? k<V>(-0.0) : x * s;  // the −inf tail: 0, not −inf·0
   }
-  template <class V> static V backward_from_output(V dy, V y, const Params<scalar_t<V>>&) {
+  template <class V> static V backward(V dy, V x, const P<V>&) {
+    using T = scalar_t<V>;
+    const V x2 = x * x;
+    const Logistic<V> l = logistic(T(kBeta2) * (x + T(kKappa) * (x2 * x)));
+    const V ss = l.s * l.sc;
+    const V tail = ss == T(0) ? k<V>(0) : (x + x) * ss * (T(kBeta2 / 2) * (T(1) + T(3 * kKappa) * x2));
+    return dy * (l.s + tail);
+  }
+};
+
+// swish(x) = x·σ(a·x) (a = beta; silu: a = 1). f' = σ(ax)·(1 + ax·σ(−ax)).
+struct swish {
+  template <class V> static V forward(V x, const P<V>& p) { return x * logistic(x * p.a).s; }
+  template <class V> static V backward(V dy, V x, const P<V>& p) {
+    const V ax = x * p.a;
+    const Logistic<V> l = logistic(ax);
+    return dy * (l.s * (scalar_t<V>(1) + ax * l.sc));
+  }
+};
+
+// mish(x) = x·tanh(softplus(x)) = x·n/(n + 2) with n = e^x(e^x + 2) (tanh(log w) = (w² − 1)/(w² + 1),
+// w = 1 + e^x): one exponential, no cancellation. f' = n/(n + 2) + x·4e^x·w/(n + 2)². For x > 20 both are
+// x and 1 to the last bit (and n would overflow).
+struct mish {
+  static constexpr double kLinear = 20.0;
+  template <class V> static V forward(V x, const P<V>&) {
+    using T = scalar_t<V>;
+    const V e = exp<V, true>(min_nan_passes(k<V>(0), x - T(kLinear)) + T(kLinear));
+    const V n = e * (e + T(2));
+    return x > T(kLinear) ? x : x * (n / (n + T(2)));
+  }
+  template <class V> static V backward(V dy, V x, const P<V>&) {
+    using T = scalar_t<V>;
+    const V e = exp<V, true>(min_nan_passes(k<V>(0), x - T(kLinear)) + T(kLinear));
+    const V n = e * (e + T(2));
+    const V d = T(1) / (n + T(2));
+    const V g = n * d + x * (T(4) * e * (e + T(1))) * (d * d);
+    return x > T(kLinear) ? dy : dy * g;
+  }
+};
+
+// sigmoid(x) = 1/(1 + e^{−x}); f' = σ(x)·σ(−x) (exact in both tails), from the output: y·(1 − y) (PyTorch).
+struct sigmoid {
+  template <class V> static V forward(V x, const P<V>&) { return logistic(x).s; }
+  template <class V> static V backward(V dy, V x, const P<V>&) { return dy * sigmoid_derivative(x); }
+  template <class V> static V backward_from_output(V dy, V y, const P<V>&) {
     return dy * (y * (scalar_t<V>(1) - y));
+  }
+};
+
+// log_sigmoid(x) = log σ(x) = min(x, 0) − log1p(e^{−|x|}) = −softplus0(−x); f' = σ(−x).
+struct log_sigmoid {
+  template <class V> static V forward(V x, const P<V>&) { return -log1p_exp(-x); }
+  template <class V> static V backward(V dy, V x, const P<V>&) { return dy * logistic(x).sc; }
+};
+
+// hardsigmoid(x) = clamp(a·x + b, 0, 1) (a = alpha, b = beta; PyTorch 1/6, 1/2, ONNX 0.2, 0.5).
+// f' = a strictly inside (0, 1), else 0 (PyTorch: grad/6 for −3 < x < 3).
+struct hardsigmoid {
+  template <class V> static V forward(V x, const P<V>& p) {
+    return min_nan_passes(k<V>(1), max_nan_passes(k<V>(0), x * p.a + p.b));
+  }
+  template <class V> static V backward(V dy, V x, const P<V>& p) {
+    const V z = x * p.a + p.b;
+    return (z <= scalar_t<V>(0)) | (z >= scalar_t<V>(1)) ? k<V>(0) : dy * p.a;
+  }
+};
+
+// tanh(x); f' = sech²(x) (exact in the tails), from the output: 1 − y² (PyTorch).
+struct tanh {
+  template <class V> static V forward(V x, const P<V>&) { return normcore::NORMCORE_ISA_NS::tanh(x); }
+  template <class V> static V backward(V dy, V x, const P<V>&) { return dy * sech2(x); }
+  template <class V> static V backward_from_output(V dy, V y, const P<V>&) {
+    return dy * (scalar_t<V>(1) - y * y);
+  }
+};
+
+// hardswish(x) = x·min(max(x + 3, 0), 6)/6 (PyTorch). f' = 0 for x < −3, x/3 + ½ for −3 ≤ x ≤ 3, 1 above.
+struct hardswish {
+  template <class V> static V forward(V x, const P<V>&) {
+    using T = scalar_t<V>;
+    return x * min_nan_passes(k<V>(6), max_nan_passes(k<V>(0), x + T(3))) / T(6);
+  }
+  template <class V> static V backward(V dy, V x, const P<V>&) {
+    using T = scalar_t<V>;
+    return x < T(-3) ? k<V>(0) : (x <= T(3) ? dy * (x / T(3) + T(0.5)) : dy);
+  }
+};
+
+// softplus(x) = (1/a)·log(1 + e^{a·x}), x where a·x > b (a = beta, b = threshold); f' = σ(a·x) (1 above b).
+struct softplus {
+  template <class V> static V forward(V x, const P<V>& p) {
+    const V ax = x * p.a;
+    return ax > p.b ? x : log1p_exp(ax) / p.a;
+  }
+  template <class V> static V backward(V dy, V x, const P<V>& p) {
+    const V ax = x * p.a;
+    return ax > p.b ? dy : dy * logistic(ax).s;
+  }
+};
+
+// softsign(x) = x/(1 + |x|) (±1 at ±inf); f' = 1/(1 + |x|)².
+struct softsign {
+  template <class V> static V forward(V x, const P<V>&) {
+    using T = scalar_t<V>;
+    const V a = abs(x);
+    return a == std::numeric_limits<T>::infinity() ? copysign(k<V>(1), x) : x / (a + T(1));
+  }
+  template <class V> static V backward(V dy, V x, const P<V>&) {
+    using T = scalar_t<V>;
+    const V d = abs(x) + T(1);
+    return dy / (d * d);
+  }
+};
+
+// The inverse square root unit g(x) = 1/√(1 + a·x²), overflow-free: with m = max(|x|, 1), u = x/m (exactly
+// ±1 or x) and v = 1/m, g = v/√(v² + a·u²) and x·g = u/√(v² + a·u²).
+template <class V>
+struct IsruParts {
+  V u, r;  // r = 1/√(v² + a·u²)
+  V v;
+};
+template <class V>
+inline IsruParts<V> isru_parts(V x, scalar_t<V> alpha) {
+  using T = scalar_t<V>;
+  const V a = abs(x);
+  const auto big = a > T(1);
+  const V u = big ? copysign(k<V>(1), x) : x;
+  const V v = big ? T(1) / a : k<V>(1);
+  return {u, T(1) / sqrt(v * v + alpha * (u * u)), v};
+}
+
+// isru(x) = x/√(1 + a·x²) (a = alpha); f' = (1/√(1 + a·x²))³.
+struct isru {
+  template <class V> static V forward(V x, const P<V>& p) {
+    const IsruParts<V> q = isru_parts(x, p.a);
+    return q.u * q.r;
+  }
+  template <class V> static V backward(V dy, V x, const P<V>& p) {
+    const IsruParts<V> q = isru_parts(x, p.a);
+    const V g = q.v * q.r;
+    return dy * (g * g * g);
+  }
+};
+
+// isrlu(x) = x ≥ 0 ? x : isru(x); f' = 1 for x ≥ 0, else (1/√(1 + a·x²))³.
+struct isrlu {
+  template <class V> static V forward(V x, const P<V>& p) {
+    return x >= scalar_t<V>(0) ? x : isru::forward(x, p);
+  }
+  template <class V> static V backward(V dy, V x, const P<V>& p) {
+    return x >= scalar_t<V>(0) ? dy : isru::backward(dy, x, p);
+  }
+};
+
+// sqnl(x) = c·(1 − |c|/4) with c = clamp(x, −2, 2): 1 above 2, x − x²/4 on [0, 2], x + x²/4 on [−2, 0),
+// −1 below −2. f' = 1 − |x|/2 on [−2, 2], else 0.
+struct sqnl {
+  template <class V> static V forward(V x, const P<V>&) {
+    using T = scalar_t<V>;
+    const V c = min_nan_passes(k<V>(2), max_nan_passes(k<V>(-2), x));
+    return c * (T(1) - abs(c) * T(0.25));
+  }
+  template <class V> static V backward(V dy, V x, const P<V>&) {
+    using T = scalar_t<V>;
+    const V a = abs(x);
+    return a > T(2) ? k<V>(0) : dy * (T(1) - a * T(0.5));
   }
 };
 
