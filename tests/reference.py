@@ -5,6 +5,8 @@ Every function takes and returns float64 arrays; the tests and tools/accuracy.py
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -48,12 +50,272 @@ def sigmoid_grad(x):
     return sigmoid(x) * sigmoid(-x)
 
 
+def identity(x):
+    return _f64(x)
+
+
+def identity_grad(x):
+    return np.ones_like(_f64(x))
+
+
+def binary_step(x, threshold=0.0):
+    x = _f64(x)
+    return np.where(np.isnan(x), x, np.where(x >= threshold, 1.0, 0.0))
+
+
+def binary_step_grad(x, threshold=0.0):
+    return np.zeros_like(_f64(x))
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    x = _f64(x)
+    return np.where(np.isnan(x), x, np.minimum(np.maximum(x, min_val), max_val))
+
+
+def hardtanh_grad(x, min_val=-1.0, max_val=1.0):
+    """PyTorch: 1 strictly inside (min_val, max_val), 0 at and beyond the ends and for NaN."""
+    x = _f64(x)
+    return np.where((x > min_val) & (x < max_val), 1.0, 0.0)
+
+
+def relu6(x):
+    return hardtanh(x, 0.0, 6.0)
+
+
+def relu6_grad(x):
+    return hardtanh_grad(x, 0.0, 6.0)
+
+
+def thresholded_relu(x, alpha=1.0):
+    x = _f64(x)
+    return np.where(x <= alpha, 0.0, x)
+
+
+def thresholded_relu_grad(x, alpha=1.0):
+    return np.where(_f64(x) <= alpha, 0.0, 1.0)
+
+
+def elu(x, alpha=1.0):
+    x = _f64(x)
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def elu_grad(x, alpha=1.0):
+    x = _f64(x)
+    return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x, alpha=SELU_ALPHA, scale=SELU_SCALE):
+    return scale * elu(x, alpha)
+
+
+def selu_grad(x, alpha=SELU_ALPHA, scale=SELU_SCALE):
+    return scale * elu_grad(x, alpha)
+
+
+def celu(x, alpha=1.0):
+    x = _f64(x)
+    return np.maximum(0, x) + np.minimum(0, alpha * np.expm1(np.minimum(x, 0) / alpha))
+
+
+def celu_grad(x, alpha=1.0):
+    x = _f64(x)
+    return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha))
+
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _phi(x):
+    """Φ(x) = erfc(−x/√2)/2."""
+    return _erfc(-_f64(x) / math.sqrt(2)).astype(np.float64) / 2
+
+
+def gelu(x):
+    x = _f64(x)
+    with np.errstate(invalid="ignore"):
+        return np.where(x == -np.inf, -0.0, x * _phi(x))
+
+
+def gelu_grad(x):
+    x = _f64(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return np.where(np.isinf(x), np.where(x > 0, 1.0, 0.0), _phi(x) + x * pdf)
+
+
+_K = math.sqrt(2 / math.pi)
+
+
+def gelu_tanh(x):
+    """½x(1 + tanh(u)) = x/(1 + e^(−2u)), u = √(2/π)(x + 0.044715x³) (the second form does not cancel)."""
+    x = _f64(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = _K * (x + 0.044715 * x**3)
+        return np.where(x == -np.inf, -0.0, x * sigmoid(2 * u))
+
+
+def gelu_tanh_grad(x):
+    x = _f64(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = _K * (x + 0.044715 * x**3)
+        s, sc = sigmoid(2 * u), sigmoid(-2 * u)
+        tail = np.where(s * sc == 0, 0.0, 2 * x * s * sc * _K * (1 + 3 * 0.044715 * x * x))
+        return s + tail
+
+
+def silu(x):
+    return swish(x, 1.0)
+
+
+def silu_grad(x):
+    return swish_grad(x, 1.0)
+
+
+def swish(x, beta=1.0):
+    """x·σ(βx); the limit 0 where x·σ(βx) is ±inf·0."""
+    x = _f64(x)
+    y = x * sigmoid(beta * x)
+    return np.where(np.isinf(x) & np.isnan(y), np.copysign(0.0, x), y)
+
+
+def swish_grad(x, beta=1.0):
+    x = _f64(x)
+    with np.errstate(invalid="ignore"):
+        bx = beta * x
+        return sigmoid(bx) * (1 + np.where(np.isinf(bx), 0.0, bx * sigmoid(-bx)))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    x = _f64(x)
+    with np.errstate(invalid="ignore"):
+        return np.where(beta * x > threshold, x, np.logaddexp(0.0, beta * x) / beta)
+
+
+def softplus_grad(x, beta=1.0, threshold=20.0):
+    x = _f64(x)
+    return np.where(beta * x > threshold, 1.0, sigmoid(beta * x))
+
+
+def mish(x):
+    x = _f64(x)
+    return np.where(x > 20, x, np.where(x == -np.inf, -0.0, x * np.tanh(np.logaddexp(0.0, x))))
+
+
+def mish_grad(x):
+    x = _f64(x)
+    sp = np.logaddexp(0.0, x)
+    t = np.tanh(sp)
+    with np.errstate(invalid="ignore"):
+        return np.where(x > 20, 1.0, t + np.where(np.isinf(x), 0.0, x * (1 - t * t) * sigmoid(x)))
+
+
+def log_sigmoid(x):
+    return -np.logaddexp(0.0, -_f64(x))
+
+
+def log_sigmoid_grad(x):
+    return sigmoid(-_f64(x))
+
+
+def hardsigmoid(x, alpha=1 / 6, beta=0.5):
+    x = _f64(x)
+    z = alpha * x + beta
+    return np.where(np.isnan(z), z, np.clip(z, 0.0, 1.0))
+
+
+def hardsigmoid_grad(x, alpha=1 / 6, beta=0.5):
+    z = alpha * _f64(x) + beta
+    return np.where((z <= 0) | (z >= 1), 0.0, alpha)
+
+
+def tanh(x):
+    return np.tanh(_f64(x))
+
+
+def tanh_grad(x):
+    x = _f64(x)
+    with np.errstate(over="ignore"):
+        return 1 / np.cosh(x) ** 2
+
+
+def hardswish(x):
+    x = _f64(x)
+    return x * np.clip(x + 3, 0, 6) / 6
+
+
+def hardswish_grad(x):
+    x = _f64(x)
+    return np.where(x < -3, 0.0, np.where(x <= 3, x / 3 + 0.5, 1.0))
+
+
+def softsign(x):
+    x = _f64(x)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isinf(x), np.sign(x), x / (1 + np.abs(x)))
+
+
+def softsign_grad(x):
+    return 1 / (1 + np.abs(_f64(x))) ** 2
+
+
+def isru(x, alpha=1.0):
+    x = _f64(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        big = np.abs(x) > 1e100
+        return np.where(big, np.sign(x) / np.sqrt(alpha + 1 / np.where(big, x, 1) ** 2),
+                        x / np.sqrt(1 + alpha * np.where(big, 0, x) ** 2))
+
+
+def isru_grad(x, alpha=1.0):
+    x = _f64(x)
+    with np.errstate(over="ignore"):
+        return (1 / np.sqrt(1 + alpha * x * x)) ** 3
+
+
+def isrlu(x, alpha=1.0):
+    x = _f64(x)
+    return np.where(x >= 0, x, isru(x, alpha))
+
+
+def isrlu_grad(x, alpha=1.0):
+    x = _f64(x)
+    return np.where(x >= 0, 1.0, isru_grad(x, alpha))
+
+
+def sqnl(x):
+    x = _f64(x)
+    return np.where(x > 2, 1.0, np.where(x >= 0, x - x * x / 4, np.where(x >= -2, x + x * x / 4,
+                                                                             np.where(x < -2, -1.0, x))))
+
+
+def sqnl_grad(x):
+    x = _f64(x)
+    return np.where(np.abs(x) > 2, 0.0, 1 - np.abs(x) / 2)
+
+
+def _quiet(fn):
+    """References evaluate their formulas at ±inf and NaN too: no floating-point warnings."""
+    def wrapper(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
 def ulp_error(got, want, dtype=np.float32):
     """|got − want| in units in the last place of ``dtype`` at ``want`` (subnormal spacing below the
     normal range). NaN where exactly one is NaN counts as inf, both NaN as 0; infinities must match."""
     got = np.asarray(got, dtype=np.float64)
     want = _f64(want)
     info = np.finfo(dtype)
+    with np.errstate(over="ignore"):
+        want = np.where(np.abs(want) > info.max, want.astype(dtype).astype(np.float64), want)  # overflows to ±inf
     mag = np.maximum(np.abs(want), info.tiny)
     with np.errstate(divide="ignore", invalid="ignore"):
         ulp = np.exp2(np.floor(np.log2(mag)) - info.nmant)
@@ -77,3 +339,9 @@ def float32_sweep(lo=-90.0, hi=90.0, count=1 << 20):
                          np.finfo(np.float32).tiny, np.finfo(np.float32).max, -np.finfo(np.float32).max],
                         dtype=np.float32)
     return np.concatenate([values, specials])
+
+
+for _name, _fn in list(globals().items()):
+    if callable(_fn) and not _name.startswith("_") and _name not in ("ulp_error", "float32_sweep") \
+            and getattr(_fn, "__module__", None) == __name__:
+        globals()[_name] = _quiet(_fn)

@@ -21,14 +21,8 @@ from ._runtime import (
     get_num_threads,
     set_num_threads,
 )
-from .activations import (
-    leaky_relu,
-    leaky_relu_backward,
-    relu,
-    relu_backward,
-    sigmoid,
-    sigmoid_backward,
-)
+from . import activations as _activations
+from .activations import *  # noqa: F403
 
 __version__: str = _core.__version__
 
@@ -41,10 +35,5 @@ __all__ = [
     "get_include",
     "get_num_threads",
     "set_num_threads",
-    "relu",
-    "relu_backward",
-    "leaky_relu",
-    "leaky_relu_backward",
-    "sigmoid",
-    "sigmoid_backward",
 ]
+__all__ += _activations.__all__

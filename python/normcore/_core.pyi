@@ -9,9 +9,26 @@ import numpy.typing as npt
 __version__: str
 
 class Activation(enum.IntEnum):
-    relu = 0
-    leaky_relu = 1
-    sigmoid = 2
+    identity = 0
+    binary_step = 1
+    relu = 2
+    hardtanh = 3
+    leaky_relu = 4
+    thresholded_relu = 5
+    elu = 6
+    gelu_tanh = 7
+    swish = 8
+    mish = 9
+    sigmoid = 10
+    log_sigmoid = 11
+    hardsigmoid = 12
+    tanh = 13
+    hardswish = 14
+    softplus = 15
+    softsign = 16
+    isru = 17
+    isrlu = 18
+    sqnl = 19
 
 def version() -> str: ...
 def available_isas() -> list[str]: ...

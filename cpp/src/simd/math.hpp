@@ -87,16 +87,17 @@ inline V expm1_poly(V r) {
   return p * (r * r) + r;
 }
 
-// e^x, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
+// e^x·2^K, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
 // nonpositive = true: the caller guarantees x ≤ 0 (or NaN), and the upper clamp is skipped.
-template <class V, bool nonpositive = false>
+// K > 0 keeps tiny results normal for callers that multiply them back into range (see x_sigmoid).
+template <class V, bool nonpositive = false, int K = 0>
 inline V exp(V x) {
   using C = exp_consts<scalar_t<V>>;
-  // clamp to where the reduction stays finite; NaN passes unchanged
-  x = max_nan_passes(splat<V>(C::lo), x);
+  // clamp to where the reduction stays finite (and e^lo·2^K still rounds to 0); NaN passes unchanged
+  x = max_nan_passes(splat<V>(C::lo - scalar_t<V>(K * 0.6931471805599453)), x);
   if constexpr (!nonpositive) x = min_nan_passes(splat<V>(C::hi), x);
   const ExpReduced<V> e = exp_reduce(x);
-  return scale_pow2(expm1_poly(e.r) + scalar_t<V>(1), e.nf, e.n);
+  return scale_pow2(expm1_poly(e.r) + scalar_t<V>(1), e.nf + scalar_t<V>(K), e.n + K);
 }
 
 // e^x − 1, ~1 ulp, exact near 0: with q = e^r − 1, e^x − 1 = q·2^n + (2^n − 1), one rounding in an FMA.
@@ -135,6 +136,30 @@ inline Logistic<V> logistic(V z) {
   return {pos ? d : ed, pos ? ed : d};
 }
 
+// (hi, lo) with hi + lo = a·b exactly (hi = a·b rounded): FMA where the ISA has it, else Dekker's product.
+template <class V>
+struct TwoProd {
+  V hi, lo;
+};
+template <class V>
+inline TwoProd<V> two_prod(V a, V b) {
+  const V hi = a * b;
+#if defined(__FMA__)
+  return {hi, fma(a, b, -hi)};
+#else
+  using T = scalar_t<V>;
+  // Veltkamp splitting into halves of ⌈p/2⌉ bits (no FMA here, so nothing is contracted)
+  constexpr T split = sizeof(T) == 4 ? T(4097) : T(134217729);  // 2^12 + 1, 2^27 + 1
+  const auto halves = [](V v) {
+    const V c = split * v;
+    const V h = c - (c - v);
+    return TwoProd<V>{h, v - h};
+  };
+  const TwoProd<V> A = halves(a), B = halves(b);
+  return {hi, ((A.hi * B.hi - hi) + A.hi * B.lo + A.lo * B.hi) + A.lo * B.lo};
+#endif
+}
+
 // σ(x) = 1 / (1 + e^{−x}).
 template <class V>
 inline V sigmoid(V x) {
@@ -154,6 +179,25 @@ inline V copysign(V mag, V sgn) {
   using I = int_t<V>;
   const I sign = bit_cast<I>(splat<V>(scalar_t<V>(-0.0)));
   return bit_cast<V>((bit_cast<I>(mag) & ~sign) | (bit_cast<I>(sgn) & sign));
+}
+
+// x·σ(z + z_lo) for a z given as an unevaluated sum z + z_lo (|z_lo| ≤ ulp(z)): e^{−|z|} loses |z|·ulp
+// when z is rounded, so callers whose z is a product pass its rounding error in z_lo. The small side is
+// computed scaled by 2^K so that σ(−|z|) is not rounded to a subnormal before x multiplies it back up.
+// At z = ±inf the limits x and 0 (not inf·0).
+template <class V>
+inline V x_sigmoid(V x, V z, V z_lo) {
+  using T = scalar_t<V>;
+  constexpr int K = 64;
+  const V e = exp<V, true, K>(-abs(z));  // e^{−|z|}·2^K
+  // e^{−|z + z_lo|} = e^{−|z|}·(1 − sign(z)·z_lo), to first order (z_lo is NaN when z is ±inf: drop it)
+  const V lo = abs(z_lo) <= T(1) ? z_lo : splat<V>(T(0));
+  const V ec = e - e * (z >= T(0) ? lo : -lo);
+  const V tiny = ec * T(0x1p-64);  // e^{−|z|}, may be subnormal: only used next to 1
+  const V d = T(1) / (tiny + T(1));  // σ(|z|)
+  const V small = ec == T(0) ? copysign(splat<V>(T(0)), x)        // the limit (x = ±inf too)
+                             : ((x * ec) * d) * T(0x1p-64);      // x·σ(−|z|), one rounding into range
+  return z >= T(0) ? x * d : (z < T(0) ? small : x * z);  // NaN z → NaN
 }
 
 // tanh(x) = sign(x)·q/(q + 2) with q = e^{2|x|} − 1 (exact near 0, no cancellation); |x| is capped where

@@ -171,3 +171,60 @@ inline V sqrt(V x) {
     return r;
   }
 }
+
+// a·b + c with one rounding (only called where the ISA has FMA, i.e. __FMA__ is defined).
+template <class V>
+inline V fma(V a, V b, V c) {
+  if constexpr (is_scalar_v<V>) {
+    return std::fma(a, b, c);
+  } else {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return (V)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+    if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, double>) return (V)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+#endif
+#if defined(__FMA__)
+    if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, float>) return (V)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+    if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, double>) return (V)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+    if constexpr (sizeof(V) == 16 && std::is_same_v<scalar_t<V>, float>) return (V)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c);
+    if constexpr (sizeof(V) == 16 && std::is_same_v<scalar_t<V>, double>) return (V)_mm_fmadd_pd((__m128d)a, (__m128d)b, (__m128d)c);
+#endif
+    V r;
+    for (std::size_t i = 0; i < traits<V>::lanes; ++i) r[i] = std::fma(a[i], b[i], c[i]);
+    return r;
+  }
+}
+
+// An unevaluated sum hi + lo, |lo| ≤ ulp(hi)/2.
+template <class V>
+struct TwoSum {
+  V hi, lo;
+};
+
+// f evaluated in double precision on the lanes of a float V, returned as float hi + lo (the double result
+// split in two floats): for the few places where a float kernel needs an argument to more than 24 bits.
+template <class V, class F>
+inline TwoSum<V> map_in_double(V x, F&& f) {
+  static_assert(std::is_same_v<scalar_t<V>, float>, "map_in_double widens float lanes");
+  if constexpr (is_scalar_v<V>) {
+    const double r = f(static_cast<double>(x));
+    const float hi = static_cast<float>(r);
+    return {hi, static_cast<float>(r - static_cast<double>(hi))};
+  } else {
+    constexpr std::size_t W = traits<V>::lanes, H = W / 2;
+    vd lo_d, hi_d;
+    for (std::size_t i = 0; i < H; ++i) {
+      lo_d[i] = static_cast<double>(x[i]);
+      hi_d[i] = static_cast<double>(x[i + H]);
+    }
+    lo_d = f(lo_d);
+    hi_d = f(hi_d);
+    V hi, lo;
+    for (std::size_t i = 0; i < H; ++i) {
+      hi[i] = static_cast<float>(lo_d[i]);
+      hi[i + H] = static_cast<float>(hi_d[i]);
+      lo[i] = static_cast<float>(lo_d[i] - static_cast<double>(hi[i]));
+      lo[i + H] = static_cast<float>(hi_d[i] - static_cast<double>(hi[i + H]));
+    }
+    return {hi, lo};
+  }
+}

@@ -43,13 +43,13 @@ struct relu {
 };
 
 // hardtanh(x) = clamp(x, a, b) (a = min_val, b = max_val; relu6 = hardtanh(0, 6)).
-// PyTorch: gradient dy strictly inside (a, b), 0 at and beyond the ends; NaN x passes dy.
+// PyTorch: gradient dy strictly inside (a, b), 0 at and beyond the ends and for NaN x.
 struct hardtanh {
   template <class V> static V forward(V x, const P<V>& p) {
     return min_nan_passes(splat<V>(p.b), max_nan_passes(splat<V>(p.a), x));
   }
   template <class V> static V backward(V dy, V x, const P<V>& p) {
-    return (x <= p.a) | (x >= p.b) ? k<V>(0) : dy;
+    return (x > p.a) & (x < p.b) ? dy : k<V>(0);
   }
   template <class V> static V backward_from_output(V dy, V y, const P<V>& p) { return backward(dy, y, p); }
 };
@@ -88,10 +88,19 @@ struct elu {
 struct gelu_tanh {
   static constexpr double kBeta2 = 2 * 0.7978845608028654;  // 2·√(2/π)
   static constexpr double kKappa = 0.044715;
-  template <class V> static V forward(V x, const P<V>&) {
+  // z = 2u = 2√(2/π)·x·(1 + 0.044715x²) as hi + lo: σ(z) amplifies z's rounding error |z|-fold, so for
+  // float z is evaluated in double (error ~1e-16·|z|) and split; double keeps its own rounding (|z|·1e-16).
+  template <class V> static TwoSum<V> z(V x) {
     using T = scalar_t<V>;
-    const V s = logistic(T(kBeta2) * (x + T(kKappa) * (x * x * x))).s;
-    return s == scalar_t<V>(0) ? k<V>(-0.0) : x * s;  // the −inf tail: 0, not −inf·0
+    if constexpr (sizeof(T) == 4) {
+      return map_in_double(x, [](auto xd) { return kBeta2 * xd * (1.0 + kKappa * (xd * xd)); });
+    } else {
+      return {T(kBeta2) * x * (T(1) + T(kKappa) * (x * x)), k<V>(0)};
+    }
+  }
+  template <class V> static V forward(V x, const P<V>&) {
+    const TwoSum<V> zz = z(x);
+    return x_sigmoid(x, zz.hi, zz.lo);
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
@@ -105,11 +114,16 @@ struct gelu_tanh {
 
 // swish(x) = x·σ(a·x) (a = beta; silu: a = 1). f' = σ(ax)·(1 + ax·σ(−ax)).
 struct swish {
-  template <class V> static V forward(V x, const P<V>& p) { return x * logistic(x * p.a).s; }
+  template <class V> static V forward(V x, const P<V>& p) {
+    const TwoProd<V> ax = two_prod(x, splat<V>(p.a));  // a·x exactly: e^{−|ax|} amplifies its rounding
+    return x_sigmoid(x, ax.hi, ax.lo);
+  }
   template <class V> static V backward(V dy, V x, const P<V>& p) {
+    using T = scalar_t<V>;
     const V ax = x * p.a;
     const Logistic<V> l = logistic(ax);
-    return dy * (l.s * (scalar_t<V>(1) + ax * l.sc));
+    const V g = l.s * (T(1) + (l.sc == T(0) ? k<V>(0) : ax * l.sc));  // ±inf: the limits 1 and 0, not inf·0
+    return dy * (l.s == T(0) ? k<V>(0) : g);
   }
 };
 
@@ -118,18 +132,21 @@ struct swish {
 // x and 1 to the last bit (and n would overflow).
 struct mish {
   static constexpr double kLinear = 20.0;
+  static constexpr int K = 64;  // e^x is carried as e^x·2^K: x·n/(n + 2) must not pass through subnormals
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
-    const V e = exp<V, true>(min_nan_passes(k<V>(0), x - T(kLinear)) + T(kLinear));
-    const V n = e * (e + T(2));
-    return x > T(kLinear) ? x : x * (n / (n + T(2)));
+    const V es = exp<V, false, K>(min_nan_passes(k<V>(kLinear), x));  // e^x·2^K
+    const V e = es * T(0x1p-64);
+    const V ns = es * (e + T(2));  // n·2^K
+    const V tail = ns == T(0) ? copysign(k<V>(0), x) : ((x * ns) / (e * (e + T(2)) + T(2))) * T(0x1p-64);
+    return x > T(kLinear) ? x : tail;  // ns = 0: the limit at −inf
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
-    const V e = exp<V, true>(min_nan_passes(k<V>(0), x - T(kLinear)) + T(kLinear));
+    const V e = exp<V>(min_nan_passes(k<V>(kLinear), x));
     const V n = e * (e + T(2));
     const V d = T(1) / (n + T(2));
-    const V g = n * d + x * (T(4) * e * (e + T(1))) * (d * d);
+    const V g = n * d + (e == T(0) ? k<V>(0) : x * (T(4) * e * (e + T(1))) * (d * d));  // −inf: 0, not inf·0
     return x > T(kLinear) ? dy : dy * g;
   }
 };
@@ -174,7 +191,7 @@ struct tanh {
 struct hardswish {
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
-    return x * min_nan_passes(k<V>(6), max_nan_passes(k<V>(0), x + T(3))) / T(6);
+    return (x / T(6)) * min_nan_passes(k<V>(6), max_nan_passes(k<V>(0), x + T(3)));  // x/6 first: no overflow
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
