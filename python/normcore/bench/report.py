@@ -1,0 +1,377 @@
+"""Turning a :class:`~normcore.bench.harness.Suite` into tables: plain text for the terminal, Markdown for
+docs/performance.md, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .harness import Result, Row, Suite
+from .peers import LIBRARIES, NORMCORE
+
+#: Rows at most this big get an elements-per-cycle figure (in-cache sizes; memory-bound rows are about GB/s).
+IN_CACHE_MAX = 2**20 - 1
+#: A contender whose samples' interquartile range exceeds this fraction of its median is flagged as noisy.
+NOISY = 0.10
+#: Other processes using at least this many cores during a row are shown in its "others' load" column.
+BUSY = 0.05
+
+
+@dataclass
+class Table:
+    """A titled grid of strings; numeric columns are right-aligned."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    right: list[bool]
+
+    def text(self) -> str:
+        widths = [max(len(h), *(len(r[i]) for r in self.rows)) if self.rows else len(h)
+                  for i, h in enumerate(self.headers)]
+
+        def line(cells: Sequence[str]) -> str:
+            return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, self.right)).rstrip()
+
+        rule = "  ".join("-" * w for w in widths)
+        return "\n".join([self.title, line(self.headers), rule, *(line(r) for r in self.rows)])
+
+    def markdown(self) -> str:
+        def line(cells: Sequence[str]) -> str:
+            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+        align = ["---:" if r else ":---" for r in self.right]
+        return "\n".join([line(self.headers), "|" + "|".join(align) + "|", *(line(r) for r in self.rows)])
+
+
+# ------------------------------------------------------------------------------------------- formatting
+
+
+def fmt_time(seconds: float | None, unit: str) -> str:
+    """Seconds in ``unit`` ("ms" or "us"), 3 significant digits."""
+    if seconds is None:
+        return "—"
+    scale = {"ms": 1e3, "us": 1e6}[unit]
+    return _sig(seconds * scale)
+
+
+def _sig(v: float) -> str:
+    return f"{v:.3g}" if v < 1000 else f"{v:.0f}"
+
+
+def fmt_ratio(r: float | None) -> str:
+    return "—" if r is None else f"{r:.2f}×"
+
+
+def _unit_for(row: Row) -> str:
+    """ms for rows whose normcore time is at least 0.1 ms, else µs: every cell of a row shares one unit."""
+    if row.unit == "us":
+        return "us"
+    t = row.normcore_s
+    return "ms" if t is None or t >= 1e-4 else "us"
+
+
+def _unit_label(unit: str) -> str:
+    return "µs" if unit == "us" else unit
+
+
+def _load(row: Row) -> str:
+    """Cores other processes kept busy during the row, when noticeable."""
+    return f"{row.other_load:.2f}" if row.other_load is not None and row.other_load >= BUSY else ""
+
+
+def _cell(res: Result | None, unit: str) -> str:
+    if res is None:
+        return "—"
+    if res.status != "ok":
+        return res.status
+    return fmt_time(res.median_s, unit)
+
+
+def spread(res: Result) -> float | None:
+    """Interquartile range of the samples / their median."""
+    s = res.samples_s
+    if len(s) < 4 or not res.median_s:
+        return None
+    q = statistics.quantiles(s, n=4)
+    return (q[2] - q[0]) / res.median_s
+
+
+# --------------------------------------------------------------------------------------------- tables
+
+
+def peer_columns(suite: Suite) -> list[str]:
+    """Peers appearing in any row, in the canonical order."""
+    present = {r.name for row in suite.rows for r in row.results if r.role == "peer"}
+    ordered = [lib.name for lib in LIBRARIES if lib is not NORMCORE and lib.name in present]
+    return ordered + sorted(present - set(ordered))
+
+
+def _peer_header(name: str) -> str:
+    lib = next((lib for lib in LIBRARIES if lib.name == name), None)
+    return f"{name} (1 thread)" if lib is not None and not lib.threaded else name
+
+
+def throughput_table(suite: Suite) -> Table:
+    """normcore vs each peer vs the memory-copy roofline, one line per (case, size, threads)."""
+    hz = suite.machine.get("cpu_hz")
+    peers = peer_columns(suite)
+    headers = ["case", "size", "threads", "normcore", *map(_peer_header, peers), "best peer", "speed-up",
+               "GB/s", "copy roofline", "normcore/roofline", "elem/cycle", "others' load"]
+    rows = []
+    for row in suite.rows:
+        if row.group == "overhead":
+            continue
+        unit = _unit_for(row)
+        best = row.best_peer
+        epc = row.elements_per_cycle(hz) if row.n <= IN_CACHE_MAX else None
+        rows.append([
+            row.name, row.size, str(row.threads),
+            f"{fmt_time(row.normcore_s, unit)} {_unit_label(unit)}" if row.normcore_s else (row.error or "—"),
+            *(_cell(row.result(p), unit) for p in peers),
+            best.name if best else "—",
+            fmt_ratio(row.speedup),
+            f"{row.bandwidth_gbs:.1f}" if row.bandwidth_gbs else "—",
+            fmt_time(row.roofline_s, unit),
+            fmt_ratio(row.roofline_ratio),
+            f"{epc:.2f}" if epc else "",
+            _load(row),
+        ])
+    title = ("Throughput: median time per call (the unit is in the normcore column and holds for the whole line); "
+             "speed-up = best peer / normcore (> 1: normcore faster)")
+    return Table(title, headers, rows, [False, True, True, True, *[True] * len(peers), False, *[True] * 6])
+
+
+def overhead_table(suite: Suite) -> Table | None:
+    """Per-call overhead rows, in µs per call."""
+    rows_in = [r for r in suite.rows if r.group == "overhead"]
+    if not rows_in:
+        return None
+    peers = [p for p in peer_columns(suite) if any(r.result(p) for r in rows_in)]
+    headers = ["case", "size", "threads", "normcore µs", *(f"{_peer_header(p)} µs" for p in peers), "best peer",
+               "speed-up", "others' load"]
+    rows = []
+    for row in rows_in:
+        best = row.best_peer
+        rows.append([row.name, row.size, str(row.threads), fmt_time(row.normcore_s, "us"),
+                     *(_cell(row.result(p), "us") for p in peers), best.name if best else "—",
+                     fmt_ratio(row.speedup), _load(row)])
+    return Table("Per-call overhead: µs per call (out= preallocated, calls back to back)", headers, rows,
+                 [False, True, True, True, *[True] * len(peers), False, True, True])
+
+
+def geomean(values: Sequence[float]) -> float | None:
+    return math.exp(sum(map(math.log, values)) / len(values)) if values else None
+
+
+def summary(suite: Suite) -> dict[str, Any]:
+    """Geometric means of the speed-ups (and of normcore/roofline) per thread count, overall and per size."""
+    out: dict[str, Any] = {}
+    for t in suite.threads:
+        rows = [r for r in suite.rows if r.threads == t and r.group != "overhead" and r.speedup]
+        speedups = {r.label: float(r.speedup) for r in rows}  # type: ignore[arg-type]
+        by_size: dict[str, list[float]] = {}
+        for r in sorted(rows, key=lambda r: -r.n):
+            by_size.setdefault(r.size, []).append(speedups[r.label])
+        out[str(t)] = {
+            "rows": len(rows),
+            "speedup_geomean": geomean(list(speedups.values())),
+            "speedup_geomean_by_size": {size: geomean(v) for size, v in by_size.items()},
+            "roofline_ratio_geomean": geomean([float(r.roofline_ratio) for r in rows if r.roofline_ratio]),
+            "overhead_speedup": [r.speedup for r in suite.rows if r.threads == t and r.group == "overhead"],
+        }
+    return out
+
+
+def summary_lines(suite: Suite) -> list[str]:
+    lines = []
+    for t, s in summary(suite).items():
+        if not s["rows"]:
+            continue
+        by_size = ", ".join(f"{k}: {fmt_ratio(v)}" for k, v in s["speedup_geomean_by_size"].items())
+        line = (f"{t} thread{'s' if t != '1' else ''}: geometric-mean speed-up over the best peer "
+                f"{fmt_ratio(s['speedup_geomean'])} over {s['rows']} rows ({by_size})")
+        if s["roofline_ratio_geomean"]:
+            line += f"; normcore/copy-roofline geomean {fmt_ratio(s['roofline_ratio_geomean'])}"
+        lines.append(line)
+    return lines
+
+
+def problems(suite: Suite) -> list[str]:
+    """Every check that did not pass, and every row that could not run."""
+    out = []
+    for row in suite.rows:
+        if row.error:
+            out.append(f"{row.label}: {row.error}")
+        for r in row.results:
+            if r.status != "ok":
+                out.append(f"{row.label}: {r.name} {r.status}: {r.detail}")
+    return out
+
+
+def noisy(suite: Suite) -> list[str]:
+    """Rows where normcore's or the best peer's samples spread widely (a busy or throttling machine)."""
+    out = []
+    for row in suite.rows:
+        for r in (row.result(NORMCORE.name), row.best_peer):
+            s = spread(r) if r is not None else None
+            if r is not None and s is not None and s > NOISY:
+                out.append(f"{row.label}: {r.name} interquartile range {s:.0%} of its median")
+    return out
+
+
+def busy(suite: Suite, threshold: float = 0.25) -> list[str]:
+    """A warning when other processes took a noticeable share of the CPUs during some rows."""
+    rows = [r for r in suite.rows if r.other_load is not None and r.other_load >= threshold]
+    if not rows:
+        return []
+    worst = max(rows, key=lambda r: r.other_load or 0.0)
+    return [f"other processes kept ≥ {threshold:g} core busy during {len(rows)} of {len(suite.rows)} rows (up to "
+            f"{worst.other_load:.2f} cores, {worst.label}); their times, multi-threaded ones above all, are "
+            "distorted: rerun on a quiet machine"]
+
+
+def machine_lines(m: dict[str, Any]) -> list[str]:
+    v = m["versions"]
+    hz = f", nominal {m['cpu_hz'] / 1e9:.2f} GHz" if m.get("cpu_hz") else ""
+    peers = ", ".join(f"{k} {val}" for k, val in v.items() if k != "normcore" and val) or "none"
+    missing = [k for k, val in v.items() if not val]
+    return [
+        f"CPU: {m['cpu']}{hz}, {m['cores']} usable cores",
+        f"normcore {v['normcore']}, ISA {m['isa']} (available: {', '.join(m['available_isas'])})",
+        f"peers: {peers}" + (f" (not installed: {', '.join(missing)})" if missing else ""),
+        f"Python {m['python']} on {m['platform']}; {m['date']}",
+    ]
+
+
+# ------------------------------------------------------------------------------------------- documents
+
+
+def text_report(suite: Suite) -> str:
+    parts = ["normcore benchmark", *("  " + line for line in machine_lines(suite.machine)), ""]
+    parts += [throughput_table(suite).text(), ""]
+    ov = overhead_table(suite)
+    if ov is not None:
+        parts += [ov.text(), ""]
+    parts += ["Summary:", *("  " + line for line in summary_lines(suite))]
+    parts += [f"  warning: {line}" for line in busy(suite)]
+    bad = problems(suite)
+    if bad:
+        parts += ["", "Checks that failed (these contenders were not timed):", *("  " + b for b in bad)]
+    parts.append(f"\nNumPy runs on one thread in every row. Took {suite.elapsed_s:.0f} s.")
+    return "\n".join(parts)
+
+
+NOTES = """\
+- Every contender writes into the same preallocated output array (no allocation inside any timed call):
+  normcore and NumPy through `out=`, PyTorch through the aten `.out` / `grad_input` overloads over
+  `torch.from_numpy` views, ONNX Runtime through an IOBinding whose input and output are OrtValues over the
+  same NumPy buffers (a one-node model per op, session built outside the timing with `intra_op_num_threads`
+  = threads, `inter_op_num_threads` = 1).
+- PyTorch spellings: relu = `torch.clamp_min(x, 0, out=)` (aten's relu math; `aten::relu.out` allocates and
+  copies, ~10× slower), leaky_relu = `torch._C._nn.leaky_relu(x, slope, out=)`, sigmoid = `torch.sigmoid(x, out=)`, backward
+  = `aten::threshold_backward.grad_input`, `aten::leaky_relu_backward.grad_input`,
+  `aten::sigmoid_backward.grad_input` (from the forward's output y, PyTorch's form; normcore is given the same y).
+  NumPy spellings are chains of ufuncs with `out=` (e.g. sigmoid: negative, exp, add, reciprocal in place).
+  ONNX Runtime has no backward ops and is not in the per-call-overhead case.
+- Before timing, each contender runs once into a NaN-filled output and is compared with normcore's answer
+  (relu, leaky_relu and their backward: exactly; sigmoid: rtol 1e-5, atol 1e-6). A contender that disagrees is
+  reported WRONG and not timed.
+- Timing: warm-up, then interleaved rounds: in round r every contender takes a turn, in an order rotated by r,
+  so drift of the machine hits all alike. A turn is a few samples; a sample is a block of back-to-back calls
+  lasting at least 1 ms (one call for the large arrays), timed with `time.perf_counter`. Each contender's time
+  is the median of its samples. It is sampled until it has ≥ min_rounds turns and ≥ budget seconds of samples.
+- Threads: each row sets normcore's, PyTorch's and ONNX Runtime's thread count; NumPy is single-threaded. On
+  multi-threaded rows each turn starts with a few ms of untimed calls: OpenMP runtimes (normcore's, PyTorch's)
+  keep idle workers spinning ~4 ms after a parallel region, which would otherwise steal a core from the next
+  contender. ONNX Runtime's sessions use `session.force_spinning_stop` = 1 for the same reason (its threads
+  spin over 10 ms after a run otherwise).
+- speed-up = best peer's time / normcore's time (> 1: normcore is faster). GB/s = bytes of all streams
+  (forward: x read + y written = 2 streams; backward: dy, x or y, dx = 3) / normcore's time.
+- copy roofline = time to move the same bytes at the memory-copy bandwidth measured in the same row (the faster
+  of normcore's threaded copy loop, with its streaming stores, and NumPy's single-threaded `np.copyto`, copying
+  the row's own input into its own output). normcore/roofline = 1.00× means "as fast as a memcpy".
+- others' load = cores kept busy by other processes (and hypervisor steal) while the row was timed, from
+  /proc/stat, shown from 0.05 up. On a 2-core machine a busy neighbour wrecks the 2-thread rows (a parallel
+  call waits for its descheduled worker): rerun such rows on a quiet machine.
+- elem/cycle (in-cache rows only) = elements / (time × nominal clock from /proc/cpuinfo), all threads together;
+  turbo makes it optimistic.
+"""
+
+
+def markdown_report(suite: Suite) -> str:
+    cfg = suite.config
+    parts = [
+        "# normcore performance",
+        "",
+        "Generated by the benchmark suite, not typed in: to reproduce on your machine, run",
+        "",
+        "```",
+        suite.command or "python -m normcore bench",
+        "```",
+        "",
+        "## Machine",
+        "",
+        *(f"- {line}" for line in machine_lines(suite.machine)),
+        f"- measurement: {cfg.budget_s:g} s of samples per contender and row in turns of {cfg.turn_s * 1e3:g} ms "
+        f"({cfg.min_rounds}–{cfg.max_rounds} rounds), {cfg.settle_s * 1e3:g} ms settling per turn when "
+        f"multi-threaded; the whole run took {suite.elapsed_s:.0f} s",
+        "",
+        "## Throughput",
+        "",
+        "Median time per call; the unit (ms or µs) is given in the normcore column and holds for the whole line. "
+        "speed-up = best peer / normcore: above 1 normcore is faster. NumPy runs on one thread in every row.",
+        "",
+        throughput_table(suite).markdown(),
+        "",
+    ]
+    ov = overhead_table(suite)
+    if ov is not None:
+        parts += ["## Per-call overhead", "", "µs per call, calls back to back, output preallocated.", "",
+                  ov.markdown(), ""]
+    parts += ["## Summary", "", *(f"- {line}" for line in summary_lines(suite)),
+              *(f"- **Warning:** {line}" for line in busy(suite)), ""]
+    bad = problems(suite)
+    if bad:
+        parts += ["## Failed checks", "", "These contenders disagreed with normcore or failed, and were not timed:",
+                  "", *(f"- {b}" for b in bad), ""]
+    shaky = noisy(suite)
+    if shaky:
+        parts += ["## Noisy rows", "", "Times on shared machines drift; these rows spread more than "
+                  f"{NOISY:.0%} (interquartile range / median), read them with care:", "",
+                  *(f"- {s}" for s in shaky), ""]
+    parts += ["## How it is measured", "", NOTES]
+    return "\n".join(parts)
+
+
+def _json_safe(v: Any) -> Any:
+    """Non-finite floats become None (JSON has no NaN or infinity)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    return v
+
+
+def json_report(suite: Suite) -> dict[str, Any]:
+    d = suite.as_dict()
+    for row_dict, row in zip(d["rows"], suite.rows):
+        for r in row.results:
+            row_dict["contenders"][r.name]["spread"] = spread(r)
+    d["summary"] = summary(suite)
+    d["problems"] = problems(suite)
+    return _json_safe(d)
+
+
+def write_json(suite: Suite, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(json_report(suite), indent=1) + "\n", encoding="utf-8")
+
+
+def write_markdown(suite: Suite, path: str | Path) -> None:
+    Path(path).write_text(markdown_report(suite), encoding="utf-8")
