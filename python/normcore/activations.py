@@ -175,8 +175,6 @@ def _gelu_op(fname, approximate):
     if approximate == "tanh":
         return _A.gelu_tanh
     if approximate == "none":
-        if not hasattr(_A, "gelu"):  # the erf-form kernel is not in this build yet
-            raise NotImplementedError(f"{fname}: approximate='none' is not available yet; use 'tanh'")
         return _A.gelu
     raise ValueError(f"{fname}: approximate must be 'none' or 'tanh', got {approximate!r}")
 

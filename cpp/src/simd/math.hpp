@@ -200,6 +200,47 @@ inline V x_sigmoid(V x, V z, V z_lo) {
   return z >= T(0) ? x * d : (z < T(0) ? small : x * z);  // NaN z → NaN
 }
 
+// The Gaussian tail Φ(−a) = e^{−a²/2}·R(a) for a ≥ 0, R(a) = e^{a²/2}·Φ(−a) = erfcx(a/√2)/2: R is smooth and
+// slowly varying, so it is a polynomial on each of 15 (float) or 16 (double) equal intervals, whose
+// coefficients tools/fit_special.py fits and writes to normal_tail_tables.inc; the fast decay is all in the
+// exponential. No cancellation anywhere: Φ(x) for x ≥ 0 is 1 − Φ(−x), never 1 + erf of a negative number.
+template <class T> struct normal_tail_consts;
+#include "simd/normal_tail_tables.inc"
+
+// R(a) for a ≥ 0, ~1 ulp; beyond the last interval (where e^{−a²/2}·R underflows) the last value. NaN → NaN.
+template <class V>
+inline V normal_tail_ratio(V a) {
+  using T = scalar_t<V>;
+  using C = normal_tail_consts<T>;
+  constexpr T magic = exp_consts<T>::round_magic;
+  const V ac = min_nan_passes(splat<V>(T(C::intervals) * C::width), a);
+  // interval i = ⌊a/w⌋ (either neighbour at a boundary), as a float and as an integer
+  const V nf = min_nan_passes(splat<V>(T(C::intervals - 1)), ((ac * C::inv_width - T(0.5)) + magic) - magic);
+  const int_t<V> i = bit_cast<int_t<V>>(nf + magic) - bit_cast<int_t<V>>(splat<V>(magic));
+  const V u = ac - (nf + T(0.5)) * C::width;  // exact except for a < w/4 on the first interval
+  constexpr std::size_t terms = sizeof(C::coef) / sizeof(C::coef[0]);
+  V p = lookup16<V>(C::coef[0], i);
+  for (std::size_t j = 1; j < terms; ++j) p = p * u + lookup16<V>(C::coef[j], i);
+  return (p * u + lookup16<V>(C::c0_lo, i)) + lookup16<V>(C::c0_hi, i);  // the constant term as hi + lo
+}
+
+// e^{−a²/2}·m·2^K for a ≥ 0 with a² split exactly (a² = hi + lo; e^{−lo/2} ≈ 1 − lo/2), so the large
+// exponent loses nothing to the rounding of a², and the exponential's last steps fused with the product:
+// e^{−a²/2} = 2^n·(1 + s) and m·(1 + s) = fma(m, s, m), one rounding where exp(·)·m takes two.
+// a = inf gives 0 (for finite m), NaN gives NaN.
+template <class V, int K = 0>
+inline V gauss_exp_mul(V a, V m) {
+  using T = scalar_t<V>;
+  using C = exp_consts<T>;
+  const TwoProd<V> sq = two_prod(a, a);
+  const V lo = abs(sq.lo) <= T(1) ? sq.lo * T(-0.5) : splat<V>(T(0));  // NaN when a = inf
+  const V x = max_nan_passes(splat<V>(C::lo - T(K * 0.6931471805599453)), sq.hi * T(-0.5));
+  const ExpReduced<V> e = exp_reduce(x);
+  const V em1 = expm1_poly(e.r);
+  const V s = (em1 * lo + em1) + lo;  // e^{r + lo} − 1 to first order in lo
+  return scale_pow2(m * s + m, e.nf + T(K), e.n + K);
+}
+
 // tanh(x) = sign(x)·q/(q + 2) with q = e^{2|x|} − 1 (exact near 0, no cancellation); |x| is capped where
 // tanh rounds to 1 in T (9 for float, 19.1 for double) so q stays finite. NaN → NaN, tanh(−0) = −0.
 template <class V>

@@ -194,6 +194,33 @@ inline V fma(V a, V b, V c) {
   }
 }
 
+// table[idx] lane by lane from a 16-entry table (only the low 4 bits of idx are used): one register permute
+// where the ISA has it (AVX-512: vpermps, vpermt2pd; AVX2: two vpermps and a blend), else lane by lane.
+template <class V>
+inline V lookup16(const scalar_t<V>* table, int_t<V> idx) {
+  using T [[maybe_unused]] = scalar_t<V>;
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>)
+    return (V)_mm512_permutexvar_ps((__m512i)idx, _mm512_loadu_ps(table));
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, double>)
+    return (V)_mm512_permutex2var_pd(_mm512_loadu_pd(table), (__m512i)idx, _mm512_loadu_pd(table + 8));
+#endif
+#if defined(__AVX2__)
+  if constexpr (sizeof(V) == 32 && std::is_same_v<T, float>) {
+    const V lo = (V)_mm256_permutevar8x32_ps(_mm256_loadu_ps(table), (__m256i)idx);
+    const V hi = (V)_mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), (__m256i)idx);
+    return (idx & 8) != 0 ? hi : lo;
+  }
+#endif
+  if constexpr (is_scalar_v<V>) {
+    return table[idx & 15];
+  } else {
+    V v;
+    for (std::size_t i = 0; i < traits<V>::lanes; ++i) v[i] = table[idx[i] & 15];
+    return v;
+  }
+}
+
 // An unevaluated sum hi + lo, |lo| ≤ ulp(hi)/2.
 template <class V>
 struct TwoSum {
