@@ -4,6 +4,7 @@ in place, special values, finite differences, thread-count determinism and PyTor
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -79,6 +80,8 @@ OPS = [
     Op("softplus"),
     Op("softplus", {"beta": 2.0, "threshold": 10.0}),
     Op("softsign"),
+    Op("arctan"),
+    Op("sinc"),
     Op("isru"),
     Op("isru", {"alpha": 0.5}),
     Op("isrlu"),
@@ -268,6 +271,8 @@ def torch_fn(op: Op):
         "hardswish": F.hardswish,
         "softplus": lambda t: F.softplus(t, **p),
         "softsign": F.softsign,
+        "arctan": torch.atan,
+        "sinc": lambda t: torch.sinc(t / math.pi),
     }
     return table.get(op.name)
 
@@ -281,6 +286,8 @@ def test_matches_pytorch(op, dtype, rng):
     fn = torch_fn(op)
     if fn is None:
         pytest.skip(f"PyTorch has no {op.name}")
+    if op.name == "sinc" and dtype == np.float32:
+        pytest.skip("torch.sinc is normalized: in float32 the rounding of x/π dominates (float64 is compared)")
     x = inputs(5000, dtype, rng)
     if not op.exact:  # PyTorch's formulas turn some infinities into NaN or overflow near the float max
         x = x[np.abs(x) < 1e30]

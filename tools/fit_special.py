@@ -1,4 +1,4 @@
-"""Fit the piecewise polynomials of normcore's Gaussian tail and write cpp/src/simd/normal_tail_tables.inc.
+"""Fit the polynomials of normcore's special functions and write cpp/src/simd/special_tables.inc.
 
 gelu (erf form) and its derivative need Φ(−a) for a = |x| ≥ 0 without cancellation. normcore computes
 Φ(−a) = e^{−a²/2}·R(a) with R(a) = e^{a²/2}·Φ(−a) = erfcx(a/√2)/2, smooth, bounded and slowly varying on
@@ -13,7 +13,9 @@ Each interval's polynomial minimises the maximum relative error (least squares a
 50-digit arithmetic, then Lawson's reweighting towards minimax). The tool prints the error of each table
 evaluated by Horner in the target precision (FMA emulated) against mpmath.
 
-    python tools/fit_special.py                  # rewrites cpp/src/simd/normal_tail_tables.inc
+    python tools/fit_special.py                  # rewrites cpp/src/simd/special_tables.inc
+
+Also arctan's polynomial (see ATAN_DEGREE).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import mpmath as mp
 import numpy as np
 
 mp.mp.dps = 50
-OUT = Path(__file__).resolve().parents[1] / "cpp" / "src" / "simd" / "normal_tail_tables.inc"
+OUT = Path(__file__).resolve().parents[1] / "cpp" / "src" / "simd" / "special_tables.inc"
 LANES = 16  # table entries per coefficient: one 512-bit register of float, two of double
 
 # type name → (interval width, interval count, degree, numpy dtype)
@@ -116,6 +118,48 @@ def emit(tname, width, count, degree, table, worst, lows):
     ])
 
 
+# arctan: atan(t) = t + t·z·G(z), z = t², on |t| ≤ tan(π/8) (the kernel reduces |x| to there with
+# π/2 − atan(1/|x|) and π/4 + atan((|x| − 1)/(|x| + 1))); degree of G per type
+ATAN_DEGREE = {"float": 4, "double": 10}
+
+
+def atan_g(z):
+    t = mp.sqrt(z)
+    return (mp.atan(t) - t) / (t * z) if z else mp.mpf(-1) / 3
+
+
+def fit_atan(degree, iterations=8):
+    """Coefficients (constant first) of G minimising the max error of t·z·G(z) relative to atan(t)."""
+    hi = mp.tan(mp.pi / 8) ** 2
+    m = 4 * (degree + 1)
+    zs = [hi / 2 + hi / 2 * mp.cos(mp.pi * (i + mp.mpf(1) / 2) / m) for i in range(m)]
+    # weight: the error of G enters atan relatively as z·t/atan(t) ≈ z
+    scale = [z * mp.sqrt(z) / mp.atan(mp.sqrt(z)) for z in zs]
+    vals = [atan_g(z) for z in zs]
+    w = [mp.mpf(1)] * m
+    coef = None
+    for _ in range(iterations):
+        A = mp.matrix([[w[i] * scale[i] * zs[i] ** j for j in range(degree + 1)] for i in range(m)])
+        b = mp.matrix([w[i] * scale[i] * vals[i] for i in range(m)])
+        coef = mp.qr_solve(A, b)[0]
+        err = [abs(scale[i] * (mp.polyval(list(reversed(coef)), zs[i]) - vals[i])) for i in range(m)]
+        total = sum(wi * ei for wi, ei in zip(w, err))
+        w = [wi * ei / total * m for wi, ei in zip(w, err)]
+    return [coef[j] for j in range(degree + 1)], float(max(err))
+
+
+def emit_atan(tname):
+    coef, err = fit_atan(ATAN_DEGREE[tname])
+    fmt = (lambda x: f"{float(x):.9e}f") if tname == "float" else (lambda x: f"{float(x):.17e}")
+    print(f"atan {tname}: degree {ATAN_DEGREE[tname]}, max relative error of the fit {err:.2e}")
+    return "\n".join([
+        f"// atan(t) = t + t·z·G(z), z = t² ≤ tan²(π/8), G of degree {ATAN_DEGREE[tname]} (fit error {err:.1e} of atan)",
+        f"template <> struct atan_consts<{tname}> {{",
+        f"  static constexpr {tname} poly[] = {{{', '.join(fmt(c) for c in reversed(coef))}}};  // highest first",
+        "};",
+    ])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--output", type=Path, default=OUT)
@@ -126,6 +170,8 @@ def main():
         width, count, degree, table, worst, lows = build(tname)
         print(f"{tname}: {count} intervals, degree {degree}, max relative error {worst:.2e}")
         parts += [emit(tname, width, count, degree, table, worst, lows), ""]
+    for tname in SPECS:
+        parts += [emit_atan(tname), ""]
     args.output.write_text("\n".join(parts))
     print(f"wrote {args.output}")
 

@@ -31,7 +31,9 @@ namespace normcore {
   X(softsign)         /* x / (1 + |x|)                                             */ \
   X(isru)             /* x / √(1 + a·x²)              a = alpha                    */ \
   X(isrlu)            /* x ≥ 0 ? x : isru(x)          a = alpha                    */ \
-  X(sqnl)             /* square non-linearity                                      */
+  X(sqnl)             /* square non-linearity                                      */ \
+  X(arctan)           /* atan(x)                                                   */ \
+  X(sinc)             /* sin(x)/x, 1 at 0                                          */
 
 enum class Activation : int {
 #define NORMCORE_ACTIVATION_ENUM(name) name,

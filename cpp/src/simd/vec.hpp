@@ -227,6 +227,19 @@ struct TwoSum {
   V hi, lo;
 };
 
+// f applied lane by lane in double precision (the scalar libm route, for the rare functions not worth a vector
+// algorithm): the result rounded to the lane type.
+template <class V, class F>
+inline V map_lanes(V x, F&& f) {
+  if constexpr (is_scalar_v<V>) {
+    return static_cast<V>(f(static_cast<double>(x)));
+  } else {
+    V r;
+    for (std::size_t i = 0; i < traits<V>::lanes; ++i) r[i] = static_cast<scalar_t<V>>(f(static_cast<double>(x[i])));
+    return r;
+  }
+}
+
 // The lanes of a float vector as two double vectors (low half, high half), and back (rounding to float).
 struct Widened {
   vd lo, hi;

@@ -248,6 +248,35 @@ struct softsign {
   }
 };
 
+// arctan(x) = atan(x); f' = 1/(1 + x²) (0 at ±inf).
+struct arctan {
+  template <class V> static V forward(V x, const P<V>&) { return normcore::NORMCORE_ISA_NS::atan(x); }
+  template <class V> static V backward(V dy, V x, const P<V>&) {
+    using T = scalar_t<V>;
+    return dy / (x * x + T(1));
+  }
+};
+
+// sinc(x) = sin(x)/x, 1 at 0 (unnormalized), 0 at ±inf (the limit); f' = (cos x − sinc x)/x, by its series
+// below |x| = 1/2 where the difference cancels, 0 at 0 and ±inf. Through libm lane by lane in double: sinc
+// is rare and sin needs a full argument reduction for large |x|.
+struct sinc {
+  static double value(double x) {
+    if (x == 0) return 1.0;
+    return std::isinf(x) ? 0.0 : std::sin(x) / x;
+  }
+  static double derivative(double x) {
+    if (std::isinf(x)) return 0.0;
+    if (std::fabs(x) < 0.5) {  // Σ_{k≥1} (−1)^k·2k·x^{2k−1}/(2k+1)!, truncated after x^11 (< 1e-15 relative)
+      const double z = x * x;
+      return x * (-1.0 / 3 + z * (1.0 / 30 + z * (-1.0 / 840 + z * (1.0 / 45360 + z * (-1.0 / 3991680 + z / 518918400)))));
+    }
+    return (x * std::cos(x) - std::sin(x)) / (x * x);
+  }
+  template <class V> static V forward(V x, const P<V>&) { return map_lanes(x, value); }
+  template <class V> static V backward(V dy, V x, const P<V>&) { return dy * map_lanes(x, derivative); }
+};
+
 // The inverse square root unit g(x) = 1/√(1 + a·x²), overflow-free: with m = max(|x|, 1), u = x/m (exactly
 // ±1 or x) and v = 1/m, g = v/√(v² + a·u²) and x·g = u/√(v² + a·u²).
 template <class V>
