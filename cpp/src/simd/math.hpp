@@ -208,16 +208,20 @@ template <class T> struct normal_tail_consts;
 template <class T> struct atan_consts;
 #include "simd/special_tables.inc"
 
-// R(a) for a ≥ 0, ~1 ulp; beyond the last interval (where e^{−a²/2}·R underflows) the last value. NaN → NaN.
+// R(a) for a ≥ 0, ~1 ulp; beyond the middle of the last interval (where e^{−a²/2}·R underflows) the value
+// there. NaN → NaN.
 template <class V>
 inline V normal_tail_ratio(V a) {
   using T = scalar_t<V>;
   using C = normal_tail_consts<T>;
   constexpr T magic = exp_consts<T>::round_magic;
-  const V ac = min_nan_passes(splat<V>(T(C::intervals) * C::width), a);
-  // interval i = ⌊a/w⌋ (either neighbour at a boundary), as a float and as an integer
-  const V nf = min_nan_passes(splat<V>(T(C::intervals - 1)), ((ac * C::inv_width - T(0.5)) + magic) - magic);
-  const int_t<V> i = bit_cast<int_t<V>>(nf + magic) - bit_cast<int_t<V>>(splat<V>(magic));
+  // a capped at the middle of the last interval, where e^{−a²/2}·R(a) is far below the smallest subnormal
+  const V ac = min_nan_passes(splat<V>((T(C::intervals) - T(0.5)) * C::width), a);
+  // interval i = ⌊a/w⌋ = round(a/w − ½) (either neighbour at a boundary; ≤ intervals − 1 by the cap, ties
+  // rounding to even), as an integer and as a float
+  const V biased = (ac * C::inv_width - T(0.5)) + magic;
+  const int_t<V> i = bit_cast<int_t<V>>(biased) - bit_cast<int_t<V>>(splat<V>(magic));
+  const V nf = biased - magic;
   const V u = ac - (nf + T(0.5)) * C::width;  // exact except for a < w/4 on the first interval
   constexpr std::size_t terms = sizeof(C::coef) / sizeof(C::coef[0]);
   V p = lookup16<V>(C::coef[0], i);
