@@ -1,4 +1,5 @@
 // normcore: fast CPU kernels for activations and normalization. Umbrella header.
 #pragma once
 #include "normcore/activations.hpp"
+#include "normcore/normalization.hpp"
 #include "normcore/runtime.hpp"

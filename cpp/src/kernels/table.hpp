@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 
+#include "kernels/normalization/kernels.hpp"
 #include "normcore/activations.hpp"
 
 namespace normcore {
@@ -32,6 +33,8 @@ struct KernelTable {
   const char* isa;
   ElementwiseKernels<float> f32;
   ElementwiseKernels<double> f64;
+  NormKernels<float> norm_f32;
+  NormKernels<double> norm_f64;
 };
 
 namespace baseline { const KernelTable& kernel_table(); }
