@@ -26,18 +26,23 @@ inline V input_gradient(V dy, V x, V mh, V ml, V a, V b, V c) {
 // ---- double lanes ---------------------------------------------------------------------------------------------
 
 inline constexpr std::size_t kDoubleLanes = traits<vd>::lanes;
-// float vector with as many lanes as vd (widened by one conversion)
-typedef float vf_half __attribute__((vector_size(kVectorBytes / 2)));
-
-// kDoubleLanes elements of p as doubles.
+// kDoubleLanes elements of p as doubles (one vcvtps2pd from memory for float).
 template <class T>
 inline vd load_wide(const T* p) {
   if constexpr (std::is_same_v<T, double>) {
     return load<vd>(p);
   } else {
-    vf_half h;
-    std::memcpy(&h, p, sizeof(h));
-    return __builtin_convertvector(h, vd);
+#if defined(__AVX512F__)
+    return (vd)_mm512_cvtps_pd(_mm256_loadu_ps(p));
+#elif defined(__AVX__)
+    return (vd)_mm256_cvtps_pd(_mm_loadu_ps(p));
+#elif defined(__SSE2__)
+    return (vd)_mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p))));
+#else
+    vd v;
+    for (std::size_t k = 0; k < kDoubleLanes; ++k) v[k] = static_cast<double>(p[k]);
+    return v;
+#endif
   }
 }
 
@@ -239,50 +244,92 @@ void col_grad_sums(double* g, double* gd, const T* dy, const T* x, std::size_t r
 
 // ---- maps -----------------------------------------------------------------------------------------------------
 
+// The span constants are broadcast once, outside the loop (elementwise() hands the lambda whole vectors only: the
+// tail is a zero-padded vector).
 template <class T>
 void span_normalize(T* y, const T* x, const T* w, const T* b, std::size_t n, const SpanAffine<T>& k, StoreHint h) {
-  // broadcast of a span constant to the lanes of the operand type
-  auto c = [](auto like, T v) { return splat<decltype(like)>(v); };
+  using V = vec_t<T>;
+  const V mh = splat<V>(k.mh), ml = splat<V>(k.ml), s = splat<V>(k.s), t = splat<V>(k.t);
   if (w != nullptr && b != nullptr) {
-    elementwise(y, n, h, [&](auto xv, auto wv, auto bv) { return normalized(xv, c(xv, k.mh), c(xv, k.ml), c(xv, k.s) * wv, bv); }, x, w, b);
+    elementwise(y, n, h, [&](V xv, V wv, V bv) { return normalized(xv, mh, ml, s * wv, bv); }, x, w, b);
   } else if (w != nullptr) {
-    elementwise(y, n, h, [&](auto xv, auto wv) { return normalized(xv, c(xv, k.mh), c(xv, k.ml), c(xv, k.s) * wv, c(xv, k.t)); }, x, w);
+    elementwise(y, n, h, [&](V xv, V wv) { return normalized(xv, mh, ml, s * wv, t); }, x, w);
   } else if (b != nullptr) {
-    elementwise(y, n, h, [&](auto xv, auto bv) { return normalized(xv, c(xv, k.mh), c(xv, k.ml), c(xv, k.s), bv); }, x, b);
+    elementwise(y, n, h, [&](V xv, V bv) { return normalized(xv, mh, ml, s, bv); }, x, b);
   } else {
-    elementwise(y, n, h, [&](auto xv) { return normalized(xv, c(xv, k.mh), c(xv, k.ml), c(xv, k.s), c(xv, k.t)); }, x);
+    elementwise(y, n, h, [&](V xv) { return normalized(xv, mh, ml, s, t); }, x);
   }
+}
+
+template <class T>
+void span_grad_input(T* dx, const T* dy, const T* x, const T* w, std::size_t n, const SpanGrad<T>& k, StoreHint h) {
+  using V = vec_t<T>;
+  const V mh = splat<V>(k.mh), ml = splat<V>(k.ml), a = splat<V>(k.a), b = splat<V>(k.b), c = splat<V>(k.c);
+  if (w != nullptr) {
+    elementwise(dx, n, h, [&](V dyv, V xv, V wv) { return input_gradient(dyv, xv, mh, ml, a * wv, b, c); }, dy, x, w);
+  } else {
+    elementwise(dx, n, h, [&](V dyv, V xv) { return input_gradient(dyv, xv, mh, ml, a, b, c); }, dy, x);
+  }
+}
+
+// Rows of a (rows, cols) block with per-column coefficient arrays: whole vectors, then the row's zero-padded tail.
+// Non-temporal stores where the row is aligned to the vector (a fence at the end).
+template <class T, class F, class... Coef>
+inline void map_cols(T* out, std::size_t rows, std::size_t cols, std::size_t ld, StoreHint h, F&& f,
+                     const Coef*... coef) {
+  using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes;
+  const std::size_t full = cols / W * W;
+  bool streamed = false;
+  for (std::size_t r = 0; r < rows; ++r) {
+    T* o = out + r * ld;
+    if (h.stream && reinterpret_cast<std::uintptr_t>(o) % sizeof(V) == 0) {
+      for (std::size_t j = 0; j < full; j += W) store_stream<V>(o + j, f(r, j, load<V>(coef + j)...));
+      streamed = true;
+    } else {
+      for (std::size_t j = 0; j < full; j += W) store<V>(o + j, f(r, j, load<V>(coef + j)...));
+    }
+    if (full < cols) {
+      const std::size_t m = cols - full;
+      auto pad = [m](const T* p) {
+        V v = splat<V>(T(0));
+        std::memcpy(&v, p, m * sizeof(T));
+        return v;
+      };
+      const V res = f(r, full, pad(coef + full)...);
+      std::memcpy(o + full, &res, m * sizeof(T));
+    }
+  }
+  if (streamed) stream_fence();
+}
+
+// the row r's vector at column j of a (rows, ld) array, zero-padded past cols
+template <class T>
+inline vec_t<T> load_at(const T* p, std::size_t r, std::size_t j, std::size_t cols, std::size_t ld) {
+  using V = vec_t<T>;
+  const T* q = p + r * ld + j;
+  if (j + traits<V>::lanes <= cols) return load<V>(q);
+  V v = splat<V>(T(0));
+  std::memcpy(&v, q, (cols - j) * sizeof(T));
+  return v;
 }
 
 template <class T>
 void cols_normalize(T* y, const T* x, std::size_t rows, std::size_t cols, std::size_t ld, const ColAffine<T>& k,
                     StoreHint h) {
-  for (std::size_t r = 0; r < rows; ++r)
-    elementwise(y + r * ld, cols, h, [](auto xv, auto mh, auto ml, auto s, auto t) { return normalized(xv, mh, ml, s, t); },
-                x + r * ld, k.mh, k.ml, k.s, k.t);
-}
-
-template <class T>
-void span_grad_input(T* dx, const T* dy, const T* x, const T* w, std::size_t n, const SpanGrad<T>& k, StoreHint h) {
-  auto c = [](auto like, T v) { return splat<decltype(like)>(v); };
-  if (w != nullptr) {
-    elementwise(dx, n, h, [&](auto dyv, auto xv, auto wv) {
-      return input_gradient(dyv, xv, c(xv, k.mh), c(xv, k.ml), c(xv, k.a) * wv, c(xv, k.b), c(xv, k.c));
-    }, dy, x, w);
-  } else {
-    elementwise(dx, n, h, [&](auto dyv, auto xv) {
-      return input_gradient(dyv, xv, c(xv, k.mh), c(xv, k.ml), c(xv, k.a), c(xv, k.b), c(xv, k.c));
-    }, dy, x);
-  }
+  using V = vec_t<T>;
+  map_cols(y, rows, cols, ld, h, [&](std::size_t r, std::size_t j, V mh, V ml, V s, V t) {
+    return normalized(load_at(x, r, j, cols, ld), mh, ml, s, t);
+  }, k.mh, k.ml, k.s, k.t);
 }
 
 template <class T>
 void cols_grad_input(T* dx, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
                      const ColGrad<T>& k, StoreHint h) {
-  for (std::size_t r = 0; r < rows; ++r)
-    elementwise(dx + r * ld, cols, h,
-                [](auto dyv, auto xv, auto mh, auto ml, auto a, auto b, auto c) { return input_gradient(dyv, xv, mh, ml, a, b, c); },
-                dy + r * ld, x + r * ld, k.mh, k.ml, k.a, k.b, k.c);
+  using V = vec_t<T>;
+  map_cols(dx, rows, cols, ld, h, [&](std::size_t r, std::size_t j, V mh, V ml, V a, V b, V c) {
+    return input_gradient(load_at(dy, r, j, cols, ld), load_at(x, r, j, cols, ld), mh, ml, a, b, c);
+  }, k.mh, k.ml, k.a, k.b, k.c);
 }
 
 template <class T>
