@@ -53,12 +53,17 @@ constexpr std::size_t chunk_len() {
 
 std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 
-// f(t) for t < ntasks on the thread pool, each thread getting at least kMinPerThread elements.
+// Fence the non-temporal stores of the calling thread's maps.
+void fence() { kernels<float>().fence(); }
+
+// f(t) for t < ntasks on the thread pool, each thread getting at least kMinPerThread elements; each thread fences
+// its non-temporal stores at the end.
 template <class F>
 void parallel_tasks(std::size_t ntasks, std::size_t elems_per_task, F&& f) {
   const std::size_t min_tasks = std::max<std::size_t>(1, kMinPerThread / std::max<std::size_t>(1, elems_per_task));
   detail::parallel_ranges(ntasks, min_tasks, 1, [&](std::size_t b, std::size_t e) {
     for (std::size_t t = b; t < e; ++t) f(t);
+    fence();
   });
 }
 
@@ -187,7 +192,6 @@ std::vector<Moments> cl_all_moments(const T* x, const Planes& v) {
   std::vector<double> pmean(v.N * cb.nrb * C), pm2(v.N * cb.nrb * C);
   detail::parallel_ranges(cb.tasks(v.N), std::max<std::size_t>(1, kMinPerThread / (cb.rows * cb.tile)), 1,
                           [&](std::size_t b, std::size_t e) {
-                            std::vector<double> scratch(col_scratch_size(cb.tile));
                             for (std::size_t t = b; t < e; ++t) {
                               const std::size_t tile = t % cb.ntiles, nb = t / cb.ntiles;  // nb = n·nrb + rb
                               const std::size_t n = nb / cb.nrb, r0 = nb % cb.nrb * cb.rows, c0 = tile * cb.tile;
@@ -195,7 +199,7 @@ std::vector<Moments> cl_all_moments(const T* x, const Planes& v) {
                               const std::size_t cols = std::min(cb.tile, C - c0);
                               if (rows == 0) continue;
                               k.col_moments(pmean.data() + nb * C + c0, pm2.data() + nb * C + c0,
-                                            x + ((n * S + r0) * C + c0), rows, cols, C, scratch.data());
+                                            x + ((n * S + r0) * C + c0), rows, cols, C);
                             }
                           });
   std::vector<Moments> pm(v.count());
@@ -220,7 +224,6 @@ std::vector<GradSums> cl_all_grad_sums(const T* dy, const T* x, const Planes& v,
   std::vector<double> pg(v.N * cb.nrb * C, 0.0), pgd(v.N * cb.nrb * C, 0.0);
   detail::parallel_ranges(cb.tasks(v.N), std::max<std::size_t>(1, kMinPerThread / (2 * cb.rows * cb.tile)), 1,
                           [&](std::size_t b, std::size_t e) {
-                            std::vector<double> scratch(col_scratch_size(cb.tile));
                             for (std::size_t t = b; t < e; ++t) {
                               const std::size_t tile = t % cb.ntiles, nb = t / cb.ntiles;
                               const std::size_t n = nb / cb.nrb, r0 = nb % cb.nrb * cb.rows, c0 = tile * cb.tile;
@@ -229,7 +232,7 @@ std::vector<GradSums> cl_all_grad_sums(const T* dy, const T* x, const Planes& v,
                               if (rows == 0) continue;
                               const std::size_t off = (n * S + r0) * C + c0;
                               k.col_grad_sums(pg.data() + nb * C + c0, pgd.data() + nb * C + c0, dy + off, x + off,
-                                              rows, cols, C, mean.data() + n * C + c0, scratch.data());
+                                              rows, cols, C, mean.data() + n * C + c0);
                             }
                           });
   std::vector<GradSums> ps(v.count());
@@ -307,6 +310,7 @@ void normalize_all(T* y, const T* x, const Planes& v, const std::vector<SpanAffi
                               for_sample_rows(rb, re, v.S, [&](std::size_t r, std::size_t rows, std::size_t n) {
                                 k.normalize_cols(y + r * C, x + r * C, rows, C, C, cols.at(n * C), hint);
                               });
+                              fence();
                             });
   }
 }
@@ -329,6 +333,7 @@ void grad_input_all(T* dx, const T* dy, const T* x, const Planes& v, const std::
                               for_sample_rows(rb, re, v.S, [&](std::size_t r, std::size_t rows, std::size_t n) {
                                 k.grad_input_cols(dx + r * C, dy + r * C, x + r * C, rows, C, C, cols.at(n * C), hint);
                               });
+                              fence();
                             });
   }
 }

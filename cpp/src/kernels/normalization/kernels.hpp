@@ -49,20 +49,17 @@ struct ColGrad {
   const T *mh, *ml, *a, *b, *c;
 };
 
-// Doubles of scratch space the column reductions need for `cols` columns.
-constexpr std::size_t col_scratch_size(std::size_t cols) { return 3 * (cols + 16); }
-
 template <class T>
 struct NormKernels {
-  // Moments of x by two passes in double: Σx → mean, then Σ(x − mean) and Σ(x − mean)² (the corrected two-pass
-  // formula; the mean is refined by Σ(x − mean)/n).  x: (n,)
+  // Moments of x by shifted sums in double: Σ(x − K), Σ(x − K)² with K the mean of a first pass (double input:
+  // the corrected two-pass algorithm) or the first value (float input: one pass; normalization.hpp bounds the
+  // error below float precision for n ≤ 8192).  x: (n,)
   Moments (*moments)(const T* x, std::size_t n);
   // Σ x² in double.  x: (n,)
   double (*sum_squares)(const T* x, std::size_t n);
-  // Per-column moments of a block, two passes in double: mean[c], m2[c] for c < cols (count = rows).
-  // x: (rows, ld) using cols ≤ ld columns; mean, m2: (cols,); scratch: col_scratch_size(cols) doubles
-  void (*col_moments)(double* mean, double* m2, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
-                      double* scratch);
+  // Per-column moments of a block, as `moments` per column: mean[c], m2[c] for c < cols (count = rows).
+  // x: (rows, ld) using cols ≤ ld columns; mean, m2: (cols,)
+  void (*col_moments)(double* mean, double* m2, const T* x, std::size_t rows, std::size_t cols, std::size_t ld);
   // y = ((x − mh) − ml)·(s·w) + (b or t) over a span; w, b per element or null.  y, x, w, b: (n,)
   void (*normalize)(T* y, const T* x, const T* w, const T* b, std::size_t n, const SpanAffine<T>& k, StoreHint h);
   // y[r, c] = ((x − mh[c]) − ml[c])·s[c] + t[c].  y, x: (rows, ld) using cols columns
@@ -74,14 +71,17 @@ struct NormKernels {
   GradSums (*grad_sums)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, double* acc_w,
                         double* acc_b);
   // Per-column Σ dy and Σ dy·(x − mean[c]) of a block, in double.  dy, x: (rows, ld) using cols columns;
-  // mean, g, gd: (cols,); scratch: col_scratch_size(cols) doubles
+  // mean, g, gd: (cols,)
   void (*col_grad_sums)(double* g, double* gd, const T* dy, const T* x, std::size_t rows, std::size_t cols,
-                        std::size_t ld, const double* mean, double* scratch);
+                        std::size_t ld, const double* mean);
   // dx = (a·w)·dy + d·b + c over a span, d = (x − mh) − ml, w per element or null.  dx, dy, x, w: (n,)
   void (*grad_input)(T* dx, const T* dy, const T* x, const T* w, std::size_t n, const SpanGrad<T>& k, StoreHint h);
   // dx[r, c] = a[c]·dy + d·b[c] + c[c].  dx, dy, x: (rows, ld) using cols columns
   void (*grad_input_cols)(T* dx, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
                           const ColGrad<T>& k, StoreHint h);
+  // Orders the non-temporal stores of the maps above (which do not fence themselves): once per thread, after its
+  // last map.
+  void (*fence)();
 };
 
 }  // namespace normcore

@@ -78,35 +78,46 @@ inline void reduce_span(std::size_t n, Step&& step) {
   for (; i + L <= n; i += L) step(0, i);
 }
 
+// Moments by shifted sums in double: with d = x − K, mean = K + Σd/n and M2 = Σd² − (Σd)²/n. The shift K decides
+// the accuracy (the subtraction cancels Σd²/M2 = 1 + (mean − K)²/var):
+//  - double input: K = the mean from a first pass (the corrected two-pass algorithm; Σd ≈ 0 refines the mean);
+//  - float input: K = the first value, one pass. Within a set of n values |x − mean| ≤ √(n − 1)·std, so the
+//    cancellation factor is at most n and M2's relative error at most ≈ n²·2⁻⁵³: 7e-9 for the n ≤ 8192 of a
+//    chunk, below float's 6e-8 (and ~1e-16 for typical data). x − K and (x − K)² are exact in double.
+template <class T>
+inline constexpr bool kTwoPass = std::is_same_v<T, double>;
+
 template <class T>
 Moments span_moments(const T* x, std::size_t n) {
   constexpr std::size_t L = kDoubleLanes;
   const std::size_t nv = n / L * L;  // elements in whole vectors
   const double dn = static_cast<double>(n);
-  // pass 1: Σx → mean
-  vd s[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
-  reduce_span(n, [&](int a, std::size_t i) { s[a] += load_wide(x + i); });
-  double sum = lane_sum((s[0] + s[1]) + (s[2] + s[3]));
-  for (std::size_t i = nv; i < n; ++i) sum += static_cast<double>(x[i]);
-  const double mean = sum / dn;
-  // pass 2: Σd and Σd², d = x − mean
-  const vd m = splat<vd>(mean);
+  if (n == 0) return {0.0, 0.0, 0.0};
+  double K = static_cast<double>(x[0]);
+  if constexpr (kTwoPass<T>) {
+    vd s[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
+    reduce_span(n, [&](int a, std::size_t i) { s[a] += load_wide(x + i); });
+    double sum = lane_sum((s[0] + s[1]) + (s[2] + s[3]));
+    for (std::size_t i = nv; i < n; ++i) sum += static_cast<double>(x[i]);
+    K = sum / dn;
+  }
+  // Σd and Σd², d = x − K
+  const vd k = splat<vd>(K);
   vd sd[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
   vd q[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
   reduce_span(n, [&](int a, std::size_t i) {
-    const vd d = load_wide(x + i) - m;
+    const vd d = load_wide(x + i) - k;
     sd[a] += d;
     q[a] += d * d;
   });
   double sdt = lane_sum((sd[0] + sd[1]) + (sd[2] + sd[3]));
   double qt = lane_sum((q[0] + q[1]) + (q[2] + q[3]));
   for (std::size_t i = nv; i < n; ++i) {
-    const double d = static_cast<double>(x[i]) - mean;
+    const double d = static_cast<double>(x[i]) - K;
     sdt += d;
     qt += d * d;
   }
-  // corrected two-pass: Σ(x − mean')² = Σd² − (Σd)²/n with mean' = mean + Σd/n
-  return {dn, mean + sdt / dn, std::max(0.0, qt - sdt * sdt / dn)};
+  return {dn, K + sdt / dn, std::max(0.0, qt - sdt * sdt / dn)};
 }
 
 template <class T>
@@ -176,88 +187,154 @@ GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, doub
 
 // ---- column reductions ---------------------------------------------------------------------------------------
 
-// For each row r < rows: f(row pointer, j, v) for the double blocks j = 0, L, ... of the row's first cols
-// elements (the last block zero-padded).
-template <class T, class F>
-inline void for_column_blocks(const T* x, std::size_t rows, std::size_t cols, std::size_t ld, F&& f) {
-  constexpr std::size_t L = kDoubleLanes;
-  const std::size_t full = cols / L * L;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* row = x + r * ld;
-    for (std::size_t j = 0; j < full; j += L) f(r, j, load_wide(row + j));
-    if (full < cols) f(r, full, load_wide_partial(row + full, cols - full));
+// Columns are reduced one double vector at a time (the block is re-read from L1/L2 once per vector), rows in order
+// into four interleaved sets of accumulators (rows r ≡ 0, 1, 2, 3 mod 4) combined as ((0 + 1) + (2 + 3)): a fixed
+// order that depends only on the sizes. For the vector of columns from j:
+//   init(j, at, a)             a = the vector's constant (shift or mean); at(p, r) = the vector at row r of a
+//                              (rows, ld) input p, zero-padded past cols
+//   step(at_r, a, b, c)        per row r, accumulating into b, c; at_r(p) = at(p, r)
+//   done(j, a, b, c)
+template <class T, bool Partial, class Init, class Step, class Done>
+inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::size_t j, Init&& init, Step&& step,
+                       Done&& done) {
+  auto at = [&](const T* p, std::size_t r) {
+    if constexpr (Partial) {
+      return load_wide_partial(p + r * ld + j, cols - j);
+    } else {
+      return load_wide(p + r * ld + j);
+    }
+  };
+  vd a;
+  init(j, at, a);
+  const vd z = splat<vd>(0.0);
+  vd b0 = z, b1 = z, b2 = z, b3 = z, c0 = z, c1 = z, c2 = z, c3 = z;
+  std::size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    step([&](const T* p) { return at(p, r); }, a, b0, c0);
+    step([&](const T* p) { return at(p, r + 1); }, a, b1, c1);
+    step([&](const T* p) { return at(p, r + 2); }, a, b2, c2);
+    step([&](const T* p) { return at(p, r + 3); }, a, b3, c3);
   }
+  for (; r < rows; ++r) step([&](const T* p) { return at(p, r); }, a, b0, c0);
+  done(j, a, (b0 + b1) + (b2 + b3), (c0 + c1) + (c2 + c3));
+}
+
+template <class T, class Init, class Step, class Done>
+inline void col_groups(std::size_t rows, std::size_t cols, std::size_t ld, Init&& init, Step&& step, Done&& done) {
+  constexpr std::size_t L = kDoubleLanes;
+  std::size_t j = 0;
+  for (; j + L <= cols; j += L) col_vector<T, false>(rows, cols, ld, j, init, step, done);
+  if (j < cols) col_vector<T, true>(rows, cols, ld, j, init, step, done);
+}
+
+// columns [j, min(j + L, cols)): stored from / loaded into the lanes of a vector
+inline void store_cols(double* out, std::size_t j, std::size_t cols, vd v) {
+  for (std::size_t k = 0; k < kDoubleLanes && j + k < cols; ++k) out[j + k] = v[k];
+}
+inline vd load_cols(const double* in, std::size_t j, std::size_t cols) {
+  vd v = splat<vd>(0.0);
+  for (std::size_t k = 0; k < kDoubleLanes && j + k < cols; ++k) v[k] = in[j + k];
+  return v;
 }
 
 template <class T>
-void col_moments(double* mean, double* m2, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
-                 double* scratch) {
-  constexpr std::size_t L = kDoubleLanes;
-  const std::size_t P = (cols + L - 1) / L * L;  // padded columns
-  double* s = scratch;
-  double* q = scratch + P;
-  double* mu = scratch + 2 * P;
-  const double dn = static_cast<double>(rows);
-  // pass 1: Σx per column → mean
-  std::fill(s, s + P, 0.0);
-  for_column_blocks(x, rows, cols, ld, [&](std::size_t, std::size_t j, vd v) { store<vd>(s + j, load<vd>(s + j) + v); });
-  for (std::size_t j = 0; j < P; ++j) mu[j] = s[j] / dn;
-  // pass 2: Σd, Σd² per column
-  std::fill(s, s + P, 0.0);
-  std::fill(q, q + P, 0.0);
-  for_column_blocks(x, rows, cols, ld, [&](std::size_t, std::size_t j, vd v) {
-    const vd d = v - load<vd>(mu + j);
-    store<vd>(s + j, load<vd>(s + j) + d);
-    store<vd>(q + j, load<vd>(q + j) + d * d);
-  });
-  for (std::size_t c = 0; c < cols; ++c) {
-    mean[c] = mu[c] + s[c] / dn;
-    m2[c] = std::max(0.0, q[c] - s[c] * s[c] / dn);
-  }
+void col_moments(double* mean, double* m2, const T* x, std::size_t rows, std::size_t cols, std::size_t ld) {
+  if (rows == 0) return;
+  const vd n = splat<vd>(static_cast<double>(rows));
+  // per vector of columns: k = the shift (span_moments says which), s = Σd, q = Σd², d = x − k
+  col_groups<T>(rows, cols, ld,
+      [&](std::size_t, auto at, vd& k) {
+        if constexpr (kTwoPass<T>) {
+          vd sum = splat<vd>(0.0);
+          for (std::size_t r = 0; r < rows; ++r) sum += at(x, r);
+          k = sum / n;
+        } else {
+          k = at(x, 0);
+        }
+      },
+      [&](auto at, const vd& k, vd& s, vd& q) {
+        const vd d = at(x) - k;
+        s += d;
+        q += d * d;
+      },
+      [&](std::size_t j, vd k, vd s, vd q) {
+        store_cols(mean, j, cols, k + s / n);
+        const vd v = q - s * s / n;
+        store_cols(m2, j, cols, v < 0.0 ? splat<vd>(0.0) : v);
+      });
 }
 
 template <class T>
 void col_grad_sums(double* g, double* gd, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
-                   const double* mean, double* scratch) {
-  constexpr std::size_t L = kDoubleLanes;
-  const std::size_t P = (cols + L - 1) / L * L;
-  double* sg = scratch;
-  double* sgd = scratch + P;
-  double* mu = scratch + 2 * P;
-  std::fill(sg, sg + 2 * P, 0.0);
-  std::fill(mu, mu + P, 0.0);
-  std::copy(mean, mean + cols, mu);
-  const std::size_t full = cols / L * L;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* dyr = dy + r * ld;
-    const T* xr = x + r * ld;
-    auto step = [&](std::size_t j, vd dyv, vd xv) {
-      store<vd>(sg + j, load<vd>(sg + j) + dyv);
-      store<vd>(sgd + j, load<vd>(sgd + j) + dyv * (xv - load<vd>(mu + j)));
-    };
-    for (std::size_t j = 0; j < full; j += L) step(j, load_wide(dyr + j), load_wide(xr + j));
-    if (full < cols) step(full, load_wide_partial(dyr + full, cols - full), load_wide_partial(xr + full, cols - full));
-  }
-  std::copy(sg, sg + cols, g);
-  std::copy(sgd, sgd + cols, gd);
+                   const double* mean) {
+  // per vector of columns: m = mean, sg = Σdy, sgd = Σdy·(x − m)
+  col_groups<T>(rows, cols, ld,
+      [&](std::size_t j, auto, vd& m) { m = load_cols(mean, j, cols); },
+      [&](auto at, const vd& m, vd& sg, vd& sgd) {
+        const vd d = at(dy);
+        sg += d;
+        sgd += d * (at(x) - m);
+      },
+      [&](std::size_t j, vd, vd sg, vd sgd) {
+        store_cols(g, j, cols, sg);
+        store_cols(gd, j, cols, sgd);
+      });
 }
 
-// ---- maps -----------------------------------------------------------------------------------------------------
+// out[r·ld + j] = f(at, col[j]...) for r < rows, j < cols, a vector of columns at a time: `at(p)` loads the vector at
+// (r, j) of another (rows, ld) input p, col are per-column arrays (cols,). Partial vectors (a streaming head up to
+// the first aligned column, the row's tail) compute whole zero-padded vectors and store only their columns, so every
+// element gets the same bits wherever it sits. Non-temporal stores when h.stream, without a fence: the caller fences
+// once per thread (NormKernels::fence).
+template <class T, class F, class... Col>
+inline void map_rows(T* out, std::size_t rows, std::size_t cols, std::size_t ld, StoreHint h, F&& f,
+                     const Col*... col) {
+  using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes;
+  auto padded = [](const T* p, std::size_t m) {
+    V v = splat<V>(T(0));
+    std::memcpy(&v, p, m * sizeof(T));
+    return v;
+  };
+  // columns [j, j + m) of row r, m < W
+  auto partial = [&](std::size_t r, std::size_t j, std::size_t m) {
+    const std::size_t off = r * ld + j;
+    const V res = f([&](const T* p) { return padded(p + off, m); }, padded(col + j, m)...);
+    std::memcpy(out + off, &res, m * sizeof(T));
+  };
+  for (std::size_t r = 0; r < rows; ++r) {
+    T* o = out + r * ld;
+    const std::size_t row = r * ld;
+    std::size_t j = 0;
+    auto full = [&](const T* p) { return load<V>(p + row + j); };
+    if (h.stream) {
+      // a head only pays off on long rows: short misaligned rows (channels-last) use ordinary stores
+      const std::size_t misalign = reinterpret_cast<std::uintptr_t>(o) % sizeof(V);
+      if (misalign != 0 && misalign % sizeof(T) == 0 && cols >= 16 * W) {
+        j = std::min(cols, (sizeof(V) - misalign) / sizeof(T));
+        partial(r, 0, j);
+      }
+      if (reinterpret_cast<std::uintptr_t>(o + j) % sizeof(V) == 0)
+        for (; j + W <= cols; j += W) store_stream<V>(o + j, f(full, load<V>(col + j)...));
+    }
+    for (; j + W <= cols; j += W) store<V>(o + j, f(full, load<V>(col + j)...));
+    if (j < cols) partial(r, j, cols - j);
+  }
+}
 
-// The span constants are broadcast once, outside the loop (elementwise() hands the lambda whole vectors only: the
-// tail is a zero-padded vector).
+// Span constants are broadcast once, outside the loop.
 template <class T>
 void span_normalize(T* y, const T* x, const T* w, const T* b, std::size_t n, const SpanAffine<T>& k, StoreHint h) {
   using V = vec_t<T>;
   const V mh = splat<V>(k.mh), ml = splat<V>(k.ml), s = splat<V>(k.s), t = splat<V>(k.t);
   if (w != nullptr && b != nullptr) {
-    elementwise(y, n, h, [&](V xv, V wv, V bv) { return normalized(xv, mh, ml, s * wv, bv); }, x, w, b);
+    map_rows(y, 1, n, n, h, [&](auto at, V wv, V bv) { return normalized(at(x), mh, ml, s * wv, bv); }, w, b);
   } else if (w != nullptr) {
-    elementwise(y, n, h, [&](V xv, V wv) { return normalized(xv, mh, ml, s * wv, t); }, x, w);
+    map_rows(y, 1, n, n, h, [&](auto at, V wv) { return normalized(at(x), mh, ml, s * wv, t); }, w);
   } else if (b != nullptr) {
-    elementwise(y, n, h, [&](V xv, V bv) { return normalized(xv, mh, ml, s, bv); }, x, b);
+    map_rows(y, 1, n, n, h, [&](auto at, V bv) { return normalized(at(x), mh, ml, s, bv); }, b);
   } else {
-    elementwise(y, n, h, [&](V xv) { return normalized(xv, mh, ml, s, t); }, x);
+    map_rows(y, 1, n, n, h, [&](auto at) { return normalized(at(x), mh, ml, s, t); });
   }
 }
 
@@ -266,69 +343,26 @@ void span_grad_input(T* dx, const T* dy, const T* x, const T* w, std::size_t n, 
   using V = vec_t<T>;
   const V mh = splat<V>(k.mh), ml = splat<V>(k.ml), a = splat<V>(k.a), b = splat<V>(k.b), c = splat<V>(k.c);
   if (w != nullptr) {
-    elementwise(dx, n, h, [&](V dyv, V xv, V wv) { return input_gradient(dyv, xv, mh, ml, a * wv, b, c); }, dy, x, w);
+    map_rows(dx, 1, n, n, h, [&](auto at, V wv) { return input_gradient(at(dy), at(x), mh, ml, a * wv, b, c); }, w);
   } else {
-    elementwise(dx, n, h, [&](V dyv, V xv) { return input_gradient(dyv, xv, mh, ml, a, b, c); }, dy, x);
+    map_rows(dx, 1, n, n, h, [&](auto at) { return input_gradient(at(dy), at(x), mh, ml, a, b, c); });
   }
-}
-
-// Rows of a (rows, cols) block with per-column coefficient arrays: whole vectors, then the row's zero-padded tail.
-// Non-temporal stores where the row is aligned to the vector (a fence at the end).
-template <class T, class F, class... Coef>
-inline void map_cols(T* out, std::size_t rows, std::size_t cols, std::size_t ld, StoreHint h, F&& f,
-                     const Coef*... coef) {
-  using V = vec_t<T>;
-  constexpr std::size_t W = traits<V>::lanes;
-  const std::size_t full = cols / W * W;
-  bool streamed = false;
-  for (std::size_t r = 0; r < rows; ++r) {
-    T* o = out + r * ld;
-    if (h.stream && reinterpret_cast<std::uintptr_t>(o) % sizeof(V) == 0) {
-      for (std::size_t j = 0; j < full; j += W) store_stream<V>(o + j, f(r, j, load<V>(coef + j)...));
-      streamed = true;
-    } else {
-      for (std::size_t j = 0; j < full; j += W) store<V>(o + j, f(r, j, load<V>(coef + j)...));
-    }
-    if (full < cols) {
-      const std::size_t m = cols - full;
-      auto pad = [m](const T* p) {
-        V v = splat<V>(T(0));
-        std::memcpy(&v, p, m * sizeof(T));
-        return v;
-      };
-      const V res = f(r, full, pad(coef + full)...);
-      std::memcpy(o + full, &res, m * sizeof(T));
-    }
-  }
-  if (streamed) stream_fence();
-}
-
-// the row r's vector at column j of a (rows, ld) array, zero-padded past cols
-template <class T>
-inline vec_t<T> load_at(const T* p, std::size_t r, std::size_t j, std::size_t cols, std::size_t ld) {
-  using V = vec_t<T>;
-  const T* q = p + r * ld + j;
-  if (j + traits<V>::lanes <= cols) return load<V>(q);
-  V v = splat<V>(T(0));
-  std::memcpy(&v, q, (cols - j) * sizeof(T));
-  return v;
 }
 
 template <class T>
 void cols_normalize(T* y, const T* x, std::size_t rows, std::size_t cols, std::size_t ld, const ColAffine<T>& k,
                     StoreHint h) {
   using V = vec_t<T>;
-  map_cols(y, rows, cols, ld, h, [&](std::size_t r, std::size_t j, V mh, V ml, V s, V t) {
-    return normalized(load_at(x, r, j, cols, ld), mh, ml, s, t);
-  }, k.mh, k.ml, k.s, k.t);
+  map_rows(y, rows, cols, ld, h, [&](auto at, V mh, V ml, V s, V t) { return normalized(at(x), mh, ml, s, t); },
+           k.mh, k.ml, k.s, k.t);
 }
 
 template <class T>
 void cols_grad_input(T* dx, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
                      const ColGrad<T>& k, StoreHint h) {
   using V = vec_t<T>;
-  map_cols(dx, rows, cols, ld, h, [&](std::size_t r, std::size_t j, V mh, V ml, V a, V b, V c) {
-    return input_gradient(load_at(dy, r, j, cols, ld), load_at(x, r, j, cols, ld), mh, ml, a, b, c);
+  map_rows(dx, rows, cols, ld, h, [&](auto at, V mh, V ml, V a, V b, V c) {
+    return input_gradient(at(dy), at(x), mh, ml, a, b, c);
   }, k.mh, k.ml, k.a, k.b, k.c);
 }
 
@@ -344,5 +378,6 @@ NormKernels<T> make_norm_kernels() {
   k.col_grad_sums = &col_grad_sums<T>;
   k.grad_input = &span_grad_input<T>;
   k.grad_input_cols = &cols_grad_input<T>;
+  k.fence = &stream_fence;
   return k;
 }
