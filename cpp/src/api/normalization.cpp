@@ -95,18 +95,20 @@ struct Planes {
   std::size_t elements() const { return N * C * S; }
 };
 
-// Group k = planes k·base_step + j·stride for j < members.
+// Group k = planes k·base_step + j·stride for j < members; plane p holds channel (p / div) % mod.
 struct Grouping {
   std::size_t groups, members, base_step, stride;
-  bool by_channel;  // batch norm: plane p belongs to group p % C; otherwise to p / members
+  bool by_channel;  // batch norm over planes (n, c): plane p belongs to group p % C; otherwise to p / members
+  std::size_t div, mod;
   std::size_t plane(std::size_t k, std::size_t j) const { return k * base_step + j * stride; }
-  std::size_t group_of(std::size_t p, std::size_t C) const { return by_channel ? p % C : p / members; }
+  std::size_t group_of(std::size_t p) const { return by_channel ? p % mod : p / members; }
+  std::size_t channel_of(std::size_t p) const { return p / div % mod; }
 };
 
-Grouping per_channel(const Planes& v) { return {v.C, v.N, 1, v.C, true}; }
+Grouping per_channel(const Planes& v) { return {v.C, v.N, 1, v.C, true, 1, v.C}; }
 Grouping per_sample_groups(const Planes& v, std::size_t groups) {
   const std::size_t cg = v.C / groups;
-  return {v.N * groups, cg, cg, 1, false};
+  return {v.N * groups, cg, cg, 1, false, 1, v.C};
 }
 
 // Channels-last blocks: tiles of columns × blocks of rows.
@@ -182,66 +184,76 @@ std::vector<GradSums> cf_all_grad_sums(const T* dy, const T* x, const Planes& v,
 
 // ---- channels-last planes ----------------------------------------------------------------------------------
 
-// Moments of every plane (n, c): per (sample, row block, column tile) block in parallel, then merged per plane
-// over the row blocks in order.
+// One block of sample n (row block rb, column tile) → its columns' moments in the sample's partial arrays
+// pmean, pm2: (nrb, C).
+template <class T>
+void cl_block_moments(const NormKernels<T>& k, const T* x, const Planes& v, const ColBlocks& cb, std::size_t n,
+                      std::size_t rb, std::size_t tile, double* pmean, double* pm2) {
+  const std::size_t C = v.C, S = v.S, r0 = rb * cb.rows, c0 = tile * cb.tile;
+  const std::size_t rows = std::min(cb.rows, S - std::min(S, r0)), cols = std::min(cb.tile, C - c0);
+  if (rows > 0) k.col_moments(pmean + rb * C + c0, pm2 + rb * C + c0, x + ((n * S + r0) * C + c0), rows, cols, C);
+}
+
+// The planes of one sample: its partial moments merged over the row blocks in order.  out: (C,)
+template <class T>
+void cl_merge_moments(Moments* out, const double* pmean, const double* pm2, const Planes& v, const ColBlocks& cb) {
+  for (std::size_t c = 0; c < v.C; ++c) {
+    Moments m;
+    for (std::size_t rb = 0; rb < cb.nrb; ++rb) {
+      const std::size_t rows = std::min(cb.rows, v.S - std::min(v.S, rb * cb.rows));
+      m = merge(m, Moments{static_cast<double>(rows), pmean[rb * v.C + c], pm2[rb * v.C + c]});
+    }
+    out[c] = m;
+  }
+}
+
+template <class T>
+void cl_block_grad_sums(const NormKernels<T>& k, const T* dy, const T* x, const double* mean, const Planes& v,
+                        const ColBlocks& cb, std::size_t n, std::size_t rb, std::size_t tile, double* pg, double* pgd) {
+  const std::size_t C = v.C, S = v.S, r0 = rb * cb.rows, c0 = tile * cb.tile;
+  const std::size_t rows = std::min(cb.rows, S - std::min(S, r0)), cols = std::min(cb.tile, C - c0);
+  const std::size_t off = (n * S + r0) * C + c0;
+  if (rows > 0) k.col_grad_sums(pg + rb * C + c0, pgd + rb * C + c0, dy + off, x + off, rows, cols, C, mean + c0);
+}
+
+void cl_merge_grad_sums(GradSums* out, const double* pg, const double* pgd, const Planes& v, const ColBlocks& cb) {
+  for (std::size_t c = 0; c < v.C; ++c) {
+    GradSums s;
+    for (std::size_t rb = 0; rb < cb.nrb; ++rb) s = add(s, GradSums{pg[rb * v.C + c], pgd[rb * v.C + c]});
+    out[c] = s;
+  }
+}
+
+// Moments of every plane (n, c): all blocks in parallel, then merged per plane.
 template <class T>
 std::vector<Moments> cl_all_moments(const T* x, const Planes& v) {
   const auto& k = kernels<T>();
-  const std::size_t C = v.C, S = v.S;
   const ColBlocks cb = ColBlocks::of<T>(v);
-  std::vector<double> pmean(v.N * cb.nrb * C), pm2(v.N * cb.nrb * C);
-  detail::parallel_ranges(cb.tasks(v.N), std::max<std::size_t>(1, kMinPerThread / (cb.rows * cb.tile)), 1,
-                          [&](std::size_t b, std::size_t e) {
-                            for (std::size_t t = b; t < e; ++t) {
-                              const std::size_t tile = t % cb.ntiles, nb = t / cb.ntiles;  // nb = n·nrb + rb
-                              const std::size_t n = nb / cb.nrb, r0 = nb % cb.nrb * cb.rows, c0 = tile * cb.tile;
-                              const std::size_t rows = std::min(cb.rows, S - std::min(S, r0));
-                              const std::size_t cols = std::min(cb.tile, C - c0);
-                              if (rows == 0) continue;
-                              k.col_moments(pmean.data() + nb * C + c0, pm2.data() + nb * C + c0,
-                                            x + ((n * S + r0) * C + c0), rows, cols, C);
-                            }
-                          });
+  const std::size_t per = cb.nrb * v.C;  // partials per sample
+  std::vector<double> pmean(v.N * per, 0.0), pm2(v.N * per, 0.0);
+  parallel_tasks(cb.tasks(v.N), cb.rows * cb.tile, [&](std::size_t t) {
+    const std::size_t tile = t % cb.ntiles, nb = t / cb.ntiles, n = nb / cb.nrb;
+    cl_block_moments(k, x, v, cb, n, nb % cb.nrb, tile, pmean.data() + n * per, pm2.data() + n * per);
+  });
   std::vector<Moments> pm(v.count());
   for (std::size_t n = 0; n < v.N; ++n)
-    for (std::size_t c = 0; c < C; ++c) {
-      Moments m;
-      for (std::size_t rb = 0; rb < cb.nrb; ++rb) {
-        const std::size_t rows = std::min(cb.rows, S - std::min(S, rb * cb.rows));
-        const std::size_t i = (n * cb.nrb + rb) * C + c;
-        m = merge(m, Moments{static_cast<double>(rows), pmean[i], pm2[i]});
-      }
-      pm[n * C + c] = m;
-    }
+    cl_merge_moments<T>(pm.data() + n * v.C, pmean.data() + n * per, pm2.data() + n * per, v, cb);
   return pm;
 }
 
 template <class T>
 std::vector<GradSums> cl_all_grad_sums(const T* dy, const T* x, const Planes& v, const std::vector<double>& mean) {
   const auto& k = kernels<T>();
-  const std::size_t C = v.C, S = v.S;
   const ColBlocks cb = ColBlocks::of<T>(v);
-  std::vector<double> pg(v.N * cb.nrb * C, 0.0), pgd(v.N * cb.nrb * C, 0.0);
-  detail::parallel_ranges(cb.tasks(v.N), std::max<std::size_t>(1, kMinPerThread / (2 * cb.rows * cb.tile)), 1,
-                          [&](std::size_t b, std::size_t e) {
-                            for (std::size_t t = b; t < e; ++t) {
-                              const std::size_t tile = t % cb.ntiles, nb = t / cb.ntiles;
-                              const std::size_t n = nb / cb.nrb, r0 = nb % cb.nrb * cb.rows, c0 = tile * cb.tile;
-                              const std::size_t rows = std::min(cb.rows, S - std::min(S, r0));
-                              const std::size_t cols = std::min(cb.tile, C - c0);
-                              if (rows == 0) continue;
-                              const std::size_t off = (n * S + r0) * C + c0;
-                              k.col_grad_sums(pg.data() + nb * C + c0, pgd.data() + nb * C + c0, dy + off, x + off,
-                                              rows, cols, C, mean.data() + n * C + c0);
-                            }
-                          });
+  const std::size_t per = cb.nrb * v.C;
+  std::vector<double> pg(v.N * per, 0.0), pgd(v.N * per, 0.0);
+  parallel_tasks(cb.tasks(v.N), 2 * cb.rows * cb.tile, [&](std::size_t t) {
+    const std::size_t tile = t % cb.ntiles, nb = t / cb.ntiles, n = nb / cb.nrb;
+    cl_block_grad_sums(k, dy, x, mean.data() + n * v.C, v, cb, n, nb % cb.nrb, tile, pg.data() + n * per,
+                       pgd.data() + n * per);
+  });
   std::vector<GradSums> ps(v.count());
-  for (std::size_t n = 0; n < v.N; ++n)
-    for (std::size_t c = 0; c < C; ++c) {
-      GradSums s;
-      for (std::size_t rb = 0; rb < cb.nrb; ++rb) s = add(s, GradSums{pg[(n * cb.nrb + rb) * C + c], pgd[(n * cb.nrb + rb) * C + c]});
-      ps[n * C + c] = s;
-    }
+  for (std::size_t n = 0; n < v.N; ++n) cl_merge_grad_sums(ps.data() + n * v.C, pg.data() + n * per, pgd.data() + n * per, v, cb);
   return ps;
 }
 
@@ -255,36 +267,39 @@ void for_sample_rows(std::size_t b, std::size_t e, std::size_t S, F&& f) {
   }
 }
 
-// Structure-of-arrays copy of per-plane coefficients for the column kernels.
+// Structure-of-arrays coefficients of the planes of one channels-last sample for the column kernels, each array
+// extended periodically by kColPad entries (kernels.hpp); C = columns.
 template <class T>
 struct AffineColumns {
+  std::size_t C;
   std::vector<T> mh, ml, s, t;
-  explicit AffineColumns(const std::vector<SpanAffine<T>>& a) : mh(a.size()), ml(a.size()), s(a.size()), t(a.size()) {
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      mh[i] = a[i].mh;
-      ml[i] = a[i].ml;
-      s[i] = a[i].s;
-      t[i] = a[i].t;
+  explicit AffineColumns(std::size_t cols) : C(cols), mh(C + kColPad), ml(C + kColPad), s(C + kColPad), t(C + kColPad) {}
+  void set(std::size_t c, const SpanAffine<T>& a) {
+    for (std::size_t i = c; i < C + kColPad; i += std::max<std::size_t>(C, 1)) {
+      mh[i] = a.mh;
+      ml[i] = a.ml;
+      s[i] = a.s;
+      t[i] = a.t;
     }
   }
-  ColAffine<T> at(std::size_t off) const { return {mh.data() + off, ml.data() + off, s.data() + off, t.data() + off}; }
+  ColAffine<T> get() const { return {mh.data(), ml.data(), s.data(), t.data()}; }
 };
 template <class T>
 struct GradColumns {
+  std::size_t C;
   std::vector<T> mh, ml, a, b, c;
-  explicit GradColumns(const std::vector<SpanGrad<T>>& g)
-      : mh(g.size()), ml(g.size()), a(g.size()), b(g.size()), c(g.size()) {
-    for (std::size_t i = 0; i < g.size(); ++i) {
-      mh[i] = g[i].mh;
-      ml[i] = g[i].ml;
-      a[i] = g[i].a;
-      b[i] = g[i].b;
-      c[i] = g[i].c;
+  explicit GradColumns(std::size_t cols)
+      : C(cols), mh(C + kColPad), ml(C + kColPad), a(C + kColPad), b(C + kColPad), c(C + kColPad) {}
+  void set(std::size_t j, const SpanGrad<T>& g) {
+    for (std::size_t i = j; i < C + kColPad; i += std::max<std::size_t>(C, 1)) {
+      mh[i] = g.mh;
+      ml[i] = g.ml;
+      a[i] = g.a;
+      b[i] = g.b;
+      c[i] = g.c;
     }
   }
-  ColGrad<T> at(std::size_t off) const {
-    return {mh.data() + off, ml.data() + off, a.data() + off, b.data() + off, c.data() + off};
-  }
+  ColGrad<T> get() const { return {mh.data(), ml.data(), a.data(), b.data(), c.data()}; }
 };
 
 // ---- maps over all planes ----------------------------------------------------------------------------------
@@ -303,12 +318,14 @@ void normalize_all(T* y, const T* x, const Planes& v, const std::vector<SpanAffi
                   coef[p], hint);
     });
   } else {
-    const AffineColumns<T> cols(coef);
+    // one coefficient set per sample (batch norm: one sample)
     const std::size_t C = v.C;
+    std::vector<AffineColumns<T>> cols(v.N, AffineColumns<T>(C));
+    for (std::size_t p = 0; p < v.count(); ++p) cols[p / C].set(p % C, coef[p]);
     detail::parallel_ranges(v.N * v.S, std::max<std::size_t>(1, kMinPerThread / std::max<std::size_t>(C, 1)), 1,
                             [&](std::size_t rb, std::size_t re) {
                               for_sample_rows(rb, re, v.S, [&](std::size_t r, std::size_t rows, std::size_t n) {
-                                k.normalize_cols(y + r * C, x + r * C, rows, C, C, cols.at(n * C), hint);
+                                k.normalize_cols(y + r * C, x + r * C, rows, C, cols[n].get(), hint);
                               });
                               fence();
                             });
@@ -326,12 +343,13 @@ void grad_input_all(T* dx, const T* dy, const T* x, const Planes& v, const std::
       k.grad_input(dx + off, dy + off, x + off, nullptr, std::min(K, S - std::min(S, c0)), coef[p], hint);
     });
   } else {
-    const GradColumns<T> cols(coef);
     const std::size_t C = v.C;
+    std::vector<GradColumns<T>> cols(v.N, GradColumns<T>(C));
+    for (std::size_t p = 0; p < v.count(); ++p) cols[p / C].set(p % C, coef[p]);
     detail::parallel_ranges(v.N * v.S, std::max<std::size_t>(1, kMinPerThread / (2 * std::max<std::size_t>(C, 1))), 1,
                             [&](std::size_t rb, std::size_t re) {
                               for_sample_rows(rb, re, v.S, [&](std::size_t r, std::size_t rows, std::size_t n) {
-                                k.grad_input_cols(dx + r * C, dy + r * C, x + r * C, rows, C, C, cols.at(n * C), hint);
+                                k.grad_input_cols(dx + r * C, dy + r * C, x + r * C, rows, C, cols[n].get(), hint);
                               });
                               fence();
                             });
@@ -339,13 +357,6 @@ void grad_input_all(T* dx, const T* dy, const T* x, const Planes& v, const std::
 }
 
 // ---- the generic forward and backward ----------------------------------------------------------------------
-
-// Group statistics from plane moments, merged over the group's planes in order.
-Moments group_moments(const std::vector<Moments>& pm, const Grouping& gr, std::size_t k) {
-  Moments m = pm[gr.plane(k, 0)];
-  for (std::size_t j = 1; j < gr.members; ++j) m = merge(m, pm[gr.plane(k, j)]);
-  return m;
-}
 
 // Coefficients of plane p in group k: y = (x − mean)·rstd·w[c] + b[c] (per-element affine: s = rstd, t = 0; the
 // kernel applies w, b along the span).
@@ -358,28 +369,39 @@ SpanAffine<T> affine_of(double mean, double rstd, const T* w, const T* b, std::s
 
 // Training-style forward: statistics of x, normalize; returns the group moments (for running statistics).
 // per_element: w, b have one entry per element of a plane (layer norm) instead of one per channel.
+// Three schedules with the same bits: channels-first fused per group, channels-last fused per sample (groups
+// inside samples), or split (all blocks in parallel, merge, then all planes in parallel).
 template <class T>
 std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T* w, const T* b, const Planes& v,
                              const Grouping& gr, double eps, bool per_element) {
   const auto& k = kernels<T>();
+  const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
   std::vector<Moments> gm(gr.groups);
-  auto finish_group = [&](std::size_t g, const Moments& m) {
+  auto set_group = [&](std::size_t g, const Moments& m) {
     gm[g] = m;
     if (mean_out) mean_out[g] = static_cast<T>(m.mean);
     if (rstd_out) rstd_out[g] = static_cast<T>(rstd_of(m, eps));
   };
+  // group g's statistics from its planes' moments (pm: indexed by plane − base), merged in order
+  auto finish_group = [&](std::size_t g, const Moments* pm, std::size_t base) {
+    Moments m = pm[gr.plane(g, 0) - base];
+    for (std::size_t j = 1; j < gr.members; ++j) m = merge(m, pm[gr.plane(g, j) - base]);
+    set_group(g, m);
+    return m;
+  };
+  auto coef_of = [&](const Moments& m, std::size_t p) {
+    return affine_of(m.mean, rstd_of(m, eps), w, b, gr.channel_of(p), per_element);
+  };
   if (!v.cl && fuse(gr.groups)) {
     // per group: statistics of its planes, then normalize them while they are in cache
-    const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
     const std::size_t S = v.S, K = chunk_len<T>();
     parallel_tasks(gr.groups, gr.members * S, [&](std::size_t g) {
       Moments m = plane_moments(k, x + gr.plane(g, 0) * S, S);
       for (std::size_t j = 1; j < gr.members; ++j) m = merge(m, plane_moments(k, x + gr.plane(g, j) * S, S));
-      finish_group(g, m);
-      const double rstd = rstd_of(m, eps);
+      set_group(g, m);
       for (std::size_t j = 0; j < gr.members; ++j) {
         const std::size_t p = gr.plane(g, j);
-        const SpanAffine<T> a = affine_of(m.mean, rstd, w, b, p % v.C, per_element);
+        const SpanAffine<T> a = coef_of(m, p);
         for (std::size_t c0 = 0; c0 < S; c0 += K)
           k.normalize(y + p * S + c0, x + p * S + c0, per_element && w ? w + c0 : nullptr,
                       per_element && b ? b + c0 : nullptr, std::min(K, S - c0), a, hint);
@@ -387,76 +409,130 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     });
     return gm;
   }
-  const std::vector<Moments> pm = v.cl ? cl_all_moments(x, v) : cf_all_moments(x, v);
-  for (std::size_t g = 0; g < gr.groups; ++g) finish_group(g, group_moments(pm, gr, g));
-  std::vector<SpanAffine<T>> coef(v.count());
-  for (std::size_t p = 0; p < v.count(); ++p) {
-    const Moments& m = gm[gr.group_of(p, v.C)];
-    coef[p] = affine_of(m.mean, rstd_of(m, eps), w, b, p % v.C, per_element);
+  if (v.cl && !gr.by_channel && fuse(v.N)) {
+    // per sample: its planes' moments, its groups, then normalize its rows
+    const ColBlocks cb = ColBlocks::of<T>(v);
+    const std::size_t C = v.C, S = v.S, G = gr.groups / v.N;
+    detail::parallel_ranges(v.N, std::max<std::size_t>(1, kMinPerThread / std::max<std::size_t>(1, C * S)), 1,
+                            [&](std::size_t nb, std::size_t ne) {
+                              std::vector<double> pmean(cb.nrb * C, 0.0), pm2(cb.nrb * C, 0.0);
+                              std::vector<Moments> pm(C);
+                              AffineColumns<T> cols(C);
+                              for (std::size_t n = nb; n < ne; ++n) {
+                                for (std::size_t rb = 0; rb < cb.nrb; ++rb)
+                                  for (std::size_t tile = 0; tile < cb.ntiles; ++tile)
+                                    cl_block_moments(k, x, v, cb, n, rb, tile, pmean.data(), pm2.data());
+                                cl_merge_moments<T>(pm.data(), pmean.data(), pm2.data(), v, cb);
+                                for (std::size_t g = n * G; g < (n + 1) * G; ++g) {
+                                  const Moments m = finish_group(g, pm.data(), n * C);
+                                  for (std::size_t j = 0; j < gr.members; ++j) {
+                                    const std::size_t p = gr.plane(g, j);
+                                    cols.set(p - n * C, coef_of(m, p));
+                                  }
+                                }
+                                k.normalize_cols(y + n * S * C, x + n * S * C, S, C, cols.get(), hint);
+                              }
+                              fence();
+                            });
+    return gm;
   }
+  const std::vector<Moments> pm = v.cl ? cl_all_moments(x, v) : cf_all_moments(x, v);
+  for (std::size_t g = 0; g < gr.groups; ++g) finish_group(g, pm.data(), 0);
+  std::vector<SpanAffine<T>> coef(v.count());
+  for (std::size_t p = 0; p < v.count(); ++p) coef[p] = coef_of(gm[gr.group_of(p)], p);
   normalize_all(y, x, v, coef, per_element ? w : nullptr, per_element ? b : nullptr);
   return gm;
 }
 
-// Backward of forward() for per-channel weights (batch, group, instance norm).
+// Backward of forward() for per-channel weights (batch, group, instance norm); the same three schedules.
 template <class T>
 void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd, const T* w, const Planes& v,
               const Grouping& gr) {
   const auto& k = kernels<T>();
-  const std::size_t P = v.count(), C = v.C;
+  const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
+  const std::size_t P = v.count();
   const double M = static_cast<double>(gr.members * v.S);
-  auto weight = [&](std::size_t c) { return w ? static_cast<double>(w[c]) : 1.0; };
-  // input-gradient coefficients of plane p from its group's sums Σg, Σg·d (g = dy·w)
-  auto grad_of = [&](std::size_t g, std::size_t p, double sg, double sgd) {
-    const double r = static_cast<double>(rstd[g]);
-    return SpanGrad<T>{mean[g], T(0), static_cast<T>(r * weight(p % C)), static_cast<T>(-r * r * r * sgd / M),
-                       static_cast<T>(-r * sg / M)};
-  };
+  auto weight = [&](std::size_t p) { return w ? static_cast<double>(w[gr.channel_of(p)]) : 1.0; };
   std::vector<GradSums> ps(P);
+  // group g's Σg = Σ w·Σdy and Σg·d over its planes, in order
+  auto group_sums = [&](std::size_t g) {
+    double sg = 0.0, sgd = 0.0;
+    for (std::size_t j = 0; j < gr.members; ++j) {
+      const std::size_t p = gr.plane(g, j);
+      sg += weight(p) * ps[p].g;
+      sgd += weight(p) * ps[p].gd;
+    }
+    return GradSums{sg, sgd};
+  };
+  // input-gradient coefficients of plane p in group g
+  auto grad_of = [&](std::size_t g, std::size_t p, const GradSums& s) {
+    const double r = static_cast<double>(rstd[g]);
+    return SpanGrad<T>{mean[g], T(0), static_cast<T>(r * weight(p)), static_cast<T>(-r * r * r * s.gd / M),
+                       static_cast<T>(-r * s.g / M)};
+  };
   if (!v.cl && fuse(gr.groups)) {
-    const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
     const std::size_t S = v.S, K = chunk_len<T>();
     parallel_tasks(gr.groups, 2 * gr.members * S, [&](std::size_t g) {
-      double sg = 0.0, sgd = 0.0;
       for (std::size_t j = 0; j < gr.members; ++j) {
         const std::size_t p = gr.plane(g, j);
         ps[p] = plane_grad_sums(k, dy + p * S, x + p * S, S, static_cast<double>(mean[g]));
-        sg += weight(p % C) * ps[p].g;
-        sgd += weight(p % C) * ps[p].gd;
       }
+      const GradSums s = group_sums(g);
       for (std::size_t j = 0; j < gr.members; ++j) {
         const std::size_t p = gr.plane(g, j);
-        const SpanGrad<T> a = grad_of(g, p, sg, sgd);
+        const SpanGrad<T> a = grad_of(g, p, s);
         for (std::size_t c0 = 0; c0 < S; c0 += K)
           k.grad_input(dx + p * S + c0, dy + p * S + c0, x + p * S + c0, nullptr, std::min(K, S - c0), a, hint);
       }
     });
+  } else if (v.cl && !gr.by_channel && fuse(v.N)) {
+    const ColBlocks cb = ColBlocks::of<T>(v);
+    const std::size_t C = v.C, S = v.S, G = gr.groups / v.N;
+    detail::parallel_ranges(v.N, std::max<std::size_t>(1, kMinPerThread / std::max<std::size_t>(1, 2 * C * S)), 1,
+                            [&](std::size_t nb, std::size_t ne) {
+                              std::vector<double> pg(cb.nrb * C, 0.0), pgd(cb.nrb * C, 0.0), pmean(C);
+                              GradColumns<T> cols(C);
+                              for (std::size_t n = nb; n < ne; ++n) {
+                                for (std::size_t c = 0; c < C; ++c)
+                                  pmean[c] = static_cast<double>(mean[gr.group_of(n * C + c)]);
+                                for (std::size_t rb = 0; rb < cb.nrb; ++rb)
+                                  for (std::size_t tile = 0; tile < cb.ntiles; ++tile)
+                                    cl_block_grad_sums(k, dy, x, pmean.data(), v, cb, n, rb, tile, pg.data(), pgd.data());
+                                cl_merge_grad_sums(ps.data() + n * C, pg.data(), pgd.data(), v, cb);
+                                for (std::size_t g = n * G; g < (n + 1) * G; ++g) {
+                                  const GradSums s = group_sums(g);
+                                  for (std::size_t j = 0; j < gr.members; ++j) {
+                                    const std::size_t p = gr.plane(g, j);
+                                    cols.set(p - n * C, grad_of(g, p, s));
+                                  }
+                                }
+                                const std::size_t off = n * S * C;
+                                k.grad_input_cols(dx + off, dy + off, x + off, S, C, cols.get(), hint);
+                              }
+                              fence();
+                            });
   } else {
     std::vector<double> pmean(P);
-    for (std::size_t p = 0; p < P; ++p) pmean[p] = static_cast<double>(mean[gr.group_of(p, C)]);
+    for (std::size_t p = 0; p < P; ++p) pmean[p] = static_cast<double>(mean[gr.group_of(p)]);
     ps = v.cl ? cl_all_grad_sums(dy, x, v, pmean) : cf_all_grad_sums(dy, x, v, pmean);
     std::vector<SpanGrad<T>> coef(P);
     for (std::size_t g = 0; g < gr.groups; ++g) {
-      double sg = 0.0, sgd = 0.0;
-      for (std::size_t j = 0; j < gr.members; ++j) {
-        const std::size_t p = gr.plane(g, j);
-        sg += weight(p % C) * ps[p].g;
-        sgd += weight(p % C) * ps[p].gd;
-      }
-      for (std::size_t j = 0; j < gr.members; ++j) coef[gr.plane(g, j)] = grad_of(g, gr.plane(g, j), sg, sgd);
+      const GradSums s = group_sums(g);
+      for (std::size_t j = 0; j < gr.members; ++j) coef[gr.plane(g, j)] = grad_of(g, gr.plane(g, j), s);
     }
     grad_input_all(dx, dy, x, v, coef);
   }
-  // parameter gradients: dbias[c] = Σ dy, dweight[c] = Σ rstd·Σ dy·d over the planes of channel c, n in order
+  // parameter gradients: dbias[c] = Σ dy, dweight[c] = Σ rstd·Σ dy·d over the planes of channel c, in plane order
+  const std::size_t C = gr.mod;
+  std::vector<double> sb(C, 0.0), sw(C, 0.0);
+  for (std::size_t p = 0; p < P; ++p) {
+    const std::size_t c = gr.channel_of(p);
+    sb[c] += ps[p].g;
+    sw[c] += static_cast<double>(rstd[gr.group_of(p)]) * ps[p].gd;
+  }
   for (std::size_t c = 0; c < C; ++c) {
-    double sb = 0.0, sw = 0.0;
-    for (std::size_t n = 0; n < v.N; ++n) {
-      const std::size_t p = n * C + c;
-      sb += ps[p].g;
-      sw += static_cast<double>(rstd[gr.group_of(p, C)]) * ps[p].gd;
-    }
-    if (db) db[c] = static_cast<T>(sb);
-    if (dw) dw[c] = static_cast<T>(sw);
+    if (db) db[c] = static_cast<T>(sb[c]);
+    if (dw) dw[c] = static_cast<T>(sw[c]);
   }
 }
 
@@ -484,9 +560,30 @@ void check_running(const char* f, const RunningStats<T>& r) {
     throw std::invalid_argument(std::string(f) + ": momentum must be finite, got " + std::to_string(r.momentum));
 }
 
-// The plane view of a batch/group/instance norm input; batch norm reads channels-last as one sample.
+// The plane view of a group/instance norm input. With S == 1 both layouts are the same (N, C) array: it is read as
+// channels-last (vectors across C) rather than as N·C one-element spans.
 Planes planes_of(std::size_t N, std::size_t C, std::size_t S, Layout layout) {
-  return {N, C, S, layout == Layout::channels_last};
+  return {N, C, S, layout == Layout::channels_last || S == 1};
+}
+
+// Spans shorter than this are too short for per-span kernel calls: batch norm reads such a channels-first input
+// (N, C, S) as N rows of C·S columns, each channel a group of S consecutive columns.
+constexpr std::size_t kShortSpan = 16;
+
+// Batch norm's view: channels-last (and S == 1) as one sample of N·S rows of C columns; short channels-first spans
+// as one sample of N rows of C·S columns; otherwise the (N, C) planes of S elements.
+struct BatchView {
+  Planes v;
+  Grouping gr;
+};
+BatchView batch_view(std::size_t N, std::size_t C, std::size_t S, Layout layout) {
+  if (layout == Layout::channels_last || S == 1) {
+    const Planes v{1, C, N * S, true};
+    return {v, per_channel(v)};
+  }
+  if (S < kShortSpan) return {Planes{1, C * S, N, true}, Grouping{C, S, S, 1, false, S, C}};
+  const Planes v{N, C, S, false};
+  return {v, per_channel(v)};
 }
 
 // r ← (1 − m)·r + m·value for each channel, value from (mean, unbiased or biased variance).
@@ -516,9 +613,8 @@ void batch_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, con
   check_pointers(f, N * C * S, {y, x});
   if (N * S == 1)
     throw std::invalid_argument("batch_norm: expected more than 1 value per channel when training, got N = 1, S = 1");
-  // channels-last: the whole (N·S, C) array is one sample
-  const Planes v = layout == Layout::channels_last ? Planes{1, C, N * S, true} : Planes{N, C, S, false};
-  const std::vector<Moments> gm = forward(y, mean, rstd, x, weight, bias, v, per_channel(v), eps, false);
+  const BatchView bv = batch_view(N, C, S, layout);
+  const std::vector<Moments> gm = forward(y, mean, rstd, x, weight, bias, bv.v, bv.gr, eps, false);
   if (N * S > 0)
     update_running(running, C, [&](std::size_t c) {
       return std::pair<double, double>{gm[c].mean, batch_variance(gm[c], running.unbiased_var)};
@@ -532,10 +628,11 @@ void batch_norm_inference(T* y, const T* x, const T* running_mean, const T* runn
   check_eps(f, eps);
   check_layout(f, layout);
   check_pointers(f, N * C * S, {y, x, running_mean, running_var});
-  const Planes v = layout == Layout::channels_last ? Planes{1, C, N * S, true} : Planes{N, C, S, false};
+  const BatchView bv = batch_view(N, C, S, layout);
+  const Planes& v = bv.v;
   std::vector<SpanAffine<T>> coef(v.count());
   for (std::size_t p = 0; p < v.count(); ++p) {
-    const std::size_t c = p % C;
+    const std::size_t c = bv.gr.channel_of(p);
     const double r = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
     coef[p] = affine_of(static_cast<double>(running_mean[c]), r, weight, bias, c, false);
   }
@@ -548,8 +645,8 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
   const char* f = "batch_norm_backward";
   check_layout(f, layout);
   check_pointers(f, N * C * S, {dx, dy, x, mean, rstd});
-  const Planes v = layout == Layout::channels_last ? Planes{1, C, N * S, true} : Planes{N, C, S, false};
-  backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_channel(v));
+  const BatchView bv = batch_view(N, C, S, layout);
+  backward(dx, dweight, dbias, dy, x, mean, rstd, weight, bv.v, bv.gr);
 }
 
 // ---- group norm -----------------------------------------------------------------------------------------------
@@ -630,7 +727,7 @@ void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, con
   check_eps(f, eps);
   check_pointers(f, rows * D, {y, x});
   const Planes v{rows, 1, D, false};
-  forward(y, mean, rstd, x, weight, bias, v, Grouping{rows, 1, 1, 1, false}, eps, true);
+  forward(y, mean, rstd, x, weight, bias, v, Grouping{rows, 1, 1, 1, false, 1, 1}, eps, true);
 }
 
 namespace {

@@ -39,7 +39,9 @@ struct SpanGrad {
   T mh, ml, a, b, c;
 };
 
-// Per-column arrays (cols,) of the same coefficients for channels-last blocks.
+// Per-column arrays of the same coefficients for channels-last blocks: cols + kColPad entries, extended periodically
+// (a[c] = a[c mod cols]), so that a vector of a contiguous block may run over a row's end.
+constexpr std::size_t kColPad = 64;
 template <class T>
 struct ColAffine {
   const T *mh, *ml, *s, *t;
@@ -62,9 +64,8 @@ struct NormKernels {
   void (*col_moments)(double* mean, double* m2, const T* x, std::size_t rows, std::size_t cols, std::size_t ld);
   // y = ((x − mh) − ml)·(s·w) + (b or t) over a span; w, b per element or null.  y, x, w, b: (n,)
   void (*normalize)(T* y, const T* x, const T* w, const T* b, std::size_t n, const SpanAffine<T>& k, StoreHint h);
-  // y[r, c] = ((x − mh[c]) − ml[c])·s[c] + t[c].  y, x: (rows, ld) using cols columns
-  void (*normalize_cols)(T* y, const T* x, std::size_t rows, std::size_t cols, std::size_t ld, const ColAffine<T>& k,
-                         StoreHint h);
+  // y[r, c] = ((x − mh[c]) − ml[c])·s[c] + t[c].  y, x: (rows, cols) contiguous
+  void (*normalize_cols)(T* y, const T* x, std::size_t rows, std::size_t cols, const ColAffine<T>& k, StoreHint h);
   // Σ g, Σ g·d over a span with g = dy·w (w = 1 when null) and d = x − mean (in double); when acc_w / acc_b are
   // set, also acc_w[i] += dy·d·rstd and acc_b[i] += dy (per-element parameter gradients of LayerNorm/RMSNorm).
   // dy, x, w: (n,); acc_w, acc_b: (n,)
@@ -76,9 +77,9 @@ struct NormKernels {
                         std::size_t ld, const double* mean);
   // dx = (a·w)·dy + d·b + c over a span, d = (x − mh) − ml, w per element or null.  dx, dy, x, w: (n,)
   void (*grad_input)(T* dx, const T* dy, const T* x, const T* w, std::size_t n, const SpanGrad<T>& k, StoreHint h);
-  // dx[r, c] = a[c]·dy + d·b[c] + c[c].  dx, dy, x: (rows, ld) using cols columns
-  void (*grad_input_cols)(T* dx, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
-                          const ColGrad<T>& k, StoreHint h);
+  // dx[r, c] = a[c]·dy + d·b[c] + c[c].  dx, dy, x: (rows, cols) contiguous
+  void (*grad_input_cols)(T* dx, const T* dy, const T* x, std::size_t rows, std::size_t cols, const ColGrad<T>& k,
+                          StoreHint h);
   // Orders the non-temporal stores of the maps above (which do not fence themselves): once per thread, after its
   // last map.
   void (*fence)();

@@ -281,46 +281,52 @@ void col_grad_sums(double* g, double* gd, const T* dy, const T* x, std::size_t r
       });
 }
 
-// out[r·ld + j] = f(at, col[j]...) for r < rows, j < cols, a vector of columns at a time, in address order: `at(p)`
-// loads the vector at (r, j) of another (rows, ld) input p, col are per-column arrays (cols,). Partial vectors (a
-// streaming head up to the first aligned column, a row's tail) compute whole zero-padded vectors and store only their
-// columns, so every element gets the same bits wherever it sits. Non-temporal stores when h.stream (long rows get an
-// unaligned head first; short rows stream only when aligned), without a fence: the caller fences once per thread
-// (NormKernels::fence). (Column-outer orders keep coefficients in registers but defeat the prefetchers on arrays
-// larger than the cache: 2× slower on channels-last batch norm.)
+// out[i] = f(at, col[i mod cols]...) for i < rows·cols over a contiguous (rows, cols) block, a vector at a time in
+// address order: `at(p)` loads the vector at i of another input p of the block's shape; col are per-column arrays,
+// extended periodically to cols + kColPad entries (col[c] = col[c mod cols]) so that a vector crossing a row end
+// reads the next row's first columns. A span is the block (1, n) (no extension needed: vectors never wrap).
+// Partial vectors (the streaming head up to the first aligned element, the tail) compute whole zero-padded vectors
+// and store only their elements, so every element gets the same bits wherever it sits. Non-temporal stores when
+// h.stream, without a fence: the caller fences once per thread (NormKernels::fence).
 template <class T, class F, class... Col>
-inline void map_rows(T* out, std::size_t rows, std::size_t cols, std::size_t ld, StoreHint h, F&& f,
-                     const Col*... col) {
+inline void map_block(T* out, std::size_t rows, std::size_t cols, StoreHint h, F&& f, const Col*... col) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
+  const std::size_t n = rows * cols;
+  // i = element, c = its column; loop state is passed by value (by-reference captures kept it in memory)
+  auto next = [cols](std::size_t c, std::size_t m) {
+    c += m;
+    while (c >= cols) c -= cols;
+    return c;
+  };
   auto padded = [](const T* p, std::size_t m) {
     V v = splat<V>(T(0));
     std::memcpy(&v, p, m * sizeof(T));
     return v;
   };
-  // columns [j, j + m) of row r, m < W
-  auto partial = [&](std::size_t r, std::size_t j, std::size_t m) {
-    const std::size_t off = r * ld + j;
-    const V res = f([&](const T* p) { return padded(p + off, m); }, padded(col + j, m)...);
-    std::memcpy(out + off, &res, m * sizeof(T));
+  // captures by value: the non-temporal store intrinsics may alias anything, so state reached through a reference
+  // would be reloaded after every store
+  auto partial = [&f, out, padded, col...](std::size_t i, [[maybe_unused]] std::size_t c, std::size_t m) {
+    const V res = f([i, m, padded](const T* p) { return padded(p + i, m); }, padded(col + c, m)...);
+    std::memcpy(out + i, &res, m * sizeof(T));
   };
-  for (std::size_t r = 0; r < rows; ++r) {
-    T* o = out + r * ld;
-    const std::size_t row = r * ld;
-    std::size_t j = 0;
-    auto full = [&](const T* p) { return load<V>(p + row + j); };
-    if (h.stream) {
-      const std::size_t misalign = reinterpret_cast<std::uintptr_t>(o) % sizeof(V);
-      if (misalign != 0 && misalign % sizeof(T) == 0 && cols >= 16 * W) {
-        j = std::min(cols, (sizeof(V) - misalign) / sizeof(T));
-        partial(r, 0, j);
-      }
-      if (reinterpret_cast<std::uintptr_t>(o + j) % sizeof(V) == 0)
-        for (; j + W <= cols; j += W) store_stream<V>(o + j, f(full, load<V>(col + j)...));
+  auto value = [&f, col...](std::size_t i, [[maybe_unused]] std::size_t c) {
+    return f([i](const T* p) { return load<V>(p + i); }, load<V>(col + c)...);
+  };
+  std::size_t i = 0, c = 0;
+  if (h.stream) {
+    const std::size_t misalign = reinterpret_cast<std::uintptr_t>(out) % sizeof(V);
+    if (misalign != 0 && misalign % sizeof(T) == 0 && n >= 16 * W) {
+      const std::size_t m = std::min(n, (sizeof(V) - misalign) / sizeof(T));
+      partial(0, 0, m);
+      i = m;
+      c = next(0, m);
     }
-    for (; j + W <= cols; j += W) store<V>(o + j, f(full, load<V>(col + j)...));
-    if (j < cols) partial(r, j, cols - j);
+    if (reinterpret_cast<std::uintptr_t>(out + i) % sizeof(V) == 0)
+      for (; i + W <= n; i += W, c = next(c, W)) store_stream<V>(out + i, value(i, c));
   }
+  for (; i + W <= n; i += W, c = next(c, W)) store<V>(out + i, value(i, c));
+  if (i < n) partial(i, c, n - i);
 }
 
 // Span constants are broadcast once, outside the loop.
@@ -329,13 +335,13 @@ void span_normalize(T* y, const T* x, const T* w, const T* b, std::size_t n, con
   using V = vec_t<T>;
   const V mh = splat<V>(k.mh), ml = splat<V>(k.ml), s = splat<V>(k.s), t = splat<V>(k.t);
   if (w != nullptr && b != nullptr) {
-    map_rows(y, 1, n, n, h, [&](auto at, V wv, V bv) { return normalized(at(x), mh, ml, s * wv, bv); }, w, b);
+    map_block(y, 1, n, h, [=](auto at, V wv, V bv) { return normalized(at(x), mh, ml, s * wv, bv); }, w, b);
   } else if (w != nullptr) {
-    map_rows(y, 1, n, n, h, [&](auto at, V wv) { return normalized(at(x), mh, ml, s * wv, t); }, w);
+    map_block(y, 1, n, h, [=](auto at, V wv) { return normalized(at(x), mh, ml, s * wv, t); }, w);
   } else if (b != nullptr) {
-    map_rows(y, 1, n, n, h, [&](auto at, V bv) { return normalized(at(x), mh, ml, s, bv); }, b);
+    map_block(y, 1, n, h, [=](auto at, V bv) { return normalized(at(x), mh, ml, s, bv); }, b);
   } else {
-    map_rows(y, 1, n, n, h, [&](auto at) { return normalized(at(x), mh, ml, s, t); });
+    map_block(y, 1, n, h, [=](auto at) { return normalized(at(x), mh, ml, s, t); });
   }
 }
 
@@ -344,25 +350,24 @@ void span_grad_input(T* dx, const T* dy, const T* x, const T* w, std::size_t n, 
   using V = vec_t<T>;
   const V mh = splat<V>(k.mh), ml = splat<V>(k.ml), a = splat<V>(k.a), b = splat<V>(k.b), c = splat<V>(k.c);
   if (w != nullptr) {
-    map_rows(dx, 1, n, n, h, [&](auto at, V wv) { return input_gradient(at(dy), at(x), mh, ml, a * wv, b, c); }, w);
+    map_block(dx, 1, n, h, [=](auto at, V wv) { return input_gradient(at(dy), at(x), mh, ml, a * wv, b, c); }, w);
   } else {
-    map_rows(dx, 1, n, n, h, [&](auto at) { return input_gradient(at(dy), at(x), mh, ml, a, b, c); });
+    map_block(dx, 1, n, h, [=](auto at) { return input_gradient(at(dy), at(x), mh, ml, a, b, c); });
   }
 }
 
 template <class T>
-void cols_normalize(T* y, const T* x, std::size_t rows, std::size_t cols, std::size_t ld, const ColAffine<T>& k,
-                    StoreHint h) {
+void cols_normalize(T* y, const T* x, std::size_t rows, std::size_t cols, const ColAffine<T>& k, StoreHint h) {
   using V = vec_t<T>;
-  map_rows(y, rows, cols, ld, h, [&](auto at, V mh, V ml, V s, V t) { return normalized(at(x), mh, ml, s, t); },
-           k.mh, k.ml, k.s, k.t);
+  map_block(y, rows, cols, h, [x](auto at, V mh, V ml, V s, V t) { return normalized(at(x), mh, ml, s, t); },
+            k.mh, k.ml, k.s, k.t);
 }
 
 template <class T>
-void cols_grad_input(T* dx, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
-                     const ColGrad<T>& k, StoreHint h) {
+void cols_grad_input(T* dx, const T* dy, const T* x, std::size_t rows, std::size_t cols, const ColGrad<T>& k,
+                     StoreHint h) {
   using V = vec_t<T>;
-  map_rows(dx, rows, cols, ld, h, [&](auto at, V mh, V ml, V a, V b, V c) {
+  map_block(dx, rows, cols, h, [dy, x](auto at, V mh, V ml, V a, V b, V c) {
     return input_gradient(at(dy), at(x), mh, ml, a, b, c);
   }, k.mh, k.ml, k.a, k.b, k.c);
 }
