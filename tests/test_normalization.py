@@ -380,6 +380,29 @@ def test_large_mean_float32(axis, rng):
     assert np.max(np.abs(rms_y - ref.rms_norm(x, 3)[0])) < 2e-6
 
 
+@pytest.mark.parametrize("axis", AXES)
+def test_outlier_first_value_float32(axis, rng):
+    """Float32 statistics take one pass shifted by a chunk's first value: an extreme first value (the worst case of
+    the shift, |x − mean| up to √(n − 1)·std) must still give float32-accurate statistics."""
+    x = (1e3 + rng.standard_normal((2, 3, 64, 128))).astype(np.float32)
+    x[:, :, 0, 0] = 1e3 + 3e4  # first value of every (n, c) plane / channel
+    x[0, 0, 0, :] = 5e4        # and a whole first row far away
+    y, m, r = nc.batch_norm_forward(to_layout(x, axis), None, None, channel_axis=axis)
+    ry, rm, rr, _, _ = ref.batch_norm(x)
+    np.testing.assert_allclose(m, rm, rtol=1e-7)
+    np.testing.assert_allclose(r, rr, rtol=2e-7)
+    np.testing.assert_allclose(from_layout(y, axis), ry, rtol=1e-6, atol=1e-6)
+    y, m, r = nc.instance_norm_forward(to_layout(x, axis), None, None, channel_axis=axis)
+    ry, rm, rr, _ = ref.instance_norm(x)
+    np.testing.assert_allclose(r, rr, rtol=2e-7)
+    np.testing.assert_allclose(from_layout(y, axis), ry, rtol=1e-6, atol=1e-6)
+    rows = x.reshape(-1, 8192)
+    y, m, r = nc.layer_norm_forward(rows, 8192, None, None)
+    ry, rm, rr = ref.layer_norm(rows, 1)
+    np.testing.assert_allclose(r, rr, rtol=2e-7)
+    np.testing.assert_allclose(y, ry, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("axis", AXES)
 def test_constant_channels_give_bias(axis, dtype, rng):
@@ -450,10 +473,13 @@ DETERMINISM_CASES = [
     ("batch", (16, 16, 1024), 1, None),   # fused per channel with 1 and 2 threads
     ("batch", (8, 2, 16384), 1, None),    # 2 channels: split into chunks with 2 threads, fused with 1
     ("batch", (8, 1024, 32), -1, None),   # channels-last column blocks
+    ("batch", (4096, 16, 7), 1, None),    # short spans: read as 4096 rows of 16·7 columns
+    ("batch", (16384, 24), 1, None),      # (N, C)
     ("group", (8, 32, 1024), 1, 8),
-    ("group", (8, 1024, 32), -1, 4),
+    ("group", (8, 1024, 32), -1, 4),      # fused per sample with 1 and 2 threads
+    ("group", (4096, 64), 1, 8),          # S = 1: channels-last, one row per sample
     ("instance", (4, 16, 4096), 1, None),
-    ("instance", (4, 4096, 16), -1, None),
+    ("instance", (4, 4096, 16), -1, None),  # 4 samples: split with 2 threads, fused per sample with 1
     ("layer", (512, 520), None, None),
     ("layer", (2, 70000), None, None),    # 2 rows: chunks in parallel with 2 threads
     ("layer", (4096, 64), None, None),    # 2 blocks of dweight/dbias partial sums

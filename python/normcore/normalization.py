@@ -11,8 +11,9 @@ Layouts: batch, group and instance norm take x of shape (N, C), (N, C, L), (N, C
 returned, since the backward does not see the bias). Arrays are float32 or float64 and every array argument must
 have x's dtype.
 
-Numerics: statistics in double by two passes over cache-sized blocks merged with Chan's formula, the mean kept to
-twice x's precision when subtracting it, so an input like 1e4 + N(0, 1) in float32 normalizes to float32
+Numerics: statistics in double over cache-sized blocks merged with Chan's formula (float32: one pass per block
+of ≤ 8192 values shifted by its first value, variance error ≤ 7e-9 relative; float64: two passes), the mean kept
+to twice x's precision when subtracting it, so an input like 1e4 + N(0, 1) in float32 normalizes to float32
 accuracy; constant channels give y = bias (never NaN, for eps > 0). Results are bitwise identical for any
 number of threads (``normcore.set_num_threads``).
 """

@@ -3,15 +3,16 @@
 //
 // Every norm is described the same way: x is a set of planes (n, c) — in channels-first a contiguous span of S
 // elements, in channels-last column c of sample n's S rows of C — and each statistic (a "group") merges some planes:
-//   batch norm     group c      = planes (n, c) for all n      (channels-last: one sample of N·S rows, so one plane)
+//   batch norm     group c      = planes (n, c) for all n   (channels-last and S == 1: one sample of N·S rows, so
+//                                 one plane per channel; S < kShortSpan: N rows of C·S columns, S columns a channel)
 //   group norm     group (n, g) = planes (n, c) for c in g
 //   instance norm  group (n, c) = plane (n, c)
 //   layer/RMS norm group r      = plane (r, 0) of the view (rows, 1, D), weight/bias along the plane
 // Plane statistics are computed over fixed chunks (channels-first: kChunkBytes of a span; channels-last: blocks of
-// rows × columns) and merged in a fixed order, so the result is the same whichever thread computes what. The
-// channels-first work runs either fused per group (statistics, then normalize the group's planes while they are
-// still in cache: 2 passes over memory) or split (all chunks in parallel, then all planes in parallel: for few large
-// groups); both give the same bits.
+// rows × columns) and merged in a fixed order, so the result is the same whichever thread computes what. Three
+// schedules give the same bits: channels-first fused per group (statistics, then normalize the group's planes
+// while they are in cache: 2 passes over memory), channels-last fused per sample (group/instance norm), and split
+// (all chunks in parallel, merge, then all planes in parallel: for few large groups, and channels-last batch norm).
 #include "normcore/normalization.hpp"
 
 #include <algorithm>

@@ -2,10 +2,10 @@
 // type T and the vector-or-scalar type V. Included inside the per-ISA namespace after simd/vec.hpp and
 // kernels/elementwise.hpp.
 //
-// Statistics and gradient sums run in double: float lanes are widened (vcvtps2pd), so a float32 reduction over
-// millions of elements keeps ~1e-16 relative error per addition. Maps (normalize, grad_input) run at T's full
-// vector width through elementwise(), which treats the tail with the same vector code (padded), so an element's
-// result does not depend on where it sits.
+// Statistics and gradient sums run in double: float lanes are widened (vcvtps2pd), so a float32 reduction keeps
+// ~1e-16 relative error per addition. Maps (normalize, grad_input) run at T's full vector width through map_block(),
+// which treats partial vectors with the same vector code (zero-padded), so an element's result does not depend on
+// where it sits. (The generic elementwise() is not used: it fences after every call.)
 
 // ---- formulas (one definition each, V = vector or scalar) -----------------------------------------------------
 
@@ -63,8 +63,9 @@ inline double lane_sum(vd v) {
 
 // ---- span reductions -----------------------------------------------------------------------------------------
 
-// Σ f(x[i], ...) in double for i < n: four vector accumulators (f(V...) adds into them), combined ((a0 + a1) +
-// (a2 + a3)), lanes in order, then the scalar tail in order. `f(acc, i)` adds element block i (width of acc).
+// The whole double vectors of a span reduction: step(a, i) adds the kDoubleLanes elements from i into accumulator a
+// of four (interleaved, for latency); callers combine them ((a0 + a1) + (a2 + a3)), add the lanes in order, then the
+// scalar tail from n / kDoubleLanes · kDoubleLanes in order: a fixed order for a given n.
 template <class Step>
 inline void reduce_span(std::size_t n, Step&& step) {
   constexpr std::size_t L = kDoubleLanes;

@@ -1,0 +1,196 @@
+// C++ tests of the normalization API on every ISA this CPU runs: batch/group/layer norm forward against
+// double-precision references computed here from the formulas, backward against central differences, bitwise
+// identity for 1 and 2 threads, and the argument checks. No Python involved.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "normcore/normcore.hpp"
+
+namespace {
+
+int g_failures = 0;
+
+#define CHECK(cond, ...)                                            \
+  do {                                                              \
+    if (!(cond)) {                                                  \
+      ++g_failures;                                                 \
+      std::printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
+      std::printf(__VA_ARGS__);                                     \
+      std::printf("\n");                                            \
+    }                                                               \
+  } while (0)
+
+using normcore::Layout;
+
+std::vector<float> randn(std::size_t n, float mean, unsigned seed) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(mean, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+// x[n, c, s] of an (N, C, S) array stored in `layout`
+std::size_t at(std::size_t n, std::size_t c, std::size_t s, std::size_t C, std::size_t S, Layout layout) {
+  return layout == Layout::channels_first ? (n * C + c) * S + s : (n * S + s) * C + c;
+}
+
+// batch norm forward in double from the formula
+void batch_norm_reference(std::vector<double>& y, const std::vector<float>& x, const std::vector<float>& w,
+                          const std::vector<float>& b, std::size_t N, std::size_t C, std::size_t S, Layout layout,
+                          double eps) {
+  y.assign(x.size(), 0.0);
+  for (std::size_t c = 0; c < C; ++c) {
+    double mean = 0.0, var = 0.0;
+    for (std::size_t n = 0; n < N; ++n)
+      for (std::size_t s = 0; s < S; ++s) mean += x[at(n, c, s, C, S, layout)];
+    mean /= static_cast<double>(N * S);
+    for (std::size_t n = 0; n < N; ++n)
+      for (std::size_t s = 0; s < S; ++s) var += std::pow(x[at(n, c, s, C, S, layout)] - mean, 2);
+    var /= static_cast<double>(N * S);
+    for (std::size_t n = 0; n < N; ++n)
+      for (std::size_t s = 0; s < S; ++s) {
+        const std::size_t i = at(n, c, s, C, S, layout);
+        y[i] = (x[i] - mean) / std::sqrt(var + eps) * w[c] + b[c];
+      }
+  }
+}
+
+void test_batch_norm_forward(const std::string& isa) {
+  for (Layout layout : {Layout::channels_first, Layout::channels_last})
+    for (std::size_t S : {std::size_t{1}, std::size_t{7}, std::size_t{37}}) {
+      const std::size_t N = 3, C = 5;
+      const auto x = randn(N * C * S, 1e4f, 1);  // a large mean: float32 accuracy needs exact centering
+      std::vector<float> w(C), b(C), y(x.size()), mean(C), rstd(C);
+      for (std::size_t c = 0; c < C; ++c) {
+        w[c] = 0.5f + 0.25f * static_cast<float>(c);
+        b[c] = static_cast<float>(c) - 2.0f;
+      }
+      normcore::batch_norm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C, S, layout,
+                                   1e-5);
+      std::vector<double> want;
+      batch_norm_reference(want, x, w, b, N, C, S, layout, 1e-5);
+      double worst = 0.0;
+      for (std::size_t i = 0; i < y.size(); ++i) worst = std::fmax(worst, std::fabs(y[i] - want[i]));
+      CHECK(worst < 2e-5, "%s batch_norm S=%zu layout=%d: max error %.3g", isa.c_str(), S, static_cast<int>(layout),
+            worst);
+    }
+}
+
+void test_layer_norm_backward_fd(const std::string& isa) {
+  const std::size_t R = 3, D = 19;
+  std::vector<double> x(R * D), w(D), b(D), dy(R * D);
+  std::mt19937 g(2);
+  std::normal_distribution<double> d;
+  for (auto& v : x) v = d(g);
+  for (auto& v : dy) v = d(g);
+  for (std::size_t j = 0; j < D; ++j) {
+    w[j] = 1.0 + 0.1 * d(g);
+    b[j] = d(g);
+  }
+  auto loss = [&](const std::vector<double>& xx, const std::vector<double>& ww) {
+    std::vector<double> y(R * D);
+    normcore::layer_norm_forward(y.data(), static_cast<double*>(nullptr), static_cast<double*>(nullptr), xx.data(),
+                                 ww.data(), b.data(), R, D, 1e-3);
+    double l = 0.0;
+    for (std::size_t i = 0; i < y.size(); ++i) l += y[i] * dy[i];
+    return l;
+  };
+  std::vector<double> y(R * D), mean(R), rstd(R), dx(R * D), dw(D), db(D);
+  normcore::layer_norm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), R, D, 1e-3);
+  normcore::layer_norm_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), mean.data(), rstd.data(),
+                                w.data(), R, D);
+  const double h = 1e-6;
+  double worst = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    auto xp = x, xm = x;
+    xp[i] += h;
+    xm[i] -= h;
+    worst = std::fmax(worst, std::fabs(dx[i] - (loss(xp, w) - loss(xm, w)) / (2 * h)));
+  }
+  for (std::size_t j = 0; j < D; ++j) {
+    auto wp = w, wm = w;
+    wp[j] += h;
+    wm[j] -= h;
+    worst = std::fmax(worst, std::fabs(dw[j] - (loss(x, wp) - loss(x, wm)) / (2 * h)));
+  }
+  CHECK(worst < 1e-6, "%s layer_norm_backward vs finite differences: %.3g", isa.c_str(), worst);
+}
+
+// Every output of a group norm forward + backward, as one vector.
+std::vector<float> group_norm_outputs(Layout layout) {
+  const std::size_t N = 4, C = 32, S = 2048, G = 8;
+  const auto x = randn(N * C * S, 3.0f, 3), dy = randn(N * C * S, 0.0f, 4);
+  std::vector<float> w(C, 1.5f), b(C, -1.0f), y(x.size()), mean(N * G), rstd(N * G), dx(x.size()), dw(C), db(C);
+  normcore::group_norm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C, S, G, layout,
+                               1e-5);
+  normcore::group_norm_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), mean.data(), rstd.data(),
+                                w.data(), N, C, S, G, layout);
+  std::vector<float> all = y;
+  for (const auto* v : {&mean, &rstd, &dx, &dw, &db}) all.insert(all.end(), v->begin(), v->end());
+  return all;
+}
+
+void test_thread_count_determinism(const std::string& isa) {
+  for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+    normcore::set_num_threads(1);
+    const auto one = group_norm_outputs(layout);
+    normcore::set_num_threads(2);
+    const auto two = group_norm_outputs(layout);
+    bool same = one.size() == two.size();
+    for (std::size_t i = 0; same && i < one.size(); ++i) same = std::memcmp(&one[i], &two[i], sizeof(float)) == 0;
+    CHECK(same, "%s group norm layout=%d differs between 1 and 2 threads", isa.c_str(), static_cast<int>(layout));
+  }
+}
+
+bool throws(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument&) {
+    return true;
+  }
+  return false;
+}
+
+void test_checks() {
+  std::vector<float> x(24, 1.0f), y(24), m(8), r(8);
+  CHECK(throws([&] {
+          normcore::group_norm_forward(y.data(), m.data(), r.data(), x.data(), static_cast<float*>(nullptr),
+                                       static_cast<float*>(nullptr), 2, 6, 2, 4, Layout::channels_first, 1e-5);
+        }),
+        "num_groups not dividing C");
+  CHECK(throws([&] {
+          normcore::layer_norm_forward(y.data(), m.data(), r.data(), x.data(), static_cast<float*>(nullptr),
+                                       static_cast<float*>(nullptr), 4, 6, -1.0);
+        }),
+        "negative eps");
+  CHECK(throws([&] {
+          normcore::batch_norm_forward(y.data(), m.data(), r.data(), x.data(), static_cast<float*>(nullptr),
+                                       static_cast<float*>(nullptr), 1, 24, 1, Layout::channels_first, 1e-5);
+        }),
+        "one value per channel in training");
+}
+
+}  // namespace
+
+int main() {
+  for (const auto& isa : normcore::available_isas()) {
+    normcore::set_isa(isa);
+    test_batch_norm_forward(isa);
+    test_layer_norm_backward_fd(isa);
+    test_thread_count_determinism(isa);
+  }
+  test_checks();
+  if (g_failures) {
+    std::printf("%d failure(s)\n", g_failures);
+    return 1;
+  }
+  std::printf("normalization: all passed\n");
+  return 0;
+}
