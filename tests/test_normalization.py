@@ -833,3 +833,22 @@ def test_stub_lists_the_normalization_functions():
         compiled = re.findall(r"(\w+): ", doc.split("(", 1)[1].split(") ->", 1)[0])
         assert stub_params == compiled, name
     assert inspect.isfunction(nc.batch_norm)
+
+
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("shape", [(0, 3, 4), (2, 3, 0), (2, 0, 4)], ids=str)
+def test_empty_inputs(shape, axis):
+    """Empty arrays: empty outputs, statistics of empty sets NaN, parameter gradients 0 (no crash)."""
+    x = np.zeros(shape, np.float32)
+    C = x.shape[axis]
+    y, m, r = nc.batch_norm_forward(x, None, None, channel_axis=axis)
+    assert y.shape == shape and m.shape == r.shape == (C,)
+    assert np.all(np.isnan(m)) and np.all(np.isnan(r))  # every channel has no values
+    dx, dw, db = nc.batch_norm_backward(x, x, m, r, np.ones(C, np.float32), channel_axis=axis)
+    assert dx.shape == shape and np.all(dw == 0) and np.all(db == 0)
+    y, m, r = nc.group_norm_forward(x, 1, None, None, channel_axis=axis)
+    assert y.shape == shape and m.shape == (shape[0], 1)
+    y, m, r = nc.layer_norm_forward(x, shape[-1], None, None)
+    assert y.shape == shape and m.shape == shape[:-1]
+    dx, dw, db = nc.layer_norm_backward(x, x, shape[-1], m, r, np.ones(shape[-1], np.float32))
+    assert dx.shape == shape and np.all(dw == 0) and np.all(db == 0)

@@ -393,6 +393,11 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
   auto coef_of = [&](const Moments& m, std::size_t p) {
     return affine_of(m.mean, rstd_of(m, eps), w, b, gr.channel_of(p), per_element);
   };
+  if (v.elements() == 0) {
+    // no values: the statistics of empty sets are NaN (0/0), nothing to normalize
+    for (std::size_t g = 0; g < gr.groups; ++g) set_group(g, Moments{0.0, std::nan(""), std::nan("")});
+    return gm;
+  }
   if (!v.cl && fuse(gr.groups)) {
     // per group: statistics of its planes, then normalize them while they are in cache
     const std::size_t S = v.S, K = chunk_len<T>();
@@ -453,6 +458,11 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
   const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
   const std::size_t P = v.count();
   const double M = static_cast<double>(gr.members * v.S);
+  if (v.elements() == 0) {
+    if (dw) std::fill(dw, dw + gr.mod, T(0));
+    if (db) std::fill(db, db + gr.mod, T(0));
+    return;
+  }
   auto weight = [&](std::size_t p) { return w ? static_cast<double>(w[gr.channel_of(p)]) : 1.0; };
   std::vector<GradSums> ps(P);
   // group g's Σg = Σ w·Σdy and Σg·d over its planes, in order
@@ -747,6 +757,11 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
   const StoreHint hint = detail::store_hint(rows * D * sizeof(T));
   const std::size_t K = chunk_len<T>(), RB = backward_block_rows(D), nb = ceil_div(rows, RB);
   const bool want_w = dw != nullptr, want_b = centered && db != nullptr;
+  if (rows == 0 || D == 0) {
+    if (want_w) std::fill(dw, dw + D, T(0));
+    if (want_b) std::fill(db, db + D, T(0));
+    return;
+  }
   std::vector<double> acc_w(want_w ? nb * D : 0, 0.0), acc_b(want_b ? nb * D : 0, 0.0);
   const double dD = static_cast<double>(D);
   parallel_tasks(nb, 2 * RB * D, [&](std::size_t blk) {

@@ -4,8 +4,8 @@
 // Two shapes of data:
 //   span    — n contiguous elements (a channels-first plane, a LayerNorm row, or a fixed-size chunk of one);
 //             per-span scalars (mean, rstd, ...), optionally a per-element weight/bias along the span.
-//   columns — a (rows, cols) block with row stride ld (channels-last: rows = positions, cols = channels);
-//             per-column coefficient arrays.
+//   columns — a (rows, cols) block (channels-last: rows = positions, cols = channels), with a row stride ld in the
+//             reductions (column tiles) and contiguous in the maps; per-column coefficient arrays.
 // Statistics and gradient sums are accumulated in double (float inputs widened), in an order that depends only
 // on the sizes, so a span or block gives the same bits wherever and on whichever thread it is computed.
 #pragma once
