@@ -189,15 +189,15 @@ template <class V>
 inline V x_sigmoid(V x, V z, V z_lo) {
   using T = scalar_t<V>;
   constexpr int K = 64;
+  constexpr T big = std::numeric_limits<T>::max();
   const V e = exp<V, true, K>(-abs(z));  // e^{−|z|}·2^K
   // e^{−|z + z_lo|} = e^{−|z|}·(1 − sign(z)·z_lo), to first order (z_lo is NaN when z is ±inf: drop it)
   const V lo = abs(z_lo) <= T(1) ? z_lo : splat<V>(T(0));
   const V ec = e - e * (z >= T(0) ? lo : -lo);
-  const V tiny = ec * T(0x1p-64);  // e^{−|z|}, may be subnormal: only used next to 1
-  const V d = T(1) / (tiny + T(1));  // σ(|z|)
-  const V small = ec == T(0) ? copysign(splat<V>(T(0)), x)        // the limit (x = ±inf too)
-                             : ((x * ec) * d) * T(0x1p-64);      // x·σ(−|z|), one rounding into range
-  return z >= T(0) ? x * d : (z < T(0) ? small : x * z);  // NaN z → NaN
+  const V d = T(1) / (ec * T(0x1p-64) + T(1));  // σ(|z|); e^{−|z|} may be subnormal here: only used next to 1
+  // x·σ(−|z|) with one rounding into range; x capped to finite so that x = ±inf, e = 0 gives the limit ±0
+  const V xf = min_nan_passes(splat<V>(big), max_nan_passes(splat<V>(-big), x));
+  return z >= T(0) ? x * d : ((xf * ec) * d) * T(0x1p-64);  // NaN z: e is NaN
 }
 
 // The Gaussian tail Φ(−a) = e^{−a²/2}·R(a) for a ≥ 0, R(a) = e^{a²/2}·Φ(−a) = erfcx(a/√2)/2: R is smooth and
@@ -229,21 +229,23 @@ inline V normal_tail_ratio(V a) {
   return (p * u + lookup16<V>(C::c0_lo, i)) + lookup16<V>(C::c0_hi, i);  // the constant term as hi + lo
 }
 
-// e^{−a²/2}·m·2^K for a ≥ 0 with a² split exactly (a² = hi + lo; e^{−lo/2} ≈ 1 − lo/2), so the large
-// exponent loses nothing to the rounding of a², and the exponential's last steps fused with the product:
-// e^{−a²/2} = 2^n·(1 + s) and m·(1 + s) = fma(m, s, m), one rounding where exp(·)·m takes two.
-// a = inf gives 0 (for finite m), NaN gives NaN.
-template <class V, int K = 0>
+// e^{−a²/2}·m for a ≥ 0 with a² split exactly (a² = hi + lo; e^{−lo/2} ≈ 1 − lo/2), so the large exponent
+// loses nothing to the rounding of a², and with one rounding at the end: e^{−a²/2} = 2^n·(1 + s) and
+// m·(1 + s) = fma(m, s, m) is scaled by 2^n last (one rounding into the subnormal range on AVX-512), so
+// tiny results keep their bits. The exponent is clamped where e^{−a²/2} < 2^{−150} (float) / 2^{−1075}
+// (double): callers keep |m| ≤ ½ there, so the result rounds to 0. NaN → NaN.
+template <class V>
 inline V gauss_exp_mul(V a, V m) {
   using T = scalar_t<V>;
   using C = exp_consts<T>;
-  const TwoProd<V> sq = two_prod(a, a);
-  const V lo = abs(sq.lo) <= T(1) ? sq.lo * T(-0.5) : splat<V>(T(0));  // NaN when a = inf
-  const V x = max_nan_passes(splat<V>(C::lo - T(K * 0.6931471805599453)), sq.hi * T(-0.5));
-  const ExpReduced<V> e = exp_reduce(x);
+  // beyond 64, e^{−a²/2} is far below the clamp: capping keeps lo small (≤ 2^−12) and never NaN
+  const V ab = min_nan_passes(splat<V>(T(64)), a);
+  const TwoProd<V> sq = two_prod(ab, ab);
+  const V lo = sq.lo * T(-0.5);
+  const ExpReduced<V> e = exp_reduce(max_nan_passes(splat<V>(C::lo), sq.hi * T(-0.5)));
   const V em1 = expm1_poly(e.r);
   const V s = (em1 * lo + em1) + lo;  // e^{r + lo} − 1 to first order in lo
-  return scale_pow2(m * s + m, e.nf + T(K), e.n + K);
+  return scale_pow2(m * s + m, e.nf, e.n);
 }
 
 // atan(x), ~1 ulp: |x| is reduced to |t| ≤ tan(π/8) through atan|x| = π/2 + atan(−1/|x|) (|x| > tan(3π/8))

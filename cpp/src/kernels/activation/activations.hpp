@@ -83,25 +83,28 @@ struct elu {
   }
 };
 
-// gelu(x) = x·Φ(x) (erf form): with a = |x| and Φ(−a) from the Gaussian tail, x − x·Φ(−a) for x ≥ 0 and
-// x·Φ(−a) below, the small side scaled by 2^K so that Φ(−a) is not rounded to a subnormal before x multiplies
-// it back. f' = Φ(x) + x·φ(x) = 1 − D (x ≥ 0) or D (x < 0) with D = e^{−a²/2}·(R(a) − a/√(2π)).
-// Limits at ±inf: x and −0, gradients 1 and 0.
+// gelu(x) = x·Φ(x) (erf form): with a = |x| and Φ(−a) = e^{−a²/2}·R(a) from the Gaussian tail, x − x·Φ(−a)
+// for x > 0 and x·Φ(−a) otherwise, x·R(a) rounded once with the exponential (no subnormal Φ(−a) on the way).
+// x is capped at the end of R's range there (±15 float, ±40 double), beyond which x·Φ(−a) is 0 anyway:
+// the limits at ±inf are x and −0. f' = Φ(x) + x·φ(x) = 1 − D (x ≥ 0) or D (x < 0) with
+// D = e^{−a²/2}·(R(a) − a/√(2π)); gradients 1 and 0 at ±inf.
 struct gelu {
-  static constexpr int K = 64;  // the 2^-64 below
   static constexpr double kInvSqrt2Pi = 0.3989422804014327;
+  template <class V> static V cap(V x) {
+    using C = normal_tail_consts<scalar_t<V>>;
+    const V c = k<V>(double(C::intervals) * double(C::width));
+    return min_nan_passes(c, max_nan_passes(-c, x));
+  }
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
     const V a = abs(x);
-    const V q = gauss_exp_mul<V, K>(a, normal_tail_ratio(a));  // Φ(−a)·2^K
-    const V small = q == T(0) ? copysign(k<V>(0), x) : (x * q) * T(0x1p-64);  // x·Φ(−a)
-    return x >= T(0) ? x - small : small;  // NaN: small is NaN
+    const V small = gauss_exp_mul(a, cap(x) * normal_tail_ratio(a));  // x·Φ(−a)
+    return x > T(0) ? x - small : small;  // −0 stays −0; NaN: small is NaN
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
     const V a = abs(x);
-    const V ac = min_nan_passes(k<V>(64), a);  // where e^{−a²/2} is 0 already: keeps the product finite
-    const V d = gauss_exp_mul<V>(a, normal_tail_ratio(a) - ac * T(kInvSqrt2Pi));
+    const V d = gauss_exp_mul(a, normal_tail_ratio(a) - abs(cap(x)) * T(kInvSqrt2Pi));
     return dy * (x >= T(0) ? T(1) - d : d);
   }
 };
