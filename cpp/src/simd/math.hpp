@@ -185,19 +185,30 @@ inline V copysign(V mag, V sgn) {
 // when z is rounded, so callers whose z is a product pass its rounding error in z_lo. The small side is
 // computed scaled by 2^K so that σ(−|z|) is not rounded to a subnormal before x multiplies it back up.
 // At z = ±inf the limits x and 0 (not inf·0).
-template <class V>
-inline V x_sigmoid(V x, V z, V z_lo) {
+// x_sigmoid(x, z): z is exact (no z_lo).
+template <class V, bool has_lo = true>
+inline V x_sigmoid_impl(V x, V z, V z_lo) {
   using T = scalar_t<V>;
   constexpr int K = 64;
   constexpr T big = std::numeric_limits<T>::max();
-  const V e = exp<V, true, K>(-abs(z));  // e^{−|z|}·2^K
-  // e^{−|z + z_lo|} = e^{−|z|}·(1 − sign(z)·z_lo), to first order (z_lo is NaN when z is ±inf: drop it)
-  const V lo = abs(z_lo) <= T(1) ? z_lo : splat<V>(T(0));
-  const V ec = e - e * (z >= T(0) ? lo : -lo);
+  V ec = exp<V, true, K>(-abs(z));  // e^{−|z|}·2^K
+  if constexpr (has_lo) {
+    // e^{−|z + z_lo|} = e^{−|z|}·(1 − sign(z)·z_lo), to first order (z_lo is NaN when z is ±inf: drop it)
+    const V lo = abs(z_lo) <= T(1) ? z_lo : splat<V>(T(0));
+    ec = ec - ec * (z >= T(0) ? lo : -lo);
+  }
   const V d = T(1) / (ec * T(0x1p-64) + T(1));  // σ(|z|); e^{−|z|} may be subnormal here: only used next to 1
   // x·σ(−|z|) with one rounding into range; x capped to finite so that x = ±inf, e = 0 gives the limit ±0
   const V xf = min_nan_passes(splat<V>(big), max_nan_passes(splat<V>(-big), x));
   return z >= T(0) ? x * d : ((xf * ec) * d) * T(0x1p-64);  // NaN z: e is NaN
+}
+template <class V>
+inline V x_sigmoid(V x, V z, V z_lo) {
+  return x_sigmoid_impl<V, true>(x, z, z_lo);
+}
+template <class V>
+inline V x_sigmoid(V x, V z) {
+  return x_sigmoid_impl<V, false>(x, z, z);
 }
 
 // The Gaussian tail Φ(−a) = e^{−a²/2}·R(a) for a ≥ 0, R(a) = e^{a²/2}·Φ(−a) = erfcx(a/√2)/2: R is smooth and

@@ -141,6 +141,7 @@ struct gelu_tanh {
 // swish(x) = x·σ(a·x) (a = beta; silu: a = 1). f' = σ(ax)·(1 + ax·σ(−ax)).
 struct swish {
   template <class V> static V forward(V x, const P<V>& p) {
+    if (p.a == scalar_t<V>(1)) return x_sigmoid(x, x);  // silu: a·x is exact
     const TwoProd<V> ax = two_prod(x, splat<V>(p.a));  // a·x exactly: e^{−|ax|} amplifies its rounding
     return x_sigmoid(x, ax.hi, ax.lo);
   }
