@@ -60,26 +60,61 @@ inline wide_t<V> wide_splat(double c) {
   }
 }
 
-// f applied to each double vector (or the double) of w.
-template <class V, class F>
-inline wide_t<V> wide_map(wide_t<V> w, F&& f) {
+// f applied to the corresponding double vectors (or doubles) of w...
+template <class V, class F, class... Wd>
+inline wide_t<V> wide_apply(F&& f, const Wd&... w) {
   if constexpr (std::is_same_v<V, vf>) {
-    return {f(w.lo), f(w.hi)};
+    return {f(w.lo...), f(w.hi...)};
   } else {
-    return f(w);
+    return f(w...);
   }
 }
 
-// Σ of w's lanes in lane order.
+// Σ in double, lane by lane. Double lanes are compensated (Knuth's two-sum: the rounding errors are summed apart
+// and added at the end), as double has no precision to spare for them; float lanes are summed plainly, double
+// holding their sums with 29 bits to spare. An infinite sum keeps its value (its error term is NaN).
 template <class V>
-inline double wide_hsum(const wide_t<V>& w) {
-  constexpr std::size_t n = sizeof(w) / sizeof(double);
-  double lanes[n];
-  std::memcpy(lanes, &w, sizeof w);
-  double s = 0.0;
-  for (std::size_t j = 0; j < n; ++j) s += lanes[j];
-  return s;
-}
+struct Sum {
+  using Wd = wide_t<V>;
+  static constexpr bool compensated = std::is_same_v<scalar_t<V>, double>;
+  Wd hi = wide_splat<V>(0.0), lo = wide_splat<V>(0.0);
+
+  void add(Wd v) {
+    if constexpr (compensated) {
+      const Wd t = hi + v, bb = t - hi;
+      lo = lo + ((hi - (t - bb)) + (v - bb));
+      hi = t;
+    } else {
+      hi = hi + v;
+    }
+  }
+  // per lane
+  Wd value() const {
+    if constexpr (compensated) {
+      return lo == lo ? hi + lo : hi;
+    } else {
+      return hi;
+    }
+  }
+  // over the lanes, in lane order
+  double total() const {
+    constexpr std::size_t n = sizeof(Wd) / sizeof(double);
+    double h[n], l[n];
+    std::memcpy(h, &hi, sizeof hi);
+    std::memcpy(l, &lo, sizeof lo);
+    double s = 0.0, c = 0.0;
+    for (std::size_t j = 0; j < n; ++j) {
+      if constexpr (compensated) {
+        const double t = s + h[j], bb = t - s;
+        c += ((s - (t - bb)) + (h[j] - bb)) + l[j];
+        s = t;
+      } else {
+        s += h[j];
+      }
+    }
+    return c == c ? s + c : s;
+  }
+};
 
 // ---- line sets ---------------------------------------------------------------------------------------------
 
@@ -136,7 +171,7 @@ struct Contig {
     for (std::size_t j = 1; j < W; ++j) r = (lanes[j] > r || lanes[j] != lanes[j]) ? lanes[j] : r;
     return splat<V>(r);
   }
-  wide_t<V> total_sum(const wide_t<V>& s) const { return wide_splat<V>(wide_hsum<V>(s)); }
+  wide_t<V> total_sum(const Sum<V>& s) const { return wide_splat<V>(s.total()); }
 };
 
 // m ≤ W lines side by side (lane j = the line starting at column j), n steps each, step k at k·stride elements.
@@ -159,7 +194,7 @@ struct Lanes {
   V keep(std::size_t, V v, T) const { return v; }
   wide_t<V> keep(std::size_t, wide_t<V> w) const { return w; }
   V total_max(V m) const { return m; }
-  wide_t<V> total_sum(const wide_t<V>& s) const { return s; }
+  wide_t<V> total_sum(const Sum<V>& s) const { return s.value(); }
 };
 
 // f(lines, o, i) for the line sets along C in the rows and columns of t (i = the set's first column): lines of C
@@ -271,12 +306,13 @@ void channel_kernel(T* out, double* acc, const T* a, const T* b, const T* p, con
     const auto columns = [&](const auto& l, std::size_t c) {
       const std::size_t off = t.o0 * t.C + c;
       const V pv = param(p, c, l.m), qv = param(q, c, l.m);
-      wide_t<V> s = wide_splat<V>(0.0);
+      Sum<V> s;
       for (std::size_t k = 0; k < l.steps(); ++k)
-        s = s + channel_step<Op>(l, k, out + off, a + off, b != nullptr ? b + off : nullptr, pv, qv);
+        s.add(channel_step<Op>(l, k, out + off, a + off, b != nullptr ? b + off : nullptr, pv, qv));
       if constexpr (reduce) {
         double lanes[W];
-        std::memcpy(lanes, &s, sizeof s);
+        const wide_t<V> v = s.value();
+        std::memcpy(lanes, &v, sizeof v);
         for (std::size_t j = 0; j < l.m; ++j) acc[c + j] += lanes[j];
       }
     };
@@ -290,10 +326,10 @@ void channel_kernel(T* out, double* acc, const T* a, const T* b, const T* p, con
     for (std::size_t c = t.c0; c < t.c1; ++c) {
       const std::size_t off = (o * t.C + c) * t.inner + t.i0;
       const V pv = splat<V>(p != nullptr ? p[c] : T(0)), qv = splat<V>(q != nullptr ? q[c] : T(0));
-      wide_t<V> s = wide_splat<V>(0.0);
+      Sum<V> s;
       for (std::size_t k = 0; k < l.steps(); ++k)
-        s = s + channel_step<Op>(l, k, out + off, a + off, b != nullptr ? b + off : nullptr, pv, qv);
-      if constexpr (reduce) acc[c] += wide_hsum<V>(s);
+        s.add(channel_step<Op>(l, k, out + off, a + off, b != nullptr ? b + off : nullptr, pv, qv));
+      if constexpr (reduce) acc[c] += s.total();
     }
   }
 }
@@ -324,18 +360,27 @@ inline V exp_shifted(V x, V m) {
   return err == err ? e + e * err : e;
 }
 
-// log of a line sum s ∈ [1, C] (NaN stays NaN).
-template <class V>
-inline wide_t<V> log_sum(wide_t<V> s) {
-  return wide_map<V>(s, [](auto w) { return w == w ? log_normal(w) : w; });
-}
-
-// Σ_C e^{x − m} per line (wide), with m = the line max.
+// log Σ_C e^{x − m} per line. The elements equal to the max (each e^0 = 1) are counted apart from the rest, so
+// that log Σ = log k + log1p(rest/k) keeps its relative precision when the sum is close to 1. NaN when the line
+// holds a NaN (m is NaN, k = 0, rest NaN) or +inf (m = +inf), as PyTorch's result.
 template <class L, class V = typename L::V>
-inline wide_t<V> sum_exp(const L& l, const scalar_t<V>* x, V m) {
-  wide_t<V> s = wide_splat<V>(0.0);
-  for (std::size_t k = 0; k < l.steps(); ++k) s = s + widen(l.keep(k, exp_shifted(l.load(x, k), m), 0));
-  return l.total_sum(s);
+inline wide_t<V> log_sum_exp_shifted(const L& l, const scalar_t<V>* x, V m) {
+  Sum<V> count, rest;
+  for (std::size_t k = 0; k < l.steps(); ++k) {
+    const V xv = l.load(x, k);
+    const auto top = xv == m;
+    count.add(widen(l.keep(k, top ? splat<V>(1) : splat<V>(0), 0)));
+    rest.add(widen(l.keep(k, top ? splat<V>(0) : exp_shifted(xv, m), 0)));
+  }
+  return wide_apply<V>(
+      [](auto kd, auto rd, auto md) {
+        using D = decltype(kd);
+        const D lse = log_normal(kd) + log1p_nonneg(rd / kd);
+        return (rd == rd) & (md < std::numeric_limits<double>::infinity())
+                   ? lse
+                   : splat<D>(std::numeric_limits<double>::quiet_NaN());
+      },
+      l.total_sum(count), l.total_sum(rest), widen(m));
 }
 
 namespace softmax_ops {
@@ -345,10 +390,10 @@ struct softmax {
   template <class L, class V = typename L::V>
   static void run(const L& l, scalar_t<V>* y, const scalar_t<V>* x, const scalar_t<V>*) {
     const V m = line_max(l, x);
-    wide_t<V> s = wide_splat<V>(0.0);
+    Sum<V> s;
     for (std::size_t k = 0; k < l.steps(); ++k) {
       const V e = exp_shifted(l.load(x, k), m);
-      s = s + widen(l.keep(k, e, 0));
+      s.add(widen(l.keep(k, e, 0)));
       l.store(y, k, e);
     }
     const V total = narrow<V>(l.total_sum(s));
@@ -361,7 +406,7 @@ struct log_softmax {
   template <class L, class V = typename L::V>
   static void run(const L& l, scalar_t<V>* y, const scalar_t<V>* x, const scalar_t<V>*) {
     const V m = line_max(l, x);
-    const wide_t<V> ls = log_sum<V>(sum_exp(l, x, m)), mw = widen(m);
+    const wide_t<V> ls = log_sum_exp_shifted(l, x, m), mw = widen(m);
     for (std::size_t k = 0; k < l.steps(); ++k) l.store(y, k, narrow<V>((widen(l.load(x, k)) - mw) - ls));
   }
 };
@@ -371,11 +416,11 @@ struct softmax_backward {
   template <class L, class V = typename L::V>
   static void run(const L& l, scalar_t<V>* dx, const scalar_t<V>* dy, const scalar_t<V>* x) {
     const V m = line_max(l, x);
-    wide_t<V> s = wide_splat<V>(0.0), t = wide_splat<V>(0.0);
+    Sum<V> s, t;
     for (std::size_t k = 0; k < l.steps(); ++k) {
       const V e = l.keep(k, exp_shifted(l.load(x, k), m), 0);
-      s = s + widen(e);
-      t = t + widen(e) * widen(l.load(dy, k));
+      s.add(widen(e));
+      t.add(widen(e) * widen(l.load(dy, k)));
     }
     const wide_t<V> S = l.total_sum(s);
     const V total = narrow<V>(S), dot = narrow<V>(l.total_sum(t) / S);
@@ -389,10 +434,10 @@ struct log_softmax_backward {
   template <class L, class V = typename L::V>
   static void run(const L& l, scalar_t<V>* dx, const scalar_t<V>* dy, const scalar_t<V>* x) {
     const V m = line_max(l, x);
-    wide_t<V> s = wide_splat<V>(0.0), g = wide_splat<V>(0.0);
+    Sum<V> s, g;
     for (std::size_t k = 0; k < l.steps(); ++k) {
-      s = s + widen(l.keep(k, exp_shifted(l.load(x, k), m), 0));
-      g = g + widen(l.load(dy, k));
+      s.add(widen(l.keep(k, exp_shifted(l.load(x, k), m), 0)));
+      g.add(widen(l.load(dy, k)));
     }
     const V total = narrow<V>(l.total_sum(s)), gsum = narrow<V>(l.total_sum(g));
     for (std::size_t k = 0; k < l.steps(); ++k)
@@ -404,8 +449,8 @@ struct log_softmax_backward {
 struct softmax_backward_from_output {
   template <class L, class V = typename L::V>
   static void run(const L& l, scalar_t<V>* dx, const scalar_t<V>* dy, const scalar_t<V>* y) {
-    wide_t<V> t = wide_splat<V>(0.0);
-    for (std::size_t k = 0; k < l.steps(); ++k) t = t + widen(l.load(dy, k)) * widen(l.load(y, k));
+    Sum<V> t;
+    for (std::size_t k = 0; k < l.steps(); ++k) t.add(widen(l.load(dy, k)) * widen(l.load(y, k)));
     const V dot = narrow<V>(l.total_sum(t));
     for (std::size_t k = 0; k < l.steps(); ++k) {
       const V yv = l.load(y, k);
@@ -418,8 +463,8 @@ struct softmax_backward_from_output {
 struct log_softmax_backward_from_output {
   template <class L, class V = typename L::V>
   static void run(const L& l, scalar_t<V>* dx, const scalar_t<V>* dy, const scalar_t<V>* y) {
-    wide_t<V> g = wide_splat<V>(0.0);
-    for (std::size_t k = 0; k < l.steps(); ++k) g = g + widen(l.load(dy, k));
+    Sum<V> g;
+    for (std::size_t k = 0; k < l.steps(); ++k) g.add(widen(l.load(dy, k)));
     const V gsum = narrow<V>(l.total_sum(g));
     for (std::size_t k = 0; k < l.steps(); ++k) {
       const V e = exp(l.load(y, k));
