@@ -7,6 +7,25 @@
 // lanes are the lines (no reduction across lanes). Sums are accumulated in double (wide_t), lane-wise, then across
 // lanes in lane order: the result depends only on the shapes, the tile and the ISA, never on the thread count.
 
+// The kernels' entry points inline everything they call (GCC otherwise leaves exp, line_max, ... out of line and
+// passes the vectors through memory).
+#if defined(__GNUC__)
+#define NORMCORE_FLATTEN __attribute__((flatten))
+#else
+#define NORMCORE_FLATTEN
+#endif
+
+// All lanes = c for a value known only at run time: one broadcast instruction (splat's lane-by-lane form compiles
+// to a chain of inserts there). c − 0 is c exactly, −0 and NaN included.
+template <class V>
+inline V broadcast(scalar_t<V> c) {
+  if constexpr (is_scalar_v<V>) {
+    return c;
+  } else {
+    return c - V{};
+  }
+}
+
 // ---- lanes in double -----------------------------------------------------------------------------------------
 
 // Two double vectors holding the low and high halves of a float vector's lanes.
@@ -24,15 +43,26 @@ template <> struct wide_of<vd> { using type = vd; };
 template <> struct wide_of<vf> { using type = vd2; };
 template <class V> using wide_t = typename wide_of<V>::type;
 
-typedef float vfh __attribute__((vector_size(kVectorBytes / 2)));
-
+// float lanes → double lanes and back, the halves split and joined with the ISA's own instructions.
 template <class V>
 inline wide_t<V> widen(V v) {
   if constexpr (std::is_same_v<V, vf>) {
-    vfh lo, hi;
-    std::memcpy(&lo, &v, sizeof lo);
-    std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
-    return {__builtin_convertvector(lo, vd), __builtin_convertvector(hi, vd)};
+#if defined(__AVX512F__)
+    return {(vd)_mm512_cvtps_pd(_mm512_castps512_ps256((__m512)v)),
+            (vd)_mm512_cvtps_pd(_mm512_extractf32x8_ps((__m512)v, 1))};
+#elif defined(__AVX__)
+    return {(vd)_mm256_cvtps_pd(_mm256_castps256_ps128((__m256)v)),
+            (vd)_mm256_cvtps_pd(_mm256_extractf128_ps((__m256)v, 1))};
+#elif defined(__SSE2__)
+    return {(vd)_mm_cvtps_pd((__m128)v), (vd)_mm_cvtps_pd(_mm_movehl_ps((__m128)v, (__m128)v))};
+#else
+    vd2 w;
+    for (std::size_t j = 0; j < traits<vd>::lanes; ++j) {
+      w.lo[j] = v[j];
+      w.hi[j] = v[j + traits<vd>::lanes];
+    }
+    return w;
+#endif
   } else {
     return static_cast<wide_t<V>>(v);
   }
@@ -41,22 +71,61 @@ inline wide_t<V> widen(V v) {
 template <class V>
 inline V narrow(wide_t<V> w) {
   if constexpr (std::is_same_v<V, vf>) {
-    const vfh lo = __builtin_convertvector(w.lo, vfh), hi = __builtin_convertvector(w.hi, vfh);
+#if defined(__AVX512F__)
+    return (V)_mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps((__m512d)w.lo)),
+                                 _mm512_cvtpd_ps((__m512d)w.hi), 1);
+#elif defined(__AVX__)
+    return (V)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)w.lo)),
+                                   _mm256_cvtpd_ps((__m256d)w.hi), 1);
+#elif defined(__SSE2__)
+    return (V)_mm_movelh_ps(_mm_cvtpd_ps((__m128d)w.lo), _mm_cvtpd_ps((__m128d)w.hi));
+#else
     V v;
-    std::memcpy(&v, &lo, sizeof lo);
-    std::memcpy(reinterpret_cast<char*>(&v) + sizeof lo, &hi, sizeof hi);
+    for (std::size_t j = 0; j < traits<vd>::lanes; ++j) {
+      v[j] = static_cast<float>(w.lo[j]);
+      v[j + traits<vd>::lanes] = static_cast<float>(w.hi[j]);
+    }
     return v;
+#endif
   } else {
     return static_cast<V>(w);
+  }
+}
+
+// A GCC vector of Bytes bytes of T (Bytes == sizeof(T): T itself).
+template <class T, std::size_t Bytes>
+struct vec_bytes {
+  typedef T type __attribute__((vector_size(Bytes)));
+};
+template <class T>
+struct vec_bytes<T, sizeof(T)> {
+  typedef T type;
+};
+
+// v's lanes folded pairwise, halves first (lanes j and j + W/2, then ...): f(a, b) combines two vectors (or
+// scalars) of one half's width. A fixed order for a given vector width.
+template <class T, std::size_t Bytes = sizeof(T), class X, class F>
+inline T fold(X v, F&& f) {
+  constexpr std::size_t B = Bytes == sizeof(T) ? sizeof(X) : Bytes;
+  if constexpr (B == sizeof(T)) {
+    T t;
+    std::memcpy(&t, &v, sizeof t);
+    return t;
+  } else {
+    using H = typename vec_bytes<T, B / 2>::type;
+    H lo, hi;
+    std::memcpy(&lo, &v, B / 2);
+    std::memcpy(&hi, reinterpret_cast<const char*>(&v) + B / 2, B / 2);
+    return fold<T, B / 2>(f(lo, hi), f);
   }
 }
 
 template <class V>
 inline wide_t<V> wide_splat(double c) {
   if constexpr (std::is_same_v<V, vf>) {
-    return {splat<vd>(c), splat<vd>(c)};
+    return {broadcast<vd>(c), broadcast<vd>(c)};
   } else {
-    return splat<wide_t<V>>(c);
+    return broadcast<wide_t<V>>(c);
   }
 }
 
@@ -96,50 +165,139 @@ struct Sum {
       return hi;
     }
   }
-  // over the lanes, in lane order
+  // over the lanes (folded pairwise, halves first)
   double total() const {
-    constexpr std::size_t n = sizeof(Wd) / sizeof(double);
-    double h[n], l[n];
-    std::memcpy(h, &hi, sizeof hi);
-    std::memcpy(l, &lo, sizeof lo);
-    double s = 0.0, c = 0.0;
-    for (std::size_t j = 0; j < n; ++j) {
-      if constexpr (compensated) {
-        const double t = s + h[j], bb = t - s;
-        c += ((s - (t - bb)) + (h[j] - bb)) + l[j];
-        s = t;
-      } else {
-        s += h[j];
+    if constexpr (compensated) {
+      // the lanes in order, two-sum again; all error terms summed apart
+      constexpr std::size_t n = sizeof(Wd) / sizeof(double);
+      double h[n], l[n];
+      std::memcpy(h, &hi, sizeof hi);
+      std::memcpy(l, &lo, sizeof lo);
+      double sh = 0.0, sl = 0.0;
+      for (std::size_t j = 0; j < n; ++j) {
+        const double t = sh + h[j], bb = t - sh;
+        sl += ((sh - (t - bb)) + (h[j] - bb)) + l[j];
+        sh = t;
       }
+      return sl == sl ? sh + sl : sh;
+    } else {
+      return fold<double>(hi, [](auto a, auto b) { return a + b; });
     }
-    return c == c ? s + c : s;
   }
 };
 
 // ---- line sets ---------------------------------------------------------------------------------------------
 
-// v with lanes [m, W) replaced by `fill` (a partial step's missing lanes, before they enter a reduction).
-template <class L, class X>
-inline X fill_from(X v, std::size_t m, double fill) {
-  constexpr std::size_t n = sizeof(X) / sizeof(L);
-  L lanes[n];
-  std::memcpy(lanes, &v, sizeof v);
-  for (std::size_t j = m; j < n; ++j) lanes[j] = static_cast<L>(fill);
-  std::memcpy(&v, lanes, sizeof v);
-  return v;
+// Lanes j < m set (all lanes of a scalar), in V's integer type.
+template <class V>
+inline auto first_lanes(std::size_t m) {
+  if constexpr (is_scalar_v<V>) {
+    return m > 0;
+  } else {
+    using I = int_t<V>;
+    using E = std::remove_reference_t<decltype(I{}[0])>;
+    I index;
+    for (std::size_t j = 0; j < traits<V>::lanes; ++j) index[j] = static_cast<E>(j);
+    return index < static_cast<E>(m);
+  }
 }
 
-// The first m elements at p in a vector (the rest 0).
+// The first m elements at p in a vector, the other lanes 0 (masked loads where the ISA has them: no access past
+// p + m).
 template <class V>
 inline V load_first(const scalar_t<V>* p, std::size_t m) {
-  V v = splat<V>(0);
-  std::memcpy(&v, p, m * sizeof(scalar_t<V>));
-  return v;
+  using T = scalar_t<V>;
+  if constexpr (is_scalar_v<V>) {
+    return m > 0 ? *p : T(0);
+  } else {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64) {
+      const auto k = static_cast<std::uint32_t>((std::uint64_t{1} << m) - 1);
+      if constexpr (std::is_same_v<T, float>) return (V)_mm512_maskz_loadu_ps(static_cast<__mmask16>(k), p);
+      else return (V)_mm512_maskz_loadu_pd(static_cast<__mmask8>(k), p);
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (sizeof(V) == 32) {
+      const auto k = first_lanes<V>(m);
+      if constexpr (std::is_same_v<T, float>) return (V)_mm256_maskload_ps(p, (__m256i)k);
+      else return (V)_mm256_maskload_pd(p, (__m256i)k);
+    }
+#endif
+    V v = splat<V>(T(0));
+    std::memcpy(&v, p, m * sizeof(T));
+    return v;
+  }
 }
 
 template <class V>
 inline void store_first(scalar_t<V>* p, V v, std::size_t m) {
-  std::memcpy(p, &v, m * sizeof(scalar_t<V>));
+  using T = scalar_t<V>;
+  if constexpr (is_scalar_v<V>) {
+    if (m > 0) *p = v;
+  } else {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64) {
+      const auto k = static_cast<std::uint32_t>((std::uint64_t{1} << m) - 1);
+      if constexpr (std::is_same_v<T, float>) _mm512_mask_storeu_ps(p, static_cast<__mmask16>(k), (__m512)v);
+      else _mm512_mask_storeu_pd(p, static_cast<__mmask8>(k), (__m512d)v);
+      return;
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (sizeof(V) == 32) {
+      const auto k = first_lanes<V>(m);
+      if constexpr (std::is_same_v<T, float>) _mm256_maskstore_ps(p, (__m256i)k, (__m256)v);
+      else _mm256_maskstore_pd(p, (__m256i)k, (__m256d)v);
+      return;
+    }
+#endif
+    std::memcpy(p, &v, m * sizeof(T));
+  }
+}
+
+// v with lanes [m, W) set to `fill` (a partial step's missing lanes, before they enter a reduction); for wide
+// lanes (doubles of a float V) the low half holds lanes [0, W/2).
+template <class V>
+inline V keep_first(V v, std::size_t m, scalar_t<V> fill) {
+  return first_lanes<V>(m) ? v : broadcast<V>(fill);
+}
+template <class V>
+inline wide_t<V> keep_first_wide(wide_t<V> w, std::size_t m) {
+  if constexpr (std::is_same_v<V, vf>) {
+    constexpr std::size_t half = traits<vd>::lanes;
+    return {keep_first<vd>(w.lo, m, 0.0), keep_first<vd>(w.hi, m > half ? m - half : 0, 0.0)};
+  } else {
+    return keep_first<V>(w, m, 0.0);
+  }
+}
+
+// The maximum of v's lanes (NaN if any lane is NaN).
+template <class V>
+inline scalar_t<V> max_lanes(V v) {
+  return fold<scalar_t<V>>(v, [](auto a, auto b) { return (b > a) | (b != b) ? b : a; });
+}
+
+// Lane j ← p[j·ls] for j < m (the other lanes 0), and back. Element by element: on the CPUs measured, the
+// hardware gathers and scatters were 2-5x slower than these loops.
+template <class V>
+inline V gather(const scalar_t<V>* p, std::size_t ls, std::size_t m) {
+  if constexpr (is_scalar_v<V>) {
+    return m > 0 ? *p : scalar_t<V>(0);
+  } else {
+    V v = splat<V>(0);
+    for (std::size_t j = 0; j < m; ++j) v[j] = p[j * ls];
+    return v;
+  }
+}
+
+template <class V>
+inline void scatter(scalar_t<V>* p, std::size_t ls, V v, std::size_t m) {
+  if constexpr (is_scalar_v<V>) {
+    if (m > 0) *p = v;
+  } else {
+    for (std::size_t j = 0; j < m; ++j) p[j * ls] = v[j];
+  }
 }
 
 // One line of n contiguous elements, W per step; the last step may be partial (missing lanes load as 0, are
@@ -161,34 +319,31 @@ struct Contig {
       store_first<V>(p + k * W, v, n - k * W);
     }
   }
-  V keep(std::size_t k, V v, T neutral) const { return full(k) ? v : fill_from<T>(v, n - k * W, neutral); }
-  wide_t<V> keep(std::size_t k, wide_t<V> w) const { return full(k) ? w : fill_from<double>(w, n - k * W, 0.0); }
+  V keep(std::size_t k, V v, T neutral) const { return full(k) ? v : keep_first<V>(v, n - k * W, neutral); }
+  wide_t<V> keep(std::size_t k, wide_t<V> w) const { return full(k) ? w : keep_first_wide<V>(w, n - k * W); }
   // the line's maximum in every lane (NaN if any lane is NaN)
-  V total_max(V m) const {
-    T lanes[W];
-    std::memcpy(lanes, &m, sizeof m);
-    T r = lanes[0];
-    for (std::size_t j = 1; j < W; ++j) r = (lanes[j] > r || lanes[j] != lanes[j]) ? lanes[j] : r;
-    return splat<V>(r);
-  }
+  V total_max(V m) const { return broadcast<V>(max_lanes(m)); }
   wide_t<V> total_sum(const Sum<V>& s) const { return wide_splat<V>(s.total()); }
 };
 
-// m ≤ W lines side by side (lane j = the line starting at column j), n steps each, step k at k·stride elements.
-// full: m == W (whole vectors); otherwise m lanes are loaded and stored. Totals stay per lane.
-template <class V_, bool full>
+// m ≤ W lines side by side, n steps each, step k at k·stride elements; lane j = the line starting at j·ls
+// (adjacent: ls = 1, plain or masked loads; otherwise gathered). full: m == W. Totals stay per lane.
+template <class V_, bool full, bool adjacent = true>
 struct Lanes {
   using V = V_;
   using T = scalar_t<V>;
-  std::size_t n, stride, m;
+  static constexpr std::size_t W = traits<V>::lanes;
+  std::size_t n, stride, m, ls = 1;
 
   std::size_t steps() const { return n; }
   V load(const T* p, std::size_t k) const {
-    if constexpr (full) return ::normcore::NORMCORE_ISA_NS::load<V>(p + k * stride);
+    if constexpr (!adjacent) return gather<V>(p + k * stride, ls, full ? W : m);
+    else if constexpr (full) return ::normcore::NORMCORE_ISA_NS::load<V>(p + k * stride);
     else return load_first<V>(p + k * stride, m);
   }
   void store(T* p, std::size_t k, V v) const {
-    if constexpr (full) ::normcore::NORMCORE_ISA_NS::store<V>(p + k * stride, v);
+    if constexpr (!adjacent) scatter<V>(p + k * stride, ls, v, full ? W : m);
+    else if constexpr (full) ::normcore::NORMCORE_ISA_NS::store<V>(p + k * stride, v);
     else store_first<V>(p + k * stride, v, m);
   }
   V keep(std::size_t, V v, T) const { return v; }
@@ -197,20 +352,28 @@ struct Lanes {
   wide_t<V> total_sum(const Sum<V>& s) const { return s.value(); }
 };
 
+// Contiguous lines shorter than this are processed W at a time, gathered across rows (lanes = rows), rather than
+// one by one with a reduction across lanes.
+inline constexpr std::size_t kGatherBelow = 32;
+
 // f(lines, o, i) for the line sets along C in the rows and columns of t (i = the set's first column): lines of C
-// elements at stride inner side by side across the columns (the last set partial), or, when inner == 1 and
-// contiguous lines are allowed, one contiguous line per row. V scalar: one line at a time.
-template <class V, bool allow_contig, class F>
+// elements at stride inner side by side across the columns (the last set partial); when inner == 1, one
+// contiguous line per row, or W rows at a time gathered when the rows are short.
+template <class V, class F>
 inline void for_each_line_set(const Tile& t, F&& f) {
   constexpr std::size_t W = traits<V>::lanes;
-  if (allow_contig && t.inner == 1) {
-    for (std::size_t o = t.o0; o < t.o1; ++o) f(Contig<V>{t.C}, o, std::size_t{0});
-    return;
-  }
-  for (std::size_t o = t.o0; o < t.o1; ++o) {
-    std::size_t i = t.i0;
-    for (; i + W <= t.i1; i += W) f(Lanes<V, true>{t.C, t.inner, W}, o, i);
-    if (i < t.i1) f(Lanes<V, false>{t.C, t.inner, t.i1 - i}, o, i);
+  std::size_t o = t.o0;
+  if (t.inner == 1 && t.C >= kGatherBelow) {
+    for (; o < t.o1; ++o) f(Contig<V>{t.C}, o, std::size_t{0});
+  } else if (t.inner == 1) {
+    for (; o + W <= t.o1; o += W) f(Lanes<V, true, false>{t.C, 1, W, t.C}, o, std::size_t{0});
+    if (o < t.o1) f(Lanes<V, false, false>{t.C, 1, t.o1 - o, t.C}, o, std::size_t{0});
+  } else {
+    for (; o < t.o1; ++o) {
+      std::size_t i = t.i0;
+      for (; i + W <= t.i1; i += W) f(Lanes<V, true>{t.C, t.inner, W}, o, i);
+      if (i < t.i1) f(Lanes<V, false>{t.C, t.inner, t.i1 - i}, o, i);
+    }
   }
 }
 
@@ -295,7 +458,7 @@ inline wide_t<V> channel_step(const L& l, std::size_t k, scalar_t<V>* out, const
 // terms added lane-wise into acc; inner > 1: one contiguous line per (row, channel) over the tile's columns,
 // its terms summed lane-wise then across lanes, added to acc[c].
 template <class Op, class T>
-void channel_kernel(T* out, double* acc, const T* a, const T* b, const T* p, const T* q, const Tile& t) {
+NORMCORE_FLATTEN void channel_kernel(T* out, double* acc, const T* a, const T* b, const T* p, const T* q, const Tile& t) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
   constexpr bool reduce = reduces<Op, V>::value;
@@ -325,7 +488,7 @@ void channel_kernel(T* out, double* acc, const T* a, const T* b, const T* p, con
   for (std::size_t o = t.o0; o < t.o1; ++o) {
     for (std::size_t c = t.c0; c < t.c1; ++c) {
       const std::size_t off = (o * t.C + c) * t.inner + t.i0;
-      const V pv = splat<V>(p != nullptr ? p[c] : T(0)), qv = splat<V>(q != nullptr ? q[c] : T(0));
+      const V pv = broadcast<V>(p != nullptr ? p[c] : T(0)), qv = broadcast<V>(q != nullptr ? q[c] : T(0));
       Sum<V> s;
       for (std::size_t k = 0; k < l.steps(); ++k)
         s.add(channel_step<Op>(l, k, out + off, a + off, b != nullptr ? b + off : nullptr, pv, qv));
@@ -337,15 +500,18 @@ void channel_kernel(T* out, double* acc, const T* a, const T* b, const T* p, con
 // ---- softmax and log_softmax along C ---------------------------------------------------------------------------
 
 // max over each line (a NaN anywhere makes it NaN: a NaN replaces the running max, and a NaN max stays).
+// Four running maxima (the compare-and-select chain is the pass's latency), merged at the end.
 template <class L, class V = typename L::V>
 inline V line_max(const L& l, const scalar_t<V>* x) {
   using T = scalar_t<V>;
-  V m = splat<V>(-std::numeric_limits<T>::infinity());
-  for (std::size_t k = 0; k < l.steps(); ++k) {
-    const V v = l.keep(k, l.load(x, k), -std::numeric_limits<T>::infinity());
-    m = (v > m) | (v != v) ? v : m;
-  }
-  return l.total_max(m);
+  constexpr T lowest = -std::numeric_limits<T>::infinity();
+  const auto larger = [](V a, V b) { return (b > a) | (b != b) ? b : a; };
+  V m[4] = {splat<V>(lowest), splat<V>(lowest), splat<V>(lowest), splat<V>(lowest)};
+  std::size_t k = 0;
+  for (; k + 4 <= l.steps(); k += 4)
+    for (std::size_t u = 0; u < 4; ++u) m[u] = larger(m[u], l.keep(k + u, l.load(x, k + u), lowest));
+  for (; k < l.steps(); ++k) m[0] = larger(m[0], l.keep(k, l.load(x, k), lowest));
+  return l.total_max(larger(larger(m[0], m[1]), larger(m[2], m[3])));
 }
 
 // e^{x − m}, with the rounding error of d = x − m (Knuth's two-sum) carried to first order, e^{d + err} ≈
@@ -360,28 +526,55 @@ inline V exp_shifted(V x, V m) {
   return err == err ? e + e * err : e;
 }
 
-// log Σ_C e^{x − m} per line. The elements equal to the max (each e^0 = 1) are counted apart from the rest, so
-// that log Σ = log k + log1p(rest/k) keeps its relative precision when the sum is close to 1. NaN when the line
-// holds a NaN (m is NaN, k = 0, rest NaN) or +inf (m = +inf), as PyTorch's result.
+// log Σ_C e^{x − m} per line. The elements equal to the max (each e^0 = 1) are counted apart from the rest, and
+// log Σ = log1p((k − 1) + rest) keeps its relative precision when the sum is close to 1 (k = 1: log1p(rest)).
+// NaN when the line holds a NaN (m is NaN, k = 0, rest NaN) or +inf (m = +inf), as PyTorch's result.
+// k is counted in T's lanes (exact below 2^24 per lane for float).
 template <class L, class V = typename L::V>
 inline wide_t<V> log_sum_exp_shifted(const L& l, const scalar_t<V>* x, V m) {
-  Sum<V> count, rest;
+  V count = splat<V>(0);
+  Sum<V> rest;
   for (std::size_t k = 0; k < l.steps(); ++k) {
     const V xv = l.load(x, k);
     const auto top = xv == m;
-    count.add(widen(l.keep(k, top ? splat<V>(1) : splat<V>(0), 0)));
+    count += l.keep(k, top ? splat<V>(1) : splat<V>(0), 0);
     rest.add(widen(l.keep(k, top ? splat<V>(0) : exp_shifted(xv, m), 0)));
   }
+  Sum<V> counted;
+  counted.add(widen(count));
   return wide_apply<V>(
       [](auto kd, auto rd, auto md) {
         using D = decltype(kd);
-        const D lse = log_normal(kd) + log1p_nonneg(rd / kd);
+        const D lse = log1p_nonneg((kd - 1.0) + rd);
         return (rd == rd) & (md < std::numeric_limits<double>::infinity())
                    ? lse
                    : splat<D>(std::numeric_limits<double>::quiet_NaN());
       },
-      l.total_sum(count), l.total_sum(rest), widen(m));
+      l.total_sum(counted), l.total_sum(rest), widen(m));
 }
+
+// e/s for many e and one s ≥ 1 per lane, without a division per element: float lanes multiply by 1/s in double
+// (one rounding, as the division); double lanes refine q = e·(1/s) by one Newton step with FMA,
+// q + (e − q·s)·(1/s), which is the rounded quotient but in rare double-rounding cases (plain division where the
+// ISA has no FMA). NaN s gives NaN.
+template <class V>
+struct Divide {
+  wide_t<V> r;
+  V s;
+  explicit Divide(wide_t<V> sw) : r(wide_splat<V>(1.0) / sw), s(narrow<V>(sw)) {}
+  V operator()(V e) const {
+    if constexpr (std::is_same_v<scalar_t<V>, float>) {
+      return narrow<V>(widen(e) * r);
+    } else {
+#if defined(__FMA__)
+      const V q = e * r;
+      return fma(fma(-q, s, e), r, q);
+#else
+      return e / s;
+#endif
+    }
+  }
+};
 
 namespace softmax_ops {
 
@@ -396,8 +589,8 @@ struct softmax {
       s.add(widen(l.keep(k, e, 0)));
       l.store(y, k, e);
     }
-    const V total = narrow<V>(l.total_sum(s));
-    for (std::size_t k = 0; k < l.steps(); ++k) l.store(y, k, l.load(y, k) / total);
+    const Divide<V> by_sum(l.total_sum(s));
+    for (std::size_t k = 0; k < l.steps(); ++k) l.store(y, k, by_sum(l.load(y, k)));
   }
 };
 
@@ -423,9 +616,10 @@ struct softmax_backward {
       t.add(widen(e) * widen(l.load(dy, k)));
     }
     const wide_t<V> S = l.total_sum(s);
-    const V total = narrow<V>(S), dot = narrow<V>(l.total_sum(t) / S);
+    const Divide<V> by_sum(S);
+    const V dot = narrow<V>(l.total_sum(t) / S);
     for (std::size_t k = 0; k < l.steps(); ++k)
-      l.store(dx, k, (exp_shifted(l.load(x, k), m) / total) * (l.load(dy, k) - dot));
+      l.store(dx, k, by_sum(exp_shifted(l.load(x, k), m)) * (l.load(dy, k) - dot));
   }
 };
 
@@ -439,9 +633,10 @@ struct log_softmax_backward {
       s.add(widen(l.keep(k, exp_shifted(l.load(x, k), m), 0)));
       g.add(widen(l.load(dy, k)));
     }
-    const V total = narrow<V>(l.total_sum(s)), gsum = narrow<V>(l.total_sum(g));
+    const Divide<V> by_sum(l.total_sum(s));
+    const V gsum = narrow<V>(l.total_sum(g));
     for (std::size_t k = 0; k < l.steps(); ++k)
-      l.store(dx, k, l.load(dy, k) - (exp_shifted(l.load(x, k), m) / total) * gsum);
+      l.store(dx, k, l.load(dy, k) - by_sum(exp_shifted(l.load(x, k), m)) * gsum);
   }
 };
 
@@ -476,8 +671,8 @@ struct log_softmax_backward_from_output {
 }  // namespace softmax_ops
 
 template <class Op, class T>
-void softmax_kernel(T* out, const T* a, const T* b, const Tile& t) {
-  for_each_line_set<vec_t<T>, true>(t, [&](const auto& l, std::size_t o, std::size_t i) {
+NORMCORE_FLATTEN void softmax_kernel(T* out, const T* a, const T* b, const Tile& t) {
+  for_each_line_set<vec_t<T>>(t, [&](const auto& l, std::size_t o, std::size_t i) {
     const std::size_t off = o * t.C * t.inner + i;
     Op::run(l, out + off, a + off, b != nullptr ? b + off : nullptr);
   });
@@ -495,43 +690,49 @@ struct Argmax {
       const V v = l.load(x, k);
       const auto better = (v > value) | ((v != v) & (value == value));
       value = better ? v : value;
-      index = better ? splat<V>(scalar_t<V>(k)) : index;
+      index = better ? broadcast<V>(scalar_t<V>(k)) : index;
     }
   }
 };
 
-// The groups of tile t: g(lines over the pieces, x offset, y offset). Lanes across the columns; one column at a
-// time (V scalar) when inner == 1, where the pieces are adjacent.
+// The groups of tile t: g(x lines over the pieces, y lines, x offset, y offset), W groups at a time. inner > 1:
+// lanes across the columns. inner == 1: the groups are runs of `pieces` adjacent elements, gathered W at a time
+// (lanes = groups).
 template <class T, class G>
 inline void for_each_group(const Tile& t, std::size_t pieces, G&& g) {
+  using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes;
   const std::size_t groups = t.C / pieces;
-  const auto run = [&](auto v) {
-    using V = decltype(v);
+  if (t.inner == 1) {
+    const std::size_t end = t.o1 * groups;
+    std::size_t q = t.o0 * groups;
+    for (; q + W <= end; q += W) g(Lanes<V, true, false>{pieces, 1, W, pieces}, Lanes<V, true>{1, 0, W}, q * pieces, q);
+    if (q < end) g(Lanes<V, false, false>{pieces, 1, end - q, pieces}, Lanes<V, false>{1, 0, end - q}, q * pieces, q);
+    return;
+  }
+  for (std::size_t o = t.o0; o < t.o1; ++o) {
     for (std::size_t j = 0; j < groups; ++j) {
-      Tile lines = t;
-      lines.C = pieces;
-      for_each_line_set<V, false>(lines, [&](const auto& l, std::size_t o, std::size_t i) {
-        g(l, (o * t.C + j * pieces) * t.inner + i, (o * groups + j) * t.inner + i);
-      });
+      const std::size_t xo = (o * t.C + j * pieces) * t.inner, yo = (o * groups + j) * t.inner;
+      std::size_t i = t.i0;
+      for (; i + W <= t.i1; i += W) g(Lanes<V, true>{pieces, t.inner, W}, Lanes<V, true>{1, 0, W}, xo + i, yo + i);
+      if (i < t.i1) g(Lanes<V, false>{pieces, t.inner, t.i1 - i}, Lanes<V, false>{1, 0, t.i1 - i}, xo + i, yo + i);
     }
-  };
-  if (t.inner == 1) run(T{});
-  else run(vec_t<T>{});
+  }
 }
 
 template <class T>
-void maxout_kernel(T* y, const T* x, std::size_t pieces, const Tile& t) {
-  for_each_group<T>(t, pieces, [&](const auto& l, std::size_t xo, std::size_t yo) {
-    l.store(y + yo, 0, Argmax(l, x + xo).value);
+NORMCORE_FLATTEN void maxout_kernel(T* y, const T* x, std::size_t pieces, const Tile& t) {
+  for_each_group<T>(t, pieces, [&](const auto& xl, const auto& yl, std::size_t xo, std::size_t yo) {
+    yl.store(y + yo, 0, Argmax(xl, x + xo).value);
   });
 }
 
 template <class T>
-void maxout_backward_kernel(T* dx, const T* dy, const T* x, std::size_t pieces, const Tile& t) {
-  for_each_group<T>(t, pieces, [&](const auto& l, std::size_t xo, std::size_t yo) {
-    using V = typename std::decay_t<decltype(l)>::V;
-    const V index = Argmax(l, x + xo).index, g = l.load(dy + yo, 0);
-    for (std::size_t k = 0; k < l.steps(); ++k) l.store(dx + xo, k, index == T(k) ? g : splat<V>(0));
+NORMCORE_FLATTEN void maxout_backward_kernel(T* dx, const T* dy, const T* x, std::size_t pieces, const Tile& t) {
+  for_each_group<T>(t, pieces, [&](const auto& xl, const auto& yl, std::size_t xo, std::size_t yo) {
+    using V = typename std::decay_t<decltype(xl)>::V;
+    const V index = Argmax(xl, x + xo).index, g = yl.load(dy + yo, 0);
+    for (std::size_t k = 0; k < xl.steps(); ++k) xl.store(dx + xo, k, index == T(k) ? g : splat<V>(0));
   });
 }
 
