@@ -64,13 +64,13 @@ View prelu_view(const std::string& fname, const Input& x, const Input& w, py::ss
     return v;
   }
   if (x.arr.ndim() < 2)
-    throw py::value_error(fname + ": weight has " + std::to_string(nw) + " elements but x of shape " + shape_str(x.arr) +
-                          " has a single channel (as in PyTorch, the channel axis exists from 2 dimensions on); "
+    throw py::value_error(fname + ": weight has " + std::to_string(nw) + " elements but x of shape " +
+                          shape_str(x.arr) + " has a single channel (as in PyTorch, the channel axis exists from 2 dimensions on); "
                           "use a weight of one element");
   const View v = along(x.arr, axis, fname);
   if (v.C != nw)
-    throw py::value_error(fname + ": weight has " + std::to_string(nw) + " elements but x of shape " + shape_str(x.arr) +
-                          " has " + std::to_string(v.C) + " channels along axis " + std::to_string(v.axis));
+    throw py::value_error(fname + ": weight has " + std::to_string(nw) + " elements but x of shape " +
+                          shape_str(x.arr) + " has " + std::to_string(v.C) + " channels along axis " + std::to_string(v.axis));
   return v;
 }
 
@@ -95,7 +95,8 @@ py::tuple prelu_backward(py::handle grad_output, py::handle x, py::handle weight
   py::object dx_out = py::none(), dw_out = py::none();
   if (!out.is_none()) {
     if (!py::isinstance<py::tuple>(out) || py::len(out) != 2)
-      throw py::type_error(std::string(fname) + ": out must be None or a pair (grad_input, grad_weight) of arrays or None");
+      throw py::type_error(std::string(fname) +
+                           ": out must be None or a pair (grad_input, grad_weight) of arrays or None");
     dx_out = out.cast<py::tuple>()[0];
     dw_out = out.cast<py::tuple>()[1];
   }
@@ -275,7 +276,8 @@ py::array softmax_backward(py::handle grad_output, py::handle xy, py::ssize_t ax
   with_dtype(in.dtype, [&](auto t) {
     using T = decltype(t);
     py::gil_scoped_release nogil;
-    const auto f = log ? (from_output ? normcore::log_softmax_backward_from_output<T> : normcore::log_softmax_backward<T>)
+    const auto f = log ? (from_output ? normcore::log_softmax_backward_from_output<T>
+                                      : normcore::log_softmax_backward<T>)
                        : (from_output ? normcore::softmax_backward_from_output<T> : normcore::softmax_backward<T>);
     f(data<T>(dx), data<T>(dy), data<T>(in), v.outer, v.C, v.inner);
   });

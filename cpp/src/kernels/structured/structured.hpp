@@ -4,8 +4,9 @@
 //
 // Each op's math is written once over V and runs on "line sets" (see Contig and Lanes below): one contiguous line
 // whose lanes are its consecutive elements (reduced across lanes at the end), or up to W lines side by side whose
-// lanes are the lines (no reduction across lanes). Sums are accumulated in double (wide_t), lane-wise, then across
-// lanes in lane order: the result depends only on the shapes, the tile and the ISA, never on the thread count.
+// lanes are the lines (no reduction across lanes; adjacent columns, or short rows / maxout groups gathered).
+// Sums are accumulated in double (wide_t; compensated for double input), lane-wise, then across lanes in a fixed
+// order: a result depends only on the shapes, the tile and the ISA, never on the thread count.
 
 // The kernels' entry points inline everything they call (GCC otherwise leaves exp, line_max, ... out of line and
 // passes the vectors through memory).
@@ -311,7 +312,9 @@ struct Contig {
 
   std::size_t steps() const { return (n + W - 1) / W; }
   bool full(std::size_t k) const { return (k + 1) * W <= n; }
-  V load(const T* p, std::size_t k) const { return full(k) ? ::normcore::NORMCORE_ISA_NS::load<V>(p + k * W) : load_first<V>(p + k * W, n - k * W); }
+  V load(const T* p, std::size_t k) const {
+    return full(k) ? ::normcore::NORMCORE_ISA_NS::load<V>(p + k * W) : load_first<V>(p + k * W, n - k * W);
+  }
   void store(T* p, std::size_t k, V v) const {
     if (full(k)) {
       ::normcore::NORMCORE_ISA_NS::store<V>(p + k * W, v);
@@ -458,7 +461,8 @@ inline wide_t<V> channel_step(const L& l, std::size_t k, scalar_t<V>* out, const
 // terms added lane-wise into acc; inner > 1: one contiguous line per (row, channel) over the tile's columns,
 // its terms summed lane-wise then across lanes, added to acc[c].
 template <class Op, class T>
-NORMCORE_FLATTEN void channel_kernel(T* out, double* acc, const T* a, const T* b, const T* p, const T* q, const Tile& t) {
+NORMCORE_FLATTEN void channel_kernel(T* out, double* acc, const T* a, const T* b, const T* p, const T* q,
+                                     const Tile& t) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
   constexpr bool reduce = reduces<Op, V>::value;
@@ -499,8 +503,8 @@ NORMCORE_FLATTEN void channel_kernel(T* out, double* acc, const T* a, const T* b
 
 // ---- softmax and log_softmax along C ---------------------------------------------------------------------------
 
-// max over each line (a NaN anywhere makes it NaN: a NaN replaces the running max, and a NaN max stays).
-// Four running maxima (the compare-and-select chain is the pass's latency), merged at the end.
+// max over each line (a NaN anywhere makes it NaN: a NaN replaces the running max, and a NaN max stays), with
+// four running maxima (the compare-and-select chain is the pass's latency) merged at the end.
 template <class L, class V = typename L::V>
 inline V line_max(const L& l, const scalar_t<V>* x) {
   using T = scalar_t<V>;
@@ -706,8 +710,10 @@ inline void for_each_group(const Tile& t, std::size_t pieces, G&& g) {
   if (t.inner == 1) {
     const std::size_t end = t.o1 * groups;
     std::size_t q = t.o0 * groups;
-    for (; q + W <= end; q += W) g(Lanes<V, true, false>{pieces, 1, W, pieces}, Lanes<V, true>{1, 0, W}, q * pieces, q);
-    if (q < end) g(Lanes<V, false, false>{pieces, 1, end - q, pieces}, Lanes<V, false>{1, 0, end - q}, q * pieces, q);
+    for (; q + W <= end; q += W)
+      g(Lanes<V, true, false>{pieces, 1, W, pieces}, Lanes<V, true>{1, 0, W}, q * pieces, q);
+    if (q < end)
+      g(Lanes<V, false, false>{pieces, 1, end - q, pieces}, Lanes<V, false>{1, 0, end - q}, q * pieces, q);
     return;
   }
   for (std::size_t o = t.o0; o < t.o1; ++o) {
