@@ -41,6 +41,35 @@ View along(const py::array& a, py::ssize_t axis, const std::string& fname) {
 
 std::size_t size(const Input& in) { return static_cast<std::size_t>(in.arr.size()); }
 
+// f(T{}) for the element type, with the GIL released.
+template <class F>
+void without_gil(DType dtype, F&& f) {
+  with_dtype(dtype, [&](auto t) {
+    py::gil_scoped_release nogil;
+    f(t);
+  });
+}
+
+// The arrays of an op whose output is shaped like its input: x (the forward's input, or output for a backward
+// from y), grad_output for a backward (same dtype and shape), and the output.
+struct Args {
+  Input x, dy;
+  py::array out;
+};
+
+Args forward_args(const char* fname, py::handle x, py::handle out) {
+  Args a{as_input(x, fname, "x"), {}, {}};
+  a.out = output_for(fname, out, a.x, {&a.x});
+  return a;
+}
+
+Args backward_args(const char* fname, py::handle grad_output, py::handle x, py::handle out, const char* xname = "x") {
+  Args a{as_input(x, fname, xname), as_input(grad_output, fname, "grad_output"), {}};
+  check_same(fname, a.dy, a.x);
+  a.out = output_for(fname, out, a.dy, {&a.dy, &a.x});
+  return a;
+}
+
 void check_dtype(const std::string& fname, const Input& a, const Input& b) {
   if (a.dtype != b.dtype)
     throw py::type_error(fname + ": " + a.name + " has dtype " + py::str(a.arr.dtype()).cast<std::string>() + " but " +
@@ -78,9 +107,8 @@ py::array prelu(py::handle x, py::handle weight, py::ssize_t axis, py::handle ou
   Input in = as_input(x, "prelu", "x"), w = as_input(weight, "prelu", "weight");
   const View v = prelu_view("prelu", in, w, axis);
   py::array y = output_for("prelu", out, in, {&in, &w});
-  with_dtype(in.dtype, [&](auto t) {
+  without_gil(in.dtype, [&](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
     normcore::prelu<T>(data<T>(y), data<T>(in), data<T>(w), v.outer, v.C, v.inner);
   });
   return y;
@@ -102,9 +130,8 @@ py::tuple prelu_backward(py::handle grad_output, py::handle x, py::handle weight
   }
   py::array dx = output_for(fname, dx_out, dy, {&dy, &in, &w});
   py::array dw = output_shaped(fname, dw_out, w.dtype, shape_of(w.arr), {&dy, &in, &w}, "out[1] (grad_weight)");
-  with_dtype(in.dtype, [&](auto t) {
+  without_gil(in.dtype, [&](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
     normcore::prelu_backward<T>(data<T>(dx), data<T>(dw), data<T>(dy), data<T>(in), data<T>(w), v.outer, v.C, v.inner);
   });
   return py::make_tuple(dx, dw);
@@ -120,9 +147,8 @@ py::array rrelu_with_noise(py::handle x, py::handle noise, double lower, double 
   if (in.arr.size() > 0 && (overlap(nz, in.arr) || overlap(nz, y)))
     throw py::value_error("rrelu: noise must not share memory with x or out");
   draw(nz);  // the uniform draws, in place
-  with_dtype(in.dtype, [&](auto t) {
+  without_gil(in.dtype, [&](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
     normcore::rrelu_with_noise<T>(data<T>(y), data<T>(nz), data<T>(in), size(in), lower, upper);
   });
   return y;
@@ -135,9 +161,8 @@ py::array rrelu_with_noise_backward(py::handle grad_output, py::handle x, py::ha
   check_same(fname, dy, in);
   check_same(fname, dy, nz);
   py::array dx = output_for(fname, out, dy, {&dy, &nz});
-  with_dtype(in.dtype, [&](auto t) {
+  without_gil(in.dtype, [&](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
     normcore::rrelu_with_noise_backward<T>(data<T>(dx), data<T>(dy), data<T>(nz), size(dy));
   });
   return dx;
@@ -146,29 +171,23 @@ py::array rrelu_with_noise_backward(py::handle grad_output, py::handle x, py::ha
 // ---- bipolar_relu, abrelu ------------------------------------------------------------------------------------
 
 py::array bipolar_relu(py::handle x, py::ssize_t axis, py::handle out) {
-  Input in = as_input(x, "bipolar_relu", "x");
-  const View v = along(in.arr, axis, "bipolar_relu");
-  py::array y = output_for("bipolar_relu", out, in, {&in});
-  with_dtype(in.dtype, [&](auto t) {
+  Args a = forward_args("bipolar_relu", x, out);
+  const View v = along(a.x.arr, axis, "bipolar_relu");
+  without_gil(a.x.dtype, [&](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
-    normcore::bipolar_relu<T>(data<T>(y), data<T>(in), v.outer, v.C, v.inner);
+    normcore::bipolar_relu<T>(data<T>(a.out), data<T>(a.x), v.outer, v.C, v.inner);
   });
-  return y;
+  return a.out;
 }
 
 py::array bipolar_relu_backward(py::handle grad_output, py::handle x, py::ssize_t axis, py::handle out) {
-  const char* fname = "bipolar_relu_backward";
-  Input dy = as_input(grad_output, fname, "grad_output"), in = as_input(x, fname, "x");
-  check_same(fname, dy, in);
-  const View v = along(in.arr, axis, fname);
-  py::array dx = output_for(fname, out, dy, {&dy, &in});
-  with_dtype(in.dtype, [&](auto t) {
+  Args a = backward_args("bipolar_relu_backward", grad_output, x, out);
+  const View v = along(a.x.arr, axis, "bipolar_relu_backward");
+  without_gil(a.x.dtype, [&](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
-    normcore::bipolar_relu_backward<T>(data<T>(dx), data<T>(dy), data<T>(in), v.outer, v.C, v.inner);
+    normcore::bipolar_relu_backward<T>(data<T>(a.out), data<T>(a.dy), data<T>(a.x), v.outer, v.C, v.inner);
   });
-  return dx;
+  return a.out;
 }
 
 // Samples: axis 0 is the batch when x has 2 or more dimensions; a 0-D or 1-D x is one sample.
@@ -180,29 +199,23 @@ std::pair<std::size_t, std::size_t> samples(const py::array& a) {
 }
 
 py::array abrelu(py::handle x, double alpha, py::handle out) {
-  Input in = as_input(x, "abrelu", "x");
-  const auto [n, m] = samples(in.arr);
-  py::array y = output_for("abrelu", out, in, {&in});
-  with_dtype(in.dtype, [&](auto t) {
+  Args a = forward_args("abrelu", x, out);
+  const auto [n, m] = samples(a.x.arr);
+  without_gil(a.x.dtype, [&, n = n, m = m](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
-    normcore::abrelu<T>(data<T>(y), data<T>(in), n, m, alpha);
+    normcore::abrelu<T>(data<T>(a.out), data<T>(a.x), n, m, alpha);
   });
-  return y;
+  return a.out;
 }
 
 py::array abrelu_backward(py::handle grad_output, py::handle x, double alpha, py::handle out) {
-  const char* fname = "abrelu_backward";
-  Input dy = as_input(grad_output, fname, "grad_output"), in = as_input(x, fname, "x");
-  check_same(fname, dy, in);
-  const auto [n, m] = samples(in.arr);
-  py::array dx = output_for(fname, out, dy, {&dy, &in});
-  with_dtype(in.dtype, [&](auto t) {
+  Args a = backward_args("abrelu_backward", grad_output, x, out);
+  const auto [n, m] = samples(a.x.arr);
+  without_gil(a.x.dtype, [&, n = n, m = m](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
-    normcore::abrelu_backward<T>(data<T>(dx), data<T>(dy), data<T>(in), n, m, alpha);
+    normcore::abrelu_backward<T>(data<T>(a.out), data<T>(a.dy), data<T>(a.x), n, m, alpha);
   });
-  return dx;
+  return a.out;
 }
 
 // ---- maxout ------------------------------------------------------------------------------------------------
@@ -224,9 +237,8 @@ py::array maxout(py::handle x, py::ssize_t pieces, py::ssize_t axis, py::handle 
   Input in = as_input(x, "maxout", "x");
   const auto [v, shape] = maxout_shapes("maxout", in, pieces, axis);
   py::array y = output_shaped("maxout", out, in.dtype, shape, {&in});
-  with_dtype(in.dtype, [&, &v = v](auto t) {
+  without_gil(in.dtype, [&, &v = v](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
     normcore::maxout<T>(data<T>(y), data<T>(in), v.outer, v.C, v.inner, static_cast<std::size_t>(pieces));
   });
   return y;
@@ -241,9 +253,8 @@ py::array maxout_backward(py::handle grad_output, py::handle x, py::ssize_t piec
     throw py::value_error(std::string(fname) + ": grad_output has shape " + shape_str(dy.arr) + " but maxout of x " +
                           shape_str(in.arr) + " has shape " + shape_tuple(shape));
   py::array dx = output_for(fname, out, in, {&dy, &in});
-  with_dtype(in.dtype, [&, &v = v](auto t) {
+  without_gil(in.dtype, [&, &v = v](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
     normcore::maxout_backward<T>(data<T>(dx), data<T>(dy), data<T>(in), v.outer, v.C, v.inner,
                                  static_cast<std::size_t>(pieces));
   });
@@ -254,34 +265,29 @@ py::array maxout_backward(py::handle grad_output, py::handle x, py::ssize_t piec
 
 py::array softmax(py::handle x, py::ssize_t axis, bool log, py::handle out) {
   const char* fname = log ? "log_softmax" : "softmax";
-  Input in = as_input(x, fname, "x");
-  const View v = along(in.arr, axis, fname);
-  py::array y = output_for(fname, out, in, {&in});
-  with_dtype(in.dtype, [&](auto t) {
+  Args a = forward_args(fname, x, out);
+  const View v = along(a.x.arr, axis, fname);
+  without_gil(a.x.dtype, [&](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
-    (log ? normcore::log_softmax<T> : normcore::softmax<T>)(data<T>(y), data<T>(in), v.outer, v.C, v.inner);
+    (log ? normcore::log_softmax<T> : normcore::softmax<T>)(data<T>(a.out), data<T>(a.x), v.outer, v.C, v.inner);
   });
-  return y;
+  return a.out;
 }
 
 // dx from x, or from y = the forward's output when from_output
 py::array softmax_backward(py::handle grad_output, py::handle xy, py::ssize_t axis, bool log, bool from_output,
                            py::handle out) {
   const char* fname = log ? "log_softmax_backward" : "softmax_backward";
-  Input dy = as_input(grad_output, fname, "grad_output"), in = as_input(xy, fname, from_output ? "y" : "x");
-  check_same(fname, dy, in);
-  const View v = along(in.arr, axis, fname);
-  py::array dx = output_for(fname, out, dy, {&dy, &in});
-  with_dtype(in.dtype, [&](auto t) {
+  Args a = backward_args(fname, grad_output, xy, out, from_output ? "y" : "x");
+  const View v = along(a.x.arr, axis, fname);
+  without_gil(a.x.dtype, [&](auto t) {
     using T = decltype(t);
-    py::gil_scoped_release nogil;
     const auto f = log ? (from_output ? normcore::log_softmax_backward_from_output<T>
                                       : normcore::log_softmax_backward<T>)
                        : (from_output ? normcore::softmax_backward_from_output<T> : normcore::softmax_backward<T>);
-    f(data<T>(dx), data<T>(dy), data<T>(in), v.outer, v.C, v.inner);
+    f(data<T>(a.out), data<T>(a.dy), data<T>(a.x), v.outer, v.C, v.inner);
   });
-  return dx;
+  return a.out;
 }
 
 }  // namespace
