@@ -414,6 +414,17 @@ def test_in_place(rng):
     np.testing.assert_array_equal(xi, want)
 
 
+def test_non_contiguous_and_list_input(rng):
+    base = rng.standard_normal((6, 8, 10)).astype(np.float32)
+    w = rng.uniform(0, 1, 8).astype(np.float32)
+    for f in (lambda v: nc.softmax(v, 1), lambda v: nc.prelu(v, w), lambda v: nc.maxout(v, 2),
+              lambda v: nc.abrelu(v), lambda v: nc.bipolar_relu(v, -1)):
+        view = base[:, :, ::2]
+        np.testing.assert_array_equal(f(view), f(np.ascontiguousarray(view)))
+        np.testing.assert_array_equal(f(np.asfortranarray(base)), f(base))
+    np.testing.assert_allclose(nc.softmax([1.0, 2.0, 3.0]), rs.softmax(np.array([1.0, 2.0, 3.0])), rtol=1e-15)
+
+
 def test_bitwise_identical_for_any_thread_count(threads, rng):
     """prelu's weight gradient, abrelu's means and the softmax sums: fixed blocks, fixed order."""
     x = rng.standard_normal((64, 8, 4096)).astype(np.float32)
