@@ -23,6 +23,8 @@ from ._runtime import (
 )
 from . import activations as _activations
 from .activations import *  # noqa: F403
+from . import structured as _structured
+from .structured import *  # noqa: F403
 
 __version__: str = _core.__version__
 
@@ -37,3 +39,4 @@ __all__ = [
     "set_num_threads",
 ]
 __all__ += _activations.__all__
+__all__ += _structured.__all__

@@ -2,3 +2,4 @@
 #pragma once
 #include "normcore/activations.hpp"
 #include "normcore/runtime.hpp"
+#include "normcore/structured.hpp"

@@ -33,6 +33,7 @@ namespace {
 #include "simd/math.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/activation/activations.hpp"
+#include "kernels/structured/structured.hpp"
 
 template <class Op, class T>
 void forward_kernel(T* y, const T* x, std::size_t n, const ActivationParams& q, StoreHint h) {
@@ -90,7 +91,8 @@ ElementwiseKernels<T> make_kernels() {
 }  // namespace
 
 const KernelTable& kernel_table() {
-  static const KernelTable table{NORMCORE_STR(NORMCORE_ISA_NS), make_kernels<float>(), make_kernels<double>()};
+  static const KernelTable table{NORMCORE_STR(NORMCORE_ISA_NS), make_kernels<float>(), make_kernels<double>(),
+                                 make_structured_kernels<float>(), make_structured_kernels<double>()};
   return table;
 }
 
