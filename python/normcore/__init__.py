@@ -25,6 +25,7 @@ from . import activations as _activations
 from .activations import *  # noqa: F403
 from . import structured as _structured
 from .structured import *  # noqa: F403
+from .registry import ACTIVATIONS, Activation, activation
 
 __version__: str = _core.__version__
 
@@ -40,3 +41,4 @@ __all__ = [
 ]
 __all__ += _activations.__all__
 __all__ += _structured.__all__
+__all__ += ["ACTIVATIONS", "Activation", "activation"]

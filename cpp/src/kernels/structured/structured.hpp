@@ -16,83 +16,6 @@
 #define NORMCORE_FLATTEN
 #endif
 
-// All lanes = c for a value known only at run time: one broadcast instruction (splat's lane-by-lane form compiles
-// to a chain of inserts there). c − 0 is c exactly, −0 and NaN included.
-template <class V>
-inline V broadcast(scalar_t<V> c) {
-  if constexpr (is_scalar_v<V>) {
-    return c;
-  } else {
-    return c - V{};
-  }
-}
-
-// ---- lanes in double -----------------------------------------------------------------------------------------
-
-// Two double vectors holding the low and high halves of a float vector's lanes.
-struct vd2 {
-  vd lo, hi;
-};
-inline vd2 operator+(vd2 a, vd2 b) { return {a.lo + b.lo, a.hi + b.hi}; }
-inline vd2 operator-(vd2 a, vd2 b) { return {a.lo - b.lo, a.hi - b.hi}; }
-inline vd2 operator*(vd2 a, vd2 b) { return {a.lo * b.lo, a.hi * b.hi}; }
-inline vd2 operator/(vd2 a, vd2 b) { return {a.lo / b.lo, a.hi / b.hi}; }
-
-// wide_t<V>: V's lanes in double (double for a scalar, V for a double vector, vd2 for a float vector).
-template <class V> struct wide_of { using type = double; };
-template <> struct wide_of<vd> { using type = vd; };
-template <> struct wide_of<vf> { using type = vd2; };
-template <class V> using wide_t = typename wide_of<V>::type;
-
-// float lanes → double lanes and back, the halves split and joined with the ISA's own instructions.
-template <class V>
-inline wide_t<V> widen(V v) {
-  if constexpr (std::is_same_v<V, vf>) {
-#if defined(__AVX512F__)
-    return {(vd)_mm512_cvtps_pd(_mm512_castps512_ps256((__m512)v)),
-            (vd)_mm512_cvtps_pd(_mm512_extractf32x8_ps((__m512)v, 1))};
-#elif defined(__AVX__)
-    return {(vd)_mm256_cvtps_pd(_mm256_castps256_ps128((__m256)v)),
-            (vd)_mm256_cvtps_pd(_mm256_extractf128_ps((__m256)v, 1))};
-#elif defined(__SSE2__)
-    return {(vd)_mm_cvtps_pd((__m128)v), (vd)_mm_cvtps_pd(_mm_movehl_ps((__m128)v, (__m128)v))};
-#else
-    vd2 w;
-    for (std::size_t j = 0; j < traits<vd>::lanes; ++j) {
-      w.lo[j] = v[j];
-      w.hi[j] = v[j + traits<vd>::lanes];
-    }
-    return w;
-#endif
-  } else {
-    return static_cast<wide_t<V>>(v);
-  }
-}
-
-template <class V>
-inline V narrow(wide_t<V> w) {
-  if constexpr (std::is_same_v<V, vf>) {
-#if defined(__AVX512F__)
-    return (V)_mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps((__m512d)w.lo)),
-                                 _mm512_cvtpd_ps((__m512d)w.hi), 1);
-#elif defined(__AVX__)
-    return (V)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)w.lo)),
-                                   _mm256_cvtpd_ps((__m256d)w.hi), 1);
-#elif defined(__SSE2__)
-    return (V)_mm_movelh_ps(_mm_cvtpd_ps((__m128d)w.lo), _mm_cvtpd_ps((__m128d)w.hi));
-#else
-    V v;
-    for (std::size_t j = 0; j < traits<vd>::lanes; ++j) {
-      v[j] = static_cast<float>(w.lo[j]);
-      v[j + traits<vd>::lanes] = static_cast<float>(w.hi[j]);
-    }
-    return v;
-#endif
-  } else {
-    return static_cast<V>(w);
-  }
-}
-
 // A GCC vector of Bytes bytes of T (Bytes == sizeof(T): T itself).
 template <class T, std::size_t Bytes>
 struct vec_bytes {
@@ -124,9 +47,9 @@ inline T fold(X v, F&& f) {
 template <class V>
 inline wide_t<V> wide_splat(double c) {
   if constexpr (std::is_same_v<V, vf>) {
-    return {broadcast<vd>(c), broadcast<vd>(c)};
+    return {splat<vd>(c), splat<vd>(c)};
   } else {
-    return broadcast<wide_t<V>>(c);
+    return splat<wide_t<V>>(c);
   }
 }
 
@@ -261,7 +184,7 @@ inline void store_first(scalar_t<V>* p, V v, std::size_t m) {
 // lanes (doubles of a float V) the low half holds lanes [0, W/2).
 template <class V>
 inline V keep_first(V v, std::size_t m, scalar_t<V> fill) {
-  return first_lanes<V>(m) ? v : broadcast<V>(fill);
+  return first_lanes<V>(m) ? v : splat<V>(fill);
 }
 template <class V>
 inline wide_t<V> keep_first_wide(wide_t<V> w, std::size_t m) {
@@ -325,7 +248,7 @@ struct Contig {
   V keep(std::size_t k, V v, T neutral) const { return full(k) ? v : keep_first<V>(v, n - k * W, neutral); }
   wide_t<V> keep(std::size_t k, wide_t<V> w) const { return full(k) ? w : keep_first_wide<V>(w, n - k * W); }
   // the line's maximum in every lane (NaN if any lane is NaN)
-  V total_max(V m) const { return broadcast<V>(max_lanes(m)); }
+  V total_max(V m) const { return splat<V>(max_lanes(m)); }
   wide_t<V> total_sum(const Sum<V>& s) const { return wide_splat<V>(s.total()); }
 };
 
@@ -492,7 +415,7 @@ NORMCORE_FLATTEN void channel_kernel(T* out, double* acc, const T* a, const T* b
   for (std::size_t o = t.o0; o < t.o1; ++o) {
     for (std::size_t c = t.c0; c < t.c1; ++c) {
       const std::size_t off = (o * t.C + c) * t.inner + t.i0;
-      const V pv = broadcast<V>(p != nullptr ? p[c] : T(0)), qv = broadcast<V>(q != nullptr ? q[c] : T(0));
+      const V pv = splat<V>(p != nullptr ? p[c] : T(0)), qv = splat<V>(q != nullptr ? q[c] : T(0));
       Sum<V> s;
       for (std::size_t k = 0; k < l.steps(); ++k)
         s.add(channel_step<Op>(l, k, out + off, a + off, b != nullptr ? b + off : nullptr, pv, qv));
@@ -694,7 +617,7 @@ struct Argmax {
       const V v = l.load(x, k);
       const auto better = (v > value) | ((v != v) & (value == value));
       value = better ? v : value;
-      index = better ? broadcast<V>(scalar_t<V>(k)) : index;
+      index = better ? splat<V>(scalar_t<V>(k)) : index;
     }
   }
 };
