@@ -26,6 +26,7 @@ from .activations import *  # noqa: F403
 from . import structured as _structured
 from .structured import *  # noqa: F403
 from .registry import ACTIVATIONS, Activation, activation
+from . import nn
 
 __version__: str = _core.__version__
 
@@ -41,4 +42,4 @@ __all__ = [
 ]
 __all__ += _activations.__all__
 __all__ += _structured.__all__
-__all__ += ["ACTIVATIONS", "Activation", "activation"]
+__all__ += ["ACTIVATIONS", "Activation", "activation", "nn"]
