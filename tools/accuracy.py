@@ -345,10 +345,13 @@ def implemented(f: Function) -> str:
 
 
 def measure(functions: tuple[Function, ...] = FUNCTIONS, isas: list[str] | None = None, *,
-            use_torch: bool | None = None, progress: Callable[[str], None] | None = None) -> list[Row]:
+            use_torch: bool | None = None, progress: Callable[[str], None] | None = None,
+            x32: np.ndarray | None = None, x64: np.ndarray | None = None) -> list[Row]:
+    """Every figure for every function and ISA (inputs: the default sweeps unless given)."""
     use_torch = _torch_available() if use_torch is None else use_torch
     isas = isas or nc.available_isas()
-    x32, x64 = ref.float32_sweep(), ref.float64_sweep()
+    x32 = ref.float32_sweep() if x32 is None else x32
+    x64 = ref.float64_sweep() if x64 is None else x64
     rows: list[Row] = []
     before = nc.active_isa()
     try:
