@@ -407,6 +407,35 @@ def sqnl_grad(x):
     return np.where(np.abs(x) > 2, 0.0, 1 - np.abs(x) / 2)
 
 
+def arctan(x):
+    return np.arctan(_f64(x))
+
+
+def arctan_grad(x):
+    x = _f64(x)
+    return 1 / (1 + x * x)
+
+
+def sinc(x):
+    """sin(x)/x in 80-bit long double, 1 at 0, 0 at ±inf."""
+    x = _f64(x)
+    xl = x.astype(np.longdouble)
+    safe = np.where((x == 0) | np.isinf(x), 1, xl)
+    return np.where(x == 0, 1.0, np.where(np.isinf(x), 0.0, (np.sin(safe) / safe).astype(np.float64)))
+
+
+def sinc_grad(x):
+    """(x·cos x − sin x)/x² in long double; below |x| = 0.05 by its series to x^9 (cancellation)."""
+    x = _f64(x)
+    xl = x.astype(np.longdouble)
+    safe = np.where((x == 0) | np.isinf(x), 1, xl)
+    direct = (safe * np.cos(safe) - np.sin(safe)) / (safe * safe)
+    z = xl * xl
+    series = xl * (-np.longdouble(1) / 3 + z / 30 - z * z / 840 + z**3 / 45360 - z**4 / 3991680)
+    out = np.where(np.abs(x) < 0.05, series, direct).astype(np.float64)
+    return np.where(np.isinf(x), 0.0, out)
+
+
 def _quiet(fn):
     """References evaluate their formulas at ±inf and NaN too: no floating-point warnings."""
     def wrapper(*args, **kwargs):

@@ -4,6 +4,7 @@ in place, special values, finite differences, thread-count determinism and PyTor
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -65,6 +66,7 @@ OPS = [
     Op("selu", from_output=True),
     Op("celu", from_output=True),
     Op("celu", {"alpha": 2.0}, from_output=True),
+    Op("gelu"),
     Op("gelu_tanh"),
     Op("silu"),
     Op("swish", {"beta": 1.5}),
@@ -78,6 +80,8 @@ OPS = [
     Op("softplus"),
     Op("softplus", {"beta": 2.0, "threshold": 10.0}),
     Op("softsign"),
+    Op("arctan"),
+    Op("sinc"),
     Op("isru"),
     Op("isru", {"alpha": 0.5}),
     Op("isrlu"),
@@ -256,6 +260,7 @@ def torch_fn(op: Op):
         "elu": lambda t: F.elu(t, **p),
         "selu": F.selu,
         "celu": lambda t: F.celu(t, **p),
+        "gelu": F.gelu,
         "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
         "silu": F.silu,
         "mish": F.mish,
@@ -266,6 +271,8 @@ def torch_fn(op: Op):
         "hardswish": F.hardswish,
         "softplus": lambda t: F.softplus(t, **p),
         "softsign": F.softsign,
+        "arctan": torch.atan,
+        "sinc": lambda t: torch.sinc(t / math.pi),
     }
     return table.get(op.name)
 
@@ -279,6 +286,8 @@ def test_matches_pytorch(op, dtype, rng):
     fn = torch_fn(op)
     if fn is None:
         pytest.skip(f"PyTorch has no {op.name}")
+    if op.name == "sinc" and dtype == np.float32:
+        pytest.skip("torch.sinc is normalized: in float32 the rounding of x/π dominates (float64 is compared)")
     x = inputs(5000, dtype, rng)
     if not op.exact:  # PyTorch's formulas turn some infinities into NaN or overflow near the float max
         x = x[np.abs(x) < 1e30]

@@ -116,3 +116,15 @@ def test_cpp_consumer_builds_against_installed_package(tmp_path):
     r = subprocess.run([str(build / "normcore_example")], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"normcore {nc.__version__}" in r.stdout
+
+
+def test_stub_lists_the_activation_enum():
+    """_core.pyi's Activation enum is the compiled one (names and ids), so type checkers see the catalog."""
+    import re
+
+    from normcore import _core
+
+    stub = (Path(nc.__file__).parent / "_core.pyi").read_text()
+    body = stub.split("class Activation(enum.IntEnum):", 1)[1].split("\ndef ", 1)[0]
+    listed = {m.group(1): int(m.group(2)) for m in re.finditer(r"^    (\w+) = (\d+)$", body, re.M)}
+    assert listed == {name: int(v) for name, v in _core.Activation.__members__.items()}

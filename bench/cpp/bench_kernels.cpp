@@ -37,14 +37,22 @@ int main(int argc, char** argv) {
     std::normal_distribution<float> g(0.0f, 3.0f);
     for (auto& v : x) v = g(rng);
     const int repeats = n < 1000000 ? 2000 : 30;
-    const std::vector<std::pair<std::string, std::function<void()>>> kernels = {
-        {"relu", [&] { normcore::relu(y.data(), x.data(), n); }},
-        {"leaky_relu", [&] { normcore::leaky_relu(y.data(), x.data(), n); }},
-        {"sigmoid", [&] { normcore::sigmoid(y.data(), x.data(), n); }},
-        {"relu_backward", [&] { normcore::relu_backward(y.data(), dy.data(), x.data(), n); }},
-        {"sigmoid_backward", [&] { normcore::sigmoid_backward(y.data(), dy.data(), x.data(), n); }},
+    std::vector<std::pair<std::string, std::function<void()>>> kernels = {
         {"sigmoid_backward(y)", [&] { normcore::sigmoid_backward_from_output(y.data(), dy.data(), x.data(), n); }},
     };
+    // every op of the catalog, forward and backward from x, with parameters valid for all of them
+    for (int i = 0; i < static_cast<int>(normcore::Activation::count_); ++i) {
+      const auto op = static_cast<normcore::Activation>(i);
+      const std::string name = normcore::activation_name(op);
+      normcore::ActivationParams p{1.0, 1.0, 1.0};
+      if (name == "hardtanh") p = {-1.0, 1.0, 0.0};
+      if (name == "softplus") p = {1.0, 20.0, 0.0};
+      if (name == "hardsigmoid") p = {1.0 / 6, 0.5, 0.0};
+      if (name == "leaky_relu") p = {0.01, 0.0, 0.0};
+      kernels.emplace_back(name, [&, op, p] { normcore::activation_forward(op, p, y.data(), x.data(), n); });
+      kernels.emplace_back(name + "_backward",
+                           [&, op, p] { normcore::activation_backward(op, p, y.data(), dy.data(), x.data(), n); });
+    }
     for (const auto& isa : normcore::available_isas()) {
       normcore::set_isa(isa);
       for (int threads = 1; threads <= max_threads; threads = threads == 1 && max_threads > 1 ? max_threads : threads + max_threads) {

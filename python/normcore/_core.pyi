@@ -16,19 +16,22 @@ class Activation(enum.IntEnum):
     leaky_relu = 4
     thresholded_relu = 5
     elu = 6
-    gelu_tanh = 7
-    swish = 8
-    mish = 9
-    sigmoid = 10
-    log_sigmoid = 11
-    hardsigmoid = 12
-    tanh = 13
-    hardswish = 14
-    softplus = 15
-    softsign = 16
-    isru = 17
-    isrlu = 18
-    sqnl = 19
+    gelu = 7
+    gelu_tanh = 8
+    swish = 9
+    mish = 10
+    sigmoid = 11
+    log_sigmoid = 12
+    hardsigmoid = 13
+    tanh = 14
+    hardswish = 15
+    softplus = 16
+    softsign = 17
+    isru = 18
+    isrlu = 19
+    sqnl = 20
+    arctan = 21
+    sinc = 22
 
 def version() -> str: ...
 def available_isas() -> list[str]: ...

@@ -15,7 +15,7 @@ from ._checks import one_of_x_y, real
 __all__ = [
     "identity", "binary_step", "relu", "relu6", "hardtanh", "leaky_relu", "thresholded_relu", "elu", "selu",
     "celu", "gelu", "silu", "swish", "mish", "sigmoid", "log_sigmoid", "hardsigmoid", "tanh", "hardswish",
-    "softplus", "softsign", "isru", "isrlu", "sqnl",
+    "softplus", "softsign", "arctan", "isru", "isrlu", "sqnl", "sinc",
 ]
 __all__ += [name + "_backward" for name in __all__]
 
@@ -175,8 +175,6 @@ def _gelu_op(fname, approximate):
     if approximate == "tanh":
         return _A.gelu_tanh
     if approximate == "none":
-        if not hasattr(_A, "gelu"):  # the erf-form kernel is not in this build yet
-            raise NotImplementedError(f"{fname}: approximate='none' is not available yet; use 'tanh'")
         return _A.gelu
     raise ValueError(f"{fname}: approximate must be 'none' or 'tanh', got {approximate!r}")
 
@@ -333,3 +331,23 @@ def sqnl_backward(grad_output, x=None, *, out=None):
     """grad_input = grad_output·(1 − |x|/2) for |x| ≤ 2, else 0."""
     return _from_x("sqnl_backward", grad_output, x, _A.sqnl, out)
 
+
+
+def arctan(x, *, out=None):
+    """arctan(x) = atan(x), in (−π/2, π/2)."""
+    return _fwd(_A.arctan, x, out)
+
+
+def arctan_backward(grad_output, x=None, *, out=None):
+    """grad_input = grad_output / (1 + x²)."""
+    return _from_x("arctan_backward", grad_output, x, _A.arctan, out)
+
+
+def sinc(x, *, out=None):
+    """sinc(x) = sin(x)/x, 1 at 0 (unnormalized: numpy.sinc and torch.sinc are sin(πx)/(πx)); 0 at ±inf."""
+    return _fwd(_A.sinc, x, out)
+
+
+def sinc_backward(grad_output, x=None, *, out=None):
+    """grad_input = grad_output·(cos x − sinc x)/x (0 at x = 0)."""
+    return _from_x("sinc_backward", grad_output, x, _A.sinc, out)

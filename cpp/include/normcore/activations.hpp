@@ -18,6 +18,7 @@ namespace normcore {
   X(leaky_relu)       /* x > 0 ? x : a·x              a = negative_slope           */ \
   X(thresholded_relu) /* x > a ? x : 0                a = alpha                    */ \
   X(elu)              /* x > 0 ? b·x : b·a·(e^{c·x} − 1)  a = alpha, b = scale, c = input_scale */ \
+  X(gelu)             /* x·Φ(x) (erf form)                                         */ \
   X(gelu_tanh)        /* ½x(1 + tanh(√(2/π)(x + 0.044715x³)))                      */ \
   X(swish)            /* x·σ(a·x)                     a = beta                     */ \
   X(mish)             /* x·tanh(softplus(x))                                       */ \
@@ -30,7 +31,9 @@ namespace normcore {
   X(softsign)         /* x / (1 + |x|)                                             */ \
   X(isru)             /* x / √(1 + a·x²)              a = alpha                    */ \
   X(isrlu)            /* x ≥ 0 ? x : isru(x)          a = alpha                    */ \
-  X(sqnl)             /* square non-linearity                                      */
+  X(sqnl)             /* square non-linearity                                      */ \
+  X(arctan)           /* atan(x)                                                   */ \
+  X(sinc)             /* sin(x)/x, 1 at 0                                          */
 
 enum class Activation : int {
 #define NORMCORE_ACTIVATION_ENUM(name) name,

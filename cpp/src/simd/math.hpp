@@ -200,6 +200,77 @@ inline V x_sigmoid(V x, V z, V z_lo) {
   return z >= T(0) ? x * d : (z < T(0) ? small : x * z);  // NaN z → NaN
 }
 
+// The Gaussian tail Φ(−a) = e^{−a²/2}·R(a) for a ≥ 0, R(a) = e^{a²/2}·Φ(−a) = erfcx(a/√2)/2: R is smooth and
+// slowly varying, so it is a polynomial on each of 15 (float) or 16 (double) equal intervals, whose
+// coefficients tools/fit_special.py fits and writes to special_tables.inc; the fast decay is all in the
+// exponential. No cancellation anywhere: Φ(x) for x ≥ 0 is 1 − Φ(−x), never 1 + erf of a negative number.
+template <class T> struct normal_tail_consts;
+template <class T> struct atan_consts;
+#include "simd/special_tables.inc"
+
+// R(a) for a ≥ 0, ~1 ulp; beyond the middle of the last interval (where e^{−a²/2}·R underflows) the value
+// there. NaN → NaN.
+template <class V>
+inline V normal_tail_ratio(V a) {
+  using T = scalar_t<V>;
+  using C = normal_tail_consts<T>;
+  constexpr T magic = exp_consts<T>::round_magic;
+  // a capped at the middle of the last interval, where e^{−a²/2}·R(a) is far below the smallest subnormal
+  const V ac = min_nan_passes(splat<V>((T(C::intervals) - T(0.5)) * C::width), a);
+  // interval i = ⌊a/w⌋ = round(a/w − ½) (either neighbour at a boundary; ≤ intervals − 1 by the cap, ties
+  // rounding to even), as an integer and as a float
+  const V biased = (ac * C::inv_width - T(0.5)) + magic;
+  const int_t<V> i = bit_cast<int_t<V>>(biased) - bit_cast<int_t<V>>(splat<V>(magic));
+  const V nf = biased - magic;
+  const V u = ac - (nf + T(0.5)) * C::width;  // exact except for a < w/4 on the first interval
+  constexpr std::size_t terms = sizeof(C::coef) / sizeof(C::coef[0]);
+  V p = lookup16<V>(C::coef[0], i);
+  for (std::size_t j = 1; j < terms; ++j) p = p * u + lookup16<V>(C::coef[j], i);
+  return (p * u + lookup16<V>(C::c0_lo, i)) + lookup16<V>(C::c0_hi, i);  // the constant term as hi + lo
+}
+
+// e^{−a²/2}·m·2^K for a ≥ 0 with a² split exactly (a² = hi + lo; e^{−lo/2} ≈ 1 − lo/2), so the large
+// exponent loses nothing to the rounding of a², and the exponential's last steps fused with the product:
+// e^{−a²/2} = 2^n·(1 + s) and m·(1 + s) = fma(m, s, m), one rounding where exp(·)·m takes two.
+// a = inf gives 0 (for finite m), NaN gives NaN.
+template <class V, int K = 0>
+inline V gauss_exp_mul(V a, V m) {
+  using T = scalar_t<V>;
+  using C = exp_consts<T>;
+  const TwoProd<V> sq = two_prod(a, a);
+  const V lo = abs(sq.lo) <= T(1) ? sq.lo * T(-0.5) : splat<V>(T(0));  // NaN when a = inf
+  const V x = max_nan_passes(splat<V>(C::lo - T(K * 0.6931471805599453)), sq.hi * T(-0.5));
+  const ExpReduced<V> e = exp_reduce(x);
+  const V em1 = expm1_poly(e.r);
+  const V s = (em1 * lo + em1) + lo;  // e^{r + lo} − 1 to first order in lo
+  return scale_pow2(m * s + m, e.nf + T(K), e.n + K);
+}
+
+// atan(x), ~1 ulp: |x| is reduced to |t| ≤ tan(π/8) through atan|x| = π/2 + atan(−1/|x|) (|x| > tan(3π/8))
+// or π/4 + atan((|x| − 1)/(|x| + 1)) (|x| > tan(π/8)), then atan(t) = t + t·z·G(z), z = t², G fitted by
+// tools/fit_special.py; the offset is added as hi + lo. atan(±inf) = ±π/2, atan(−0) = −0, NaN → NaN.
+template <class V>
+inline V atan(V x) {
+  using T = scalar_t<V>;
+  using C = atan_consts<T>;
+  constexpr double pi2 = 1.5707963267948966, pi4 = 0.7853981633974483;
+  constexpr T pi2_hi = T(pi2), pi4_hi = T(pi4);
+  constexpr T pi2_lo = T((pi2 - double(pi2_hi)) + (sizeof(T) == 8 ? 6.123233995736766e-17 : 0.0));
+  constexpr T pi4_lo = T((pi4 - double(pi4_hi)) + (sizeof(T) == 8 ? 3.061616997868383e-17 : 0.0));
+  const V a = abs(x);
+  const auto big = a > T(2.414213562373095);     // tan(3π/8)
+  const auto mid = a > T(0.41421356237309503);   // tan(π/8)
+  const V one = splat<V>(T(1));
+  const V t = (big ? -one : (mid ? a - T(1) : a)) / (big ? a : (mid ? a + T(1) : one));
+  const V zero = splat<V>(T(0));
+  const V off_hi = big ? splat<V>(pi2_hi) : (mid ? splat<V>(pi4_hi) : zero);
+  const V off_lo = big ? splat<V>(pi2_lo) : (mid ? splat<V>(pi4_lo) : zero);
+  const V z = t * t;
+  V p = splat<V>(C::poly[0]);
+  for (std::size_t j = 1; j < sizeof(C::poly) / sizeof(C::poly[0]); ++j) p = p * z + C::poly[j];
+  return copysign(off_hi + (t + (t * (z * p) + off_lo)), x);
+}
+
 // tanh(x) = sign(x)·q/(q + 2) with q = e^{2|x|} − 1 (exact near 0, no cancellation); |x| is capped where
 // tanh rounds to 1 in T (9 for float, 19.1 for double) so q stays finite. NaN → NaN, tanh(−0) = −0.
 template <class V>

@@ -194,11 +194,95 @@ inline V fma(V a, V b, V c) {
   }
 }
 
+// table[idx] lane by lane from a 16-entry table (only the low 4 bits of idx are used): one register permute
+// where the ISA has it (AVX-512: vpermps, vpermt2pd; AVX2: two vpermps and a blend), else lane by lane.
+template <class V>
+inline V lookup16(const scalar_t<V>* table, int_t<V> idx) {
+  using T [[maybe_unused]] = scalar_t<V>;
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>)
+    return (V)_mm512_permutexvar_ps((__m512i)idx, _mm512_loadu_ps(table));
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, double>)
+    return (V)_mm512_permutex2var_pd(_mm512_loadu_pd(table), (__m512i)idx, _mm512_loadu_pd(table + 8));
+#endif
+#if defined(__AVX2__)
+  if constexpr (sizeof(V) == 32 && std::is_same_v<T, float>) {
+    const V lo = (V)_mm256_permutevar8x32_ps(_mm256_loadu_ps(table), (__m256i)idx);
+    const V hi = (V)_mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), (__m256i)idx);
+    return (idx & 8) != 0 ? hi : lo;
+  }
+#endif
+  if constexpr (is_scalar_v<V>) {
+    return table[idx & 15];
+  } else {
+    V v;
+    for (std::size_t i = 0; i < traits<V>::lanes; ++i) v[i] = table[idx[i] & 15];
+    return v;
+  }
+}
+
 // An unevaluated sum hi + lo, |lo| ≤ ulp(hi)/2.
 template <class V>
 struct TwoSum {
   V hi, lo;
 };
+
+// f applied lane by lane in double precision (the scalar libm route, for the rare functions not worth a vector
+// algorithm): the result rounded to the lane type.
+template <class V, class F>
+inline V map_lanes(V x, F&& f) {
+  if constexpr (is_scalar_v<V>) {
+    return static_cast<V>(f(static_cast<double>(x)));
+  } else {
+    V r;
+    for (std::size_t i = 0; i < traits<V>::lanes; ++i) r[i] = static_cast<scalar_t<V>>(f(static_cast<double>(x[i])));
+    return r;
+  }
+}
+
+// The lanes of a float vector as two double vectors (low half, high half), and back (rounding to float).
+struct Widened {
+  vd lo, hi;
+};
+inline Widened widen(vf x) {
+#if defined(__AVX512F__)
+  const __m512 v = (__m512)x;
+  return {(vd)_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+          (vd)_mm512_cvtps_pd((__m256)_mm512_extractf64x4_pd((__m512d)v, 1))};
+#elif defined(__AVX__)
+  const __m256 v = (__m256)x;
+  return {(vd)_mm256_cvtps_pd(_mm256_castps256_ps128(v)), (vd)_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))};
+#elif defined(__SSE2__)
+  const __m128 v = (__m128)x;
+  return {(vd)_mm_cvtps_pd(v), (vd)_mm_cvtps_pd(_mm_movehl_ps(v, v))};
+#else
+  Widened w;
+  constexpr std::size_t H = traits<vd>::lanes;
+  for (std::size_t i = 0; i < H; ++i) {
+    w.lo[i] = x[i];
+    w.hi[i] = x[i + H];
+  }
+  return w;
+#endif
+}
+inline vf narrow(vd lo, vd hi) {
+#if defined(__AVX512F__)
+  return (vf)_mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps((__m512d)lo))),
+                                                 _mm256_castps_pd(_mm512_cvtpd_ps((__m512d)hi)), 1));
+#elif defined(__AVX__)
+  return (vf)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)lo)), _mm256_cvtpd_ps((__m256d)hi), 1);
+#elif defined(__SSE2__)
+  return (vf)_mm_movelh_ps(_mm_cvtpd_ps((__m128d)lo), _mm_cvtpd_ps((__m128d)hi));
+#else
+  vf r;
+  constexpr std::size_t H = traits<vd>::lanes;
+  for (std::size_t i = 0; i < H; ++i) {
+    r[i] = static_cast<float>(lo[i]);
+    r[i + H] = static_cast<float>(hi[i]);
+  }
+  return r;
+#endif
+}
 
 // f evaluated in double precision on the lanes of a float V, returned as float hi + lo (the double result
 // split in two floats): for the few places where a float kernel needs an argument to more than 24 bits.
@@ -210,21 +294,12 @@ inline TwoSum<V> map_in_double(V x, F&& f) {
     const float hi = static_cast<float>(r);
     return {hi, static_cast<float>(r - static_cast<double>(hi))};
   } else {
-    constexpr std::size_t W = traits<V>::lanes, H = W / 2;
-    vd lo_d, hi_d;
-    for (std::size_t i = 0; i < H; ++i) {
-      lo_d[i] = static_cast<double>(x[i]);
-      hi_d[i] = static_cast<double>(x[i + H]);
-    }
-    lo_d = f(lo_d);
-    hi_d = f(hi_d);
-    V hi, lo;
-    for (std::size_t i = 0; i < H; ++i) {
-      hi[i] = static_cast<float>(lo_d[i]);
-      hi[i + H] = static_cast<float>(hi_d[i]);
-      lo[i] = static_cast<float>(lo_d[i] - static_cast<double>(hi[i]));
-      lo[i + H] = static_cast<float>(hi_d[i] - static_cast<double>(hi[i + H]));
-    }
-    return {hi, lo};
+    // the two halves of x widened to double vectors, and back
+    const auto [dlo, dhi] = widen(x);
+    const vd rlo = f(dlo), rhi = f(dhi);
+    const vf vhi = narrow(rlo, rhi);
+    const auto [blo, bhi] = widen(vhi);
+    const vf vlo = narrow(rlo - blo, rhi - bhi);
+    return {vhi, vlo};
   }
 }

@@ -83,6 +83,29 @@ struct elu {
   }
 };
 
+// gelu(x) = x·Φ(x) (erf form): with a = |x| and Φ(−a) from the Gaussian tail, x − x·Φ(−a) for x ≥ 0 and
+// x·Φ(−a) below, the small side scaled by 2^K so that Φ(−a) is not rounded to a subnormal before x multiplies
+// it back. f' = Φ(x) + x·φ(x) = 1 − D (x ≥ 0) or D (x < 0) with D = e^{−a²/2}·(R(a) − a/√(2π)).
+// Limits at ±inf: x and −0, gradients 1 and 0.
+struct gelu {
+  static constexpr int K = 64;  // the 2^-64 below
+  static constexpr double kInvSqrt2Pi = 0.3989422804014327;
+  template <class V> static V forward(V x, const P<V>&) {
+    using T = scalar_t<V>;
+    const V a = abs(x);
+    const V q = gauss_exp_mul<V, K>(a, normal_tail_ratio(a));  // Φ(−a)·2^K
+    const V small = q == T(0) ? copysign(k<V>(0), x) : (x * q) * T(0x1p-64);  // x·Φ(−a)
+    return x >= T(0) ? x - small : small;  // NaN: small is NaN
+  }
+  template <class V> static V backward(V dy, V x, const P<V>&) {
+    using T = scalar_t<V>;
+    const V a = abs(x);
+    const V ac = min_nan_passes(k<V>(64), a);  // where e^{−a²/2} is 0 already: keeps the product finite
+    const V d = gauss_exp_mul<V>(a, normal_tail_ratio(a) - ac * T(kInvSqrt2Pi));
+    return dy * (x >= T(0) ? T(1) - d : d);
+  }
+};
+
 // gelu (tanh form) = ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³), computed as x·σ(2u) (1 + tanh(u) = 2σ(2u)),
 // which does not cancel in the negative tail. f' = σ(2u) + 2x·σ(2u)σ(−2u)·√(2/π)(1 + 3·0.044715x²).
 struct gelu_tanh {
@@ -223,6 +246,35 @@ struct softsign {
     const V d = abs(x) + T(1);
     return dy / (d * d);
   }
+};
+
+// arctan(x) = atan(x); f' = 1/(1 + x²) (0 at ±inf).
+struct arctan {
+  template <class V> static V forward(V x, const P<V>&) { return normcore::NORMCORE_ISA_NS::atan(x); }
+  template <class V> static V backward(V dy, V x, const P<V>&) {
+    using T = scalar_t<V>;
+    return dy / (x * x + T(1));
+  }
+};
+
+// sinc(x) = sin(x)/x, 1 at 0 (unnormalized), 0 at ±inf (the limit); f' = (cos x − sinc x)/x, by its series
+// below |x| = 1/2 where the difference cancels, 0 at 0 and ±inf. Through libm lane by lane in double: sinc
+// is rare and sin needs a full argument reduction for large |x|.
+struct sinc {
+  static double value(double x) {
+    if (x == 0) return 1.0;
+    return std::isinf(x) ? 0.0 : std::sin(x) / x;
+  }
+  static double derivative(double x) {
+    if (std::isinf(x)) return 0.0;
+    if (std::fabs(x) < 0.5) {  // Σ_{k≥1} (−1)^k·2k·x^{2k−1}/(2k+1)!, truncated after x^11 (< 1e-15 relative)
+      const double z = x * x;
+      return x * (-1.0 / 3 + z * (1.0 / 30 + z * (-1.0 / 840 + z * (1.0 / 45360 + z * (-1.0 / 3991680 + z / 518918400)))));
+    }
+    return (x * std::cos(x) - std::sin(x)) / (x * x);
+  }
+  template <class V> static V forward(V x, const P<V>&) { return map_lanes(x, value); }
+  template <class V> static V backward(V dy, V x, const P<V>&) { return dy * map_lanes(x, derivative); }
 };
 
 // The inverse square root unit g(x) = 1/√(1 + a·x²), overflow-free: with m = max(|x|, 1), u = x/m (exactly

@@ -1,0 +1,180 @@
+"""Fit the polynomials of normcore's special functions and write cpp/src/simd/special_tables.inc.
+
+gelu (erf form) and its derivative need Φ(−a) for a = |x| ≥ 0 without cancellation. normcore computes
+Φ(−a) = e^{−a²/2}·R(a) with R(a) = e^{a²/2}·Φ(−a) = erfcx(a/√2)/2, smooth, bounded and slowly varying on
+[0, ∞) (R ~ 1/(a·√(2π)) in the tail), so only the exponential carries the fast decay. R is a polynomial in
+u = a − c_i on N equal intervals [i·w, (i+1)·w), c_i the middle of interval i: the interval of a is found from
+its value (no division) and its coefficients are fetched with a table lookup (one register permute on AVX-512).
+
+    float:  w = 1,   15 intervals covering [0, 15)   (Φ(−15)·15 < 2^−149: gelu is 0 below),  degree 7
+    double: w = 2.5, 16 intervals covering [0, 40)   (Φ(−39)·39 < 2^−1074),                  degree 20
+
+Each interval's polynomial minimises the maximum relative error (least squares at Chebyshev nodes in
+50-digit arithmetic, then Lawson's reweighting towards minimax). The tool prints the error of each table
+evaluated by Horner in the target precision (FMA emulated) against mpmath.
+
+    python tools/fit_special.py                  # rewrites cpp/src/simd/special_tables.inc
+
+Also arctan's polynomial (see ATAN_DEGREE).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import mpmath as mp
+import numpy as np
+
+mp.mp.dps = 50
+OUT = Path(__file__).resolve().parents[1] / "cpp" / "src" / "simd" / "special_tables.inc"
+LANES = 16  # table entries per coefficient: one 512-bit register of float, two of double
+
+# type name → (interval width, interval count, degree, numpy dtype)
+SPECS = {
+    "float": (1.0, 15, 7, np.float32),
+    "double": (2.5, 16, 20, np.float64),
+}
+
+
+def R(a):
+    """e^{a²/2}·Φ(−a) = erfcx(a/√2)/2."""
+    a = mp.mpf(a)
+    return mp.exp(a * a / 2) * mp.erfc(a / mp.sqrt(2)) / 2
+
+
+def fit_interval(lo, hi, c, degree, iterations=8):
+    """Coefficients (constant first) of p(u) ≈ R(c + u) on [lo, hi], minimising the max relative error."""
+    m = 4 * (degree + 1)
+    us = [(lo + hi) / 2 - c + (hi - lo) / 2 * mp.cos(mp.pi * (i + mp.mpf(1) / 2) / m) for i in range(m)]
+    vals = [R(c + u) for u in us]
+    w = [mp.mpf(1)] * m
+    coef = None
+    for _ in range(iterations):
+        A = mp.matrix([[w[i] * us[i] ** j / vals[i] for j in range(degree + 1)] for i in range(m)])
+        coef = mp.qr_solve(A, mp.matrix(w))[0]
+        err = [abs(mp.polyval(list(reversed(coef)), us[i]) / vals[i] - 1) for i in range(m)]
+        total = sum(wi * ei for wi, ei in zip(w, err))
+        w = [wi * ei / total * m for wi, ei in zip(w, err)]
+    return [coef[j] for j in range(degree + 1)]
+
+
+def horner(coef_high_first, u, dtype):
+    """Horner in dtype; for float32 each step is one rounding of an exact product-sum (an FMA)."""
+    p = np.full_like(u, coef_high_first[0])
+    for cj in coef_high_first[1:]:
+        if dtype == np.float32:
+            p = (p.astype(np.float64) * u.astype(np.float64) + np.float64(cj)).astype(np.float32)
+        else:
+            p = p * u + cj
+    return p
+
+
+def build(tname):
+    width, count, degree, dtype = SPECS[tname]
+    lows = []  # the rounding error of each interval's constant term
+    table = []  # table[i] = coefficients of interval i, highest degree first, rounded to dtype
+    worst = 0.0
+    for i in range(count):
+        lo, hi = mp.mpf(i) * width, mp.mpf(i + 1) * width
+        c = (lo + hi) / 2
+        exact = list(reversed(fit_interval(lo, hi, c, degree)))
+        coef = [dtype(float(x)) for x in exact]
+        c0_lo = dtype(float(exact[-1] - mp.mpf(float(coef[-1]))))
+        a = np.linspace(float(lo), float(hi), 300).astype(dtype)
+        u = (a - dtype(float(c))).astype(dtype)
+        want = np.array([float(R(float(x))) for x in a])
+        got = horner(coef[:-1] + [c0_lo], u, dtype).astype(np.float64) + np.float64(coef[-1])
+        err = float(np.max(np.abs(got.astype(dtype) / want - 1)))
+        worst = max(worst, err)
+        table.append(coef)
+        lows.append(c0_lo)
+    return width, count, degree, table, worst, lows
+
+
+def emit(tname, width, count, degree, table, worst, lows):
+    lo = lows + [lows[-1]] * (LANES - len(lows))
+    fmt = (lambda x: f"{float(x):.9e}f") if tname == "float" else (lambda x: f"{float(x):.17e}")
+    padded = table + [table[-1]] * (LANES - count)
+    rows = []
+    for j in range(degree):
+        entries = ", ".join(fmt(padded[i][j]) for i in range(LANES))
+        rows.append(f"      {{{entries}}},")
+    return "\n".join([
+        f"// {tname}: {count} intervals of width {width}, degree {degree}; max relative error of R as evaluated",
+        f"// (Horner in {tname}, against mpmath): {worst:.2e}",
+        "template <> struct normal_tail_consts<" + tname + "> {",
+        f"  static constexpr {tname} width = {width};",
+        f"  static constexpr {tname} inv_width = {1 / width};",
+        f"  static constexpr int intervals = {count};",
+        f"  // coef[j][i]: coefficient of u^(degree − j) on interval i (entries past the last interval repeat it)",
+        f"  static constexpr {tname} coef[{degree}][{LANES}] = {{",
+        *rows,
+        "  };",
+        "  // the constant term as hi + lo (hi = the term rounded to the type)",
+        f"  static constexpr {tname} c0_hi[{LANES}] = {{{', '.join(fmt(padded[i][degree]) for i in range(LANES))}}};",
+        f"  static constexpr {tname} c0_lo[{LANES}] = {{{', '.join(fmt(lo[i]) for i in range(LANES))}}};",
+        "};",
+    ])
+
+
+# arctan: atan(t) = t + t·z·G(z), z = t², on |t| ≤ tan(π/8) (the kernel reduces |x| to there with
+# π/2 − atan(1/|x|) and π/4 + atan((|x| − 1)/(|x| + 1))); degree of G per type
+ATAN_DEGREE = {"float": 4, "double": 10}
+
+
+def atan_g(z):
+    t = mp.sqrt(z)
+    return (mp.atan(t) - t) / (t * z) if z else mp.mpf(-1) / 3
+
+
+def fit_atan(degree, iterations=8):
+    """Coefficients (constant first) of G minimising the max error of t·z·G(z) relative to atan(t)."""
+    hi = mp.tan(mp.pi / 8) ** 2
+    m = 4 * (degree + 1)
+    zs = [hi / 2 + hi / 2 * mp.cos(mp.pi * (i + mp.mpf(1) / 2) / m) for i in range(m)]
+    # weight: the error of G enters atan relatively as z·t/atan(t) ≈ z
+    scale = [z * mp.sqrt(z) / mp.atan(mp.sqrt(z)) for z in zs]
+    vals = [atan_g(z) for z in zs]
+    w = [mp.mpf(1)] * m
+    coef = None
+    for _ in range(iterations):
+        A = mp.matrix([[w[i] * scale[i] * zs[i] ** j for j in range(degree + 1)] for i in range(m)])
+        b = mp.matrix([w[i] * scale[i] * vals[i] for i in range(m)])
+        coef = mp.qr_solve(A, b)[0]
+        err = [abs(scale[i] * (mp.polyval(list(reversed(coef)), zs[i]) - vals[i])) for i in range(m)]
+        total = sum(wi * ei for wi, ei in zip(w, err))
+        w = [wi * ei / total * m for wi, ei in zip(w, err)]
+    return [coef[j] for j in range(degree + 1)], float(max(err))
+
+
+def emit_atan(tname):
+    coef, err = fit_atan(ATAN_DEGREE[tname])
+    fmt = (lambda x: f"{float(x):.9e}f") if tname == "float" else (lambda x: f"{float(x):.17e}")
+    print(f"atan {tname}: degree {ATAN_DEGREE[tname]}, max relative error of the fit {err:.2e}")
+    return "\n".join([
+        f"// atan(t) = t + t·z·G(z), z = t² ≤ tan²(π/8), G of degree {ATAN_DEGREE[tname]} (fit error {err:.1e} of atan)",
+        f"template <> struct atan_consts<{tname}> {{",
+        f"  static constexpr {tname} poly[] = {{{', '.join(fmt(c) for c in reversed(coef))}}};  // highest first",
+        "};",
+    ])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--output", type=Path, default=OUT)
+    args = ap.parse_args()
+    parts = ["// Generated by tools/fit_special.py: do not edit; rerun the tool instead.",
+             "// R(a) = e^{a²/2}·Φ(−a) as piecewise polynomials in u = a − (i + ½)·width on interval i.", ""]
+    for tname in SPECS:
+        width, count, degree, table, worst, lows = build(tname)
+        print(f"{tname}: {count} intervals, degree {degree}, max relative error {worst:.2e}")
+        parts += [emit(tname, width, count, degree, table, worst, lows), ""]
+    for tname in SPECS:
+        parts += [emit_atan(tname), ""]
+    args.output.write_text("\n".join(parts))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
