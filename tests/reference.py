@@ -352,19 +352,6 @@ def isrlu_grad(x, alpha=1.0):
     return np.where(x >= 0, 1.0, isru_grad(x, alpha))
 
 
-def arctan(x):
-    return np.arctan(_f64(x))
-
-
-def arctan_grad(x):
-    """1/(1 + x²), written to avoid overflowing x² (1/x² / (1 + 1/x²) for |x| > 1)."""
-    x = _f64(x)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        r = 1 / x
-        big = np.abs(x) > 1
-        return np.where(big, r * r / (1 + r * r), 1 / (1 + x * x))
-
-
 # ---- derivatives as functions of the forward's output y (PyTorch's backward form for these) ------------------
 # Exact functions of y: tools/accuracy.py evaluates them at the very y handed to normcore, so they measure the
 # backward kernel alone, not the rounding of y.
