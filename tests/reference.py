@@ -148,7 +148,9 @@ def _erfc(t):
     t0 = t.astype(np.float64)
     base = _erfc64(t0).astype(np.longdouble)
     t0 = t0.astype(np.longdouble)
-    return base - (t - t0) * _TWO_OVER_SQRT_PI_LD * np.exp(-t0 * t0)
+    finite = np.isfinite(t)
+    delta = np.where(finite, t - np.where(finite, t0, 0), 0)  # no correction at ±inf (nor NaN from inf − inf)
+    return base - delta * _TWO_OVER_SQRT_PI_LD * np.exp(-t0 * t0)
 
 
 def _phi(x):

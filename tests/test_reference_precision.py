@@ -122,3 +122,13 @@ def test_longdouble_reference_against_mpmath(name, inputs):
                 continue
             err = float(abs(mpmath.mpf(str(g)) - want) / d)
             assert err <= LIMIT, (name, float(x), float(want), str(g), err)
+
+
+def test_longdouble_special_values():
+    """±inf and NaN give the formulas' limits in long double as in float64."""
+    x = np.array([np.inf, -np.inf, np.nan])
+    for name in ("gelu", "gelu_grad", "gelu_tanh", "mish", "swish", "sigmoid", "tanh_grad", "elu", "softplus"):
+        fn = getattr(ref, name)
+        want, got = fn(x), fn(x.astype(np.longdouble))
+        assert got.dtype == np.longdouble
+        np.testing.assert_array_equal(got.astype(np.float64), want, err_msg=name)

@@ -20,6 +20,8 @@ What is measured, per function and ISA (baseline, avx2, avx512 through normcore.
   For derivatives that are a sum of terms vanishing at a zero of f′ (gelu, gelu_tanh, silu/swish, mish), the
   error is relative to the size of the terms (e.g. Φ(x) + |x|φ(x)), which equals |f′| away from its zero:
   exactly at the zero no finite-precision evaluation has a small relative error.
+- Every max is over finite inputs; the special inputs (±inf, NaN) must give the reference's value (the
+  formula's limit) up to the same target, and those that do not are listed and fail the row.
 - PyTorch (when installed): max relative difference between normcore and torch in float64, forward and backward
   (autograd, grad_output = 1), same denominators. Target <= 1e-10, over the inputs where torch itself is
   accurate: inputs where torch is more than 1e-12 from the reference and further from it than normcore are left
@@ -210,20 +212,37 @@ def _relative(a: np.ndarray, b: np.ndarray, want: np.ndarray, den: np.ndarray | 
 
 @dataclass
 class Measure:
-    """One error figure: the max, the input where it occurs, its target and whether it is met."""
+    """One error figure: the max over finite inputs, the input where it occurs, its target, whether the special
+    inputs (±inf, NaN) gave the formula's limits, and whether all of it meets the target."""
 
     value: float
     at: float
     target: float
     note: str = ""
+    #: Special inputs (±inf, NaN) whose result is not the reference's, and a few of them spelled out.
+    special_misses: int = 0
+    special: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.value <= self.target
+        return self.value <= self.target and not self.special_misses
 
     def as_dict(self) -> dict[str, Any]:
         return {"value": _json_float(self.value), "at": _json_float(self.at), "target": self.target, "ok": self.ok,
-                "note": self.note}
+                "special_misses": self.special_misses, "special": self.special, "note": self.note}
+
+    @property
+    def notes(self) -> str:
+        return "; ".join(filter(None, [self.note, self.special and f"at ±inf/NaN: {self.special}"]))
+
+
+def _measure(err: np.ndarray, x: np.ndarray, target: float, got: np.ndarray, want: np.ndarray) -> Measure:
+    """The max of ``err`` over finite inputs, and the special inputs (±inf, NaN) missing the target."""
+    finite = np.isfinite(x)
+    value, at = _worst(np.where(finite, err, 0.0), x)
+    missed = np.nonzero(~finite & (err > target))[0]
+    special = "; ".join(f"x = {x[i]}: got {float(got[i]):.3g}, want {float(want[i]):.3g}" for i in missed[:3])
+    return Measure(value, at, target, "", missed.size, special)
 
 
 @dataclass
@@ -304,8 +323,9 @@ def _torch_measure(mine: np.ndarray, theirs: np.ndarray, want: np.ndarray, den: 
         i = nice[np.argmax(diff[nice])] if nice.size else shown[0]
         note = f"torch inexact at {shown.size} inputs (e.g. x = {x[i]:.9g}: torch {theirs[i]:.6g}, " \
                f"reference {float(want[i]):.6g})"
-    value, at = _worst(np.where(torch_off, 0.0, diff), x)
-    return Measure(value, at, TORCH_TARGET, note)
+    m = _measure(np.where(torch_off, 0.0, diff), x, TORCH_TARGET, mine, theirs)
+    m.note, m.special = note, m.special.replace("want", "torch")
+    return m
 
 
 def measure_isa(f: Function, d: _Inputs, isa: str) -> Row:
@@ -314,19 +334,20 @@ def measure_isa(f: Function, d: _Inputs, isa: str) -> Row:
     ones32, ones64 = np.ones_like(d.x32), np.ones_like(d.x64)
     with np.errstate(all="ignore"):
         got32 = f.forward(d.x32)
-        m["f32 fwd"] = Measure(*_worst(f32_forward_ulp(got32, d.ref32), d.x32), F32_ULP_TARGET)
-        m["f32 bwd x"] = Measure(*_worst(f32_backward_error(f.backward(ones32, d.x32), d.grad32), d.x32),
-                                 F32_BWD_TARGET)
+        m["f32 fwd"] = _measure(f32_forward_ulp(got32, d.ref32), d.x32, F32_ULP_TARGET, got32, d.ref32)
+        got = f.backward(ones32, d.x32)
+        m["f32 bwd x"] = _measure(f32_backward_error(got, d.grad32), d.x32, F32_BWD_TARGET, got, d.grad32)
         if f.backward_y is not None:
-            m["f32 bwd y"] = Measure(*_worst(f32_backward_error(f.backward_y(ones32, d.y32), d.grad_y32), d.y32),
-                                     F32_BWD_TARGET)
+            got = f.backward_y(ones32, d.y32)
+            m["f32 bwd y"] = _measure(f32_backward_error(got, d.grad_y32), d.y32, F32_BWD_TARGET, got, d.grad_y32)
         got64 = f.forward(d.x64)
         bwd64 = f.backward(ones64, d.x64)
-        m["f64 fwd"] = Measure(*_worst(f64_relative_error(got64, d.ref64), d.x64), F64_TARGET)
-        m["f64 bwd x"] = Measure(*_worst(f64_relative_error(bwd64, d.grad64, d.scale64), d.x64), F64_TARGET)
+        m["f64 fwd"] = _measure(f64_relative_error(got64, d.ref64), d.x64, F64_TARGET, got64, d.ref64)
+        m["f64 bwd x"] = _measure(f64_relative_error(bwd64, d.grad64, d.scale64), d.x64, F64_TARGET, bwd64,
+                                  d.grad64)
         if f.backward_y is not None:
-            m["f64 bwd y"] = Measure(*_worst(f64_relative_error(f.backward_y(ones64, d.y64), d.grad_y64), d.y64),
-                                     F64_TARGET)
+            got = f.backward_y(ones64, d.y64)
+            m["f64 bwd y"] = _measure(f64_relative_error(got, d.grad_y64), d.y64, F64_TARGET, got, d.grad_y64)
         if d.torch_fwd is not None:
             m["torch fwd"] = _torch_measure(got64, d.torch_fwd, d.ref64, None, d.x64)
             m["torch bwd"] = _torch_measure(bwd64, d.torch_bwd, d.grad64, d.scale64, d.x64)
@@ -403,7 +424,9 @@ def _fmt(v: float, fmt: str) -> str:
 
 
 def _status(m: Measure) -> str:
-    return "pass" if m.ok else "**FAIL**"
+    if m.ok:
+        return "pass"
+    return "**FAIL**" if m.value > m.target else "**FAIL** (±inf/NaN)"
 
 
 def failures(rows: list[Row]) -> list[str]:
@@ -413,8 +436,11 @@ def failures(rows: list[Row]) -> list[str]:
             if not m.ok:
                 header, fmt = COLUMNS[key]
                 var = "y" if key.endswith(" y") else "x"
-                out.append(f"{r.function}, {r.isa}: {header} = {_fmt(m.value, fmt)} (target {m.target:g}) "
-                           f"at {var} = {m.at!r}")
+                if m.value > m.target:
+                    out.append(f"{r.function}, {r.isa}: {header} = {_fmt(m.value, fmt)} (target {m.target:g}) "
+                               f"at {var} = {m.at!r}")
+                if m.special_misses:
+                    out.append(f"{r.function}, {r.isa}: {header.split(' max')[0]} at ±inf/NaN: {m.special}")
     return out
 
 
@@ -426,7 +452,7 @@ def table(rows: list[Row], keys: tuple[str, ...]) -> list[str]:
     for k in present:
         var = "y" if k.endswith(" y") else "x"
         headers += [COLUMNS[k][0], f"at {var} =", "target"]
-    notes = any(m.note for r in rows for k, m in r.measures.items() if k in present)
+    notes = any(m.notes for r in rows for k, m in r.measures.items() if k in present)
     lines = ["| " + " | ".join(headers + (["notes"] if notes else [])) + " |",
              "|" + "|".join([":---", ":---"] + ["---:", "---:", ":---"] * len(present) + ([":---"] if notes else []))
              + "|"]
@@ -445,8 +471,8 @@ def table(rows: list[Row], keys: tuple[str, ...]) -> list[str]:
             m = r.measures.get(k)
             cells += ["—", "", ""] if m is None else [_fmt(m.value, COLUMNS[k][1]), f"{m.at:.9g}", _status(m)]
         if notes:
-            cells.append("; ".join(f"{COLUMNS[k][0].split(' max')[0]}: {r.measures[k].note}"
-                                   for k in present if k in r.measures and r.measures[k].note))
+            cells.append("; ".join(f"{COLUMNS[k][0].split(' max')[0]}: {r.measures[k].notes}"
+                                   for k in present if k in r.measures and r.measures[k].notes))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -486,6 +512,8 @@ def markdown(rows: list[Row], command: str, elapsed_s: float) -> str:
         "reference and further from it than normcore are left out, and those of them where the two differ by "
         "more than the target are counted in the notes (torch's 1 − y² and y(1 − y) backward forms, "
         "½x(1 + tanh u) cancelling, NaN from inf·0 at ±inf).",
+        "- Every max is over finite inputs; ±inf and NaN inputs must give the formula's limit (NaN for NaN), "
+        "and those that do not are listed in the notes and fail (\"FAIL (±inf/NaN)\").",
         f"- Parameters: celu alpha = {CELU_ALPHA:g}, swish beta = {SWISH_BETA:g}, other functions at PyTorch's "
         "defaults (elu alpha = 1, softplus beta = 1 / threshold = 20, isru/isrlu alpha = 1).",
         "",
