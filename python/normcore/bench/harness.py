@@ -367,6 +367,12 @@ def measure(calls: dict[str, Callable[[], Any]], config: Config, threads: int = 
                     dt = _block(call, plan.calls)
                     samples[name].append(dt / plan.calls)
                     spent[name] += dt
+                    if dt > config.turn_s and plan.calls > 1:
+                        # A block sized for ~sample_s took over a whole turn: the machine slowed this contender
+                        # down (a busy neighbour descheduling a worker thread). Shrink its blocks so its turns stay
+                        # ~turn_s long instead of growing with the slowdown, and end this turn.
+                        plan.calls = max(1, math.ceil(plan.calls * config.sample_s / dt))
+                        break
                 turns[name] += 1
             active = [m for m in active if turns[m] < config.min_rounds or spent[m] < config.budget_s]
     finally:
