@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = ("Time normcore's kernels against NumPy, PyTorch and ONNX Runtime (those installed) and "
                      "against the memory-copy roofline, after checking every answer against normcore's.")
     p.add_argument("--quick", action="store_true",
-                   help="measure for less time (~0.05 s per contender and row instead of ~0.3 s)")
+                   help="measure for less time (~0.025 s of samples per contender and row instead of ~0.3 s)")
     p.add_argument("--filter", metavar="REGEX",
                    help='run the cases whose "name size" matches (re.search), e.g. "sigmoid", "bwd 64K"')
     p.add_argument("--threads", metavar="N", type=int, nargs="+",
