@@ -243,8 +243,8 @@ inline V normal_tail_ratio(V a) {
 // e^{−a²/2}·m for a ≥ 0 with a² split exactly (a² = hi + lo; e^{−lo/2} ≈ 1 − lo/2), so the large exponent
 // loses nothing to the rounding of a², and with one rounding at the end: e^{−a²/2} = 2^n·(1 + s) and
 // m·(1 + s) = fma(m, s, m) is scaled by 2^n last (one rounding into the subnormal range on AVX-512), so
-// tiny results keep their bits. The exponent is clamped where e^{−a²/2} < 2^{−150} (float) / 2^{−1075}
-// (double): callers keep |m| ≤ ½ there, so the result rounds to 0. NaN → NaN.
+// tiny results keep their bits. The exponent is clamped 5 below where e^{−a²/2} < 2^{−150} (float) /
+// 2^{−1075} (double), so that any |m| ≤ 64 gives exactly 0 there. NaN → NaN.
 template <class V>
 inline V gauss_exp_mul(V a, V m) {
   using T = scalar_t<V>;
@@ -253,7 +253,7 @@ inline V gauss_exp_mul(V a, V m) {
   const V ab = min_nan_passes(splat<V>(T(64)), a);
   const TwoProd<V> sq = two_prod(ab, ab);
   const V lo = sq.lo * T(-0.5);
-  const ExpReduced<V> e = exp_reduce(max_nan_passes(splat<V>(C::lo), sq.hi * T(-0.5)));
+  const ExpReduced<V> e = exp_reduce(max_nan_passes(splat<V>(C::lo - T(5)), sq.hi * T(-0.5)));
   const V em1 = expm1_poly(e.r);
   const V s = (em1 * lo + em1) + lo;  // e^{r + lo} − 1 to first order in lo
   return scale_pow2(m * s + m, e.nf, e.n);

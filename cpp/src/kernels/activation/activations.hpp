@@ -205,12 +205,13 @@ struct hardsigmoid {
   }
 };
 
-// tanh(x); f' = sech²(x) (exact in the tails), from the output: 1 − y² (PyTorch).
+// tanh(x); f' = sech²(x) (exact in the tails), from the output: 1 − y² (PyTorch's form) as (1 − y)(1 + y).
 struct tanh {
   template <class V> static V forward(V x, const P<V>&) { return normcore::NORMCORE_ISA_NS::tanh(x); }
   template <class V> static V backward(V dy, V x, const P<V>&) { return dy * sech2(x); }
   template <class V> static V backward_from_output(V dy, V y, const P<V>&) {
-    return dy * (scalar_t<V>(1) - y * y);
+    using T = scalar_t<V>;
+    return dy * ((T(1) - y) * (T(1) + y));  // 1 − y² without cancellation near |y| = 1 (FMA or not)
   }
 };
 
