@@ -88,31 +88,33 @@ inline V expm1_poly(V r) {
 }
 
 // e^x·2^K, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
-// nonpositive = true: the caller guarantees x ≤ 0 (or NaN), and the upper clamp is skipped.
+// bounded = true: the caller guarantees that x cannot overflow (x ≤ 0 here, or NaN), and the upper clamp is
+// skipped.
 // K > 0 keeps tiny results normal for callers that multiply them back into range (see x_sigmoid).
-template <class V, bool nonpositive = false, int K = 0>
+template <class V, bool bounded = false, int K = 0>
 inline V exp(V x) {
   using C = exp_consts<scalar_t<V>>;
   // clamp to where the reduction stays finite (and e^lo·2^K still rounds to 0); NaN passes unchanged
   x = max_nan_passes(splat<V>(C::lo - scalar_t<V>(K * 0.6931471805599453)), x);
-  if constexpr (!nonpositive) x = min_nan_passes(splat<V>(C::hi), x);
+  if constexpr (!bounded) x = min_nan_passes(splat<V>(C::hi), x);
   const ExpReduced<V> e = exp_reduce(x);
   return scale_pow2(expm1_poly(e.r) + scalar_t<V>(1), e.nf + scalar_t<V>(K), e.n + K);
 }
 
 // e^x − 1, ~1 ulp, exact near 0: with q = e^r − 1, e^x − 1 = q·2^n + (2^n − 1), one rounding in an FMA.
-// The clamp keeps 2^n normal (below it the result is −1 to the last bit). nonpositive: as for exp.
-template <class V, bool nonpositive = false>
+// The clamp keeps 2^n normal (below it the result is −1 to the last bit). bounded = true: the caller guarantees
+// x ≤ hi (no overflow branch: exp(x) is not evaluated alongside).
+template <class V, bool bounded = false>
 inline V expm1(V x) {
   using T = scalar_t<V>;
   constexpr T lo = sizeof(T) == 4 ? T(-87) : T(-708);   // e^lo < ulp(1)/4: result −1
   constexpr T hi = sizeof(T) == 4 ? T(88) : T(709);     // above: e^x − 1 = e^x in T
   V xc = max_nan_passes(splat<V>(lo), x);
-  if constexpr (!nonpositive) xc = min_nan_passes(splat<V>(hi), xc);
+  if constexpr (!bounded) xc = min_nan_passes(splat<V>(hi), xc);
   const ExpReduced<V> e = exp_reduce(xc);
   const V two_n = pow2i<V>(e.n);
   const V em1 = expm1_poly(e.r) * two_n + (two_n - T(1));
-  if constexpr (nonpositive) {
+  if constexpr (bounded) {
     return em1;
   } else {
     return x > hi ? exp(x) : em1;
@@ -291,7 +293,7 @@ inline V tanh(V x) {
   using T = scalar_t<V>;
   constexpr T cap = sizeof(T) == 4 ? T(9) : T(19.1);
   const V a = min_nan_passes(splat<V>(cap), abs(x));
-  const V q = expm1<V>(a + a);
+  const V q = expm1<V, true>(a + a);  // 2a ≤ 2·cap: in range
   return copysign(q / (q + T(2)), x);
 }
 
