@@ -193,12 +193,24 @@ inline V x_sigmoid_impl(V x, V z, V z_lo) {
   using T = scalar_t<V>;
   constexpr int K = 64;
   constexpr T big = std::numeric_limits<T>::max();
-  V ec = exp<V, true, K>(-abs(z));  // e^{−|z|}·2^K
-  if constexpr (has_lo) {
-    // e^{−|z + z_lo|} = e^{−|z|}·(1 − sign(z)·z_lo), to first order (z_lo is NaN when z is ±inf: drop it)
-    const V lo = abs(z_lo) <= T(1) ? z_lo : splat<V>(T(0));
-    ec = ec - ec * (z >= T(0) ? lo : -lo);
+  // e^{−|z + z_lo|} = e^{−|z|}·(1 − sign(z)·z_lo), to first order (z_lo is NaN when z is ±inf: drop it)
+  const auto corrected = [&](V e) {
+    if constexpr (has_lo) {
+      const V lo = abs(z_lo) <= T(1) ? z_lo : splat<V>(T(0));
+      return e - e * (z >= T(0) ? lo : -lo);
+    } else {
+      return e;
+    }
+  };
+  // The common case, no lane in the far negative tail (z ≥ −80 float, −700 double): σ(−|z|) and x·σ(−|z|) are
+  // normal numbers and need no scaling (callers have |x| ≤ |z| there or a larger product). NaN and +inf z too.
+  constexpr T tail = sizeof(T) == 4 ? T(-80) : T(-700);
+  if (none_of(z < tail)) {
+    const V e = corrected(exp<V, true>(-abs(z)));
+    const V d = T(1) / (e + T(1));  // σ(|z|)
+    return z >= T(0) ? x * d : (x * e) * d;
   }
+  const V ec = corrected(exp<V, true, K>(-abs(z)));  // e^{−|z|}·2^K
   const V d = T(1) / (ec * T(0x1p-64) + T(1));  // σ(|z|); e^{−|z|} may be subnormal here: only used next to 1
   // x·σ(−|z|) with one rounding into range; x capped to finite so that x = ±inf, e = 0 gives the limit ±0
   const V xf = min_nan_passes(splat<V>(big), max_nan_passes(splat<V>(-big), x));

@@ -132,6 +132,29 @@ inline V min_nan_passes(V hi, V x) {
   return x > hi ? hi : x;
 }
 
+// True when no lane of the comparison mask m (all ones / all zeros per lane, or a bool for scalars) is set:
+// for a branch per vector around a rare slow path.
+template <class M>
+inline bool none_of(M m) {
+  if constexpr (std::is_same_v<M, bool>) {
+    return !m;
+  } else {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(M) == 64 && sizeof(m[0]) == 4) return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) == 0;
+    if constexpr (sizeof(M) == 64 && sizeof(m[0]) == 8) return _mm512_test_epi64_mask((__m512i)m, (__m512i)m) == 0;
+#endif
+#if defined(__AVX__)
+    if constexpr (sizeof(M) == 32) return _mm256_testz_si256((__m256i)m, (__m256i)m) != 0;
+#endif
+#if defined(__SSE2__)
+    if constexpr (sizeof(M) == 16) return _mm_movemask_epi8((__m128i)m) == 0;
+#endif
+    bool any = false;
+    for (std::size_t i = 0; i < sizeof(M) / sizeof(m[0]); ++i) any |= m[i] != 0;
+    return !any;
+  }
+}
+
 // max(x, 0) lanes: NaN propagates, since NaN < 0 is false.
 template <class V>
 inline V max0(V x) {
@@ -304,21 +327,3 @@ inline V narrow(wide_t<V> w) {
   }
 }
 
-// f evaluated in double precision on the lanes of a float V, returned as float hi + lo (the double result
-// split in two floats): for the few places where a float kernel needs an argument to more than 24 bits.
-template <class V, class F>
-inline TwoSum<V> map_in_double(V x, F&& f) {
-  static_assert(std::is_same_v<scalar_t<V>, float>, "map_in_double widens float lanes");
-  if constexpr (is_scalar_v<V>) {
-    const double r = f(static_cast<double>(x));
-    const float hi = static_cast<float>(r);
-    return {hi, static_cast<float>(r - static_cast<double>(hi))};
-  } else {
-    // the two halves of x widened to double vectors, and back
-    const vd2 w = widen(x);
-    const vd2 r = {f(w.lo), f(w.hi)};
-    const vf vhi = narrow<vf>(r);
-    const vf vlo = narrow<vf>(r - widen(vhi));
-    return {vhi, vlo};
-  }
-}

@@ -114,14 +114,24 @@ struct gelu {
 struct gelu_tanh {
   static constexpr double kBeta2 = 2 * 0.7978845608028654;  // 2·√(2/π)
   static constexpr double kKappa = 0.044715;
-  // z = 2u = 2√(2/π)·x·(1 + 0.044715x²) as hi + lo: σ(z) amplifies z's rounding error |z|-fold, so for
-  // float z is evaluated in double (error ~1e-16·|z|) and split; double keeps its own rounding (|z|·1e-16).
+  // z = 2u = x·(c1 + c3·x²) (c1 = 2√(2/π), c3 = c1·0.044715) as hi + lo: σ(z) amplifies z's rounding error
+  // |z|-fold, so for float z is evaluated in float-float (exact products, constants as hi + lo, one TwoSum;
+  // relative error ~2^-44); double keeps its own rounding (|z|·1e-16).
   template <class V> static TwoSum<V> z(V x) {
     using T = scalar_t<V>;
+    constexpr double c1 = kBeta2, c3 = kBeta2 * kKappa;
     if constexpr (sizeof(T) == 4) {
-      return map_in_double(x, [](auto xd) { return kBeta2 * xd * (1.0 + kKappa * (xd * xd)); });
+      constexpr T c1h = T(c1), c1l = T(c1 - double(c1h)), c3h = T(c3), c3l = T(c3 - double(c3h));
+      const TwoProd<V> x2 = two_prod(x, x);
+      const TwoProd<V> t = two_prod(splat<V>(c3h), x2.hi);                   // c3·x² = t.hi + tl
+      const V tl = t.lo + (c3h * x2.lo + c3l * x2.hi);
+      const V wh = c1h + t.hi;                                                // w = c1 + c3·x² = wh + wl
+      const V bv = wh - c1h;
+      const V wl = ((c1h - (wh - bv)) + (t.hi - bv)) + (tl + c1l);
+      const TwoProd<V> zz = two_prod(x, wh);
+      return {zz.hi, zz.lo + x * wl};
     } else {
-      return {T(kBeta2) * x * (T(1) + T(kKappa) * (x * x)), k<V>(0)};
+      return {x * (T(c1) + T(c3) * (x * x)), k<V>(0)};
     }
   }
   template <class V> static V forward(V x, const P<V>&) {
