@@ -27,6 +27,8 @@ from . import structured as _structured
 from .structured import *  # noqa: F403
 from .registry import ACTIVATIONS, Activation, activation
 from . import nn
+from . import normalization as _normalization
+from .normalization import *  # noqa: F403
 
 __version__: str = _core.__version__
 
@@ -43,3 +45,4 @@ __all__ = [
 __all__ += _activations.__all__
 __all__ += _structured.__all__
 __all__ += ["ACTIVATIONS", "Activation", "activation", "nn"]
+__all__ += _normalization.__all__

@@ -98,3 +98,72 @@ def softmax_backward(
     from_output: bool,
     out: np.ndarray | None = None,
 ) -> np.ndarray[Any, Any]: ...
+# ---- normalization (normcore/normalization.py wraps these) ----
+_Stats3 = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]
+_Grads3 = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None, np.ndarray[Any, Any]]
+
+def batch_norm_forward(
+    x: npt.ArrayLike,
+    weight: npt.ArrayLike | None,
+    bias: npt.ArrayLike | None,
+    eps: float,
+    channel_axis: int,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+    momentum: float = 0.1,
+    unbiased_running_var: bool = True,
+    out: np.ndarray | None = None,
+) -> _Stats3: ...
+def batch_norm_inference(
+    x: npt.ArrayLike,
+    running_mean: npt.ArrayLike | None,
+    running_var: npt.ArrayLike | None,
+    weight: npt.ArrayLike | None,
+    bias: npt.ArrayLike | None,
+    eps: float,
+    channel_axis: int,
+    out: np.ndarray | None = None,
+) -> np.ndarray[Any, Any]: ...
+def batch_norm_backward(
+    grad_output: npt.ArrayLike, x: npt.ArrayLike, mean: npt.ArrayLike, rstd: npt.ArrayLike,
+    weight: npt.ArrayLike | None, channel_axis: int,
+) -> _Grads3: ...
+def group_norm_forward(
+    x: npt.ArrayLike, num_groups: int, weight: npt.ArrayLike | None, bias: npt.ArrayLike | None, eps: float,
+    channel_axis: int, out: np.ndarray | None = None,
+) -> _Stats3: ...
+def group_norm_backward(
+    grad_output: npt.ArrayLike, x: npt.ArrayLike, num_groups: int, mean: npt.ArrayLike, rstd: npt.ArrayLike,
+    weight: npt.ArrayLike | None, channel_axis: int,
+) -> _Grads3: ...
+def instance_norm_forward(
+    x: npt.ArrayLike,
+    weight: npt.ArrayLike | None,
+    bias: npt.ArrayLike | None,
+    eps: float,
+    channel_axis: int,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+    momentum: float = 0.1,
+    unbiased_running_var: bool = True,
+    out: np.ndarray | None = None,
+) -> _Stats3: ...
+def instance_norm_backward(
+    grad_output: npt.ArrayLike, x: npt.ArrayLike, mean: npt.ArrayLike, rstd: npt.ArrayLike,
+    weight: npt.ArrayLike | None, channel_axis: int,
+) -> _Grads3: ...
+def layer_norm_forward(
+    x: npt.ArrayLike, normalized_ndim: int, weight: npt.ArrayLike | None, bias: npt.ArrayLike | None, eps: float,
+    out: np.ndarray | None = None,
+) -> _Stats3: ...
+def layer_norm_backward(
+    grad_output: npt.ArrayLike, x: npt.ArrayLike, normalized_ndim: int, mean: npt.ArrayLike, rstd: npt.ArrayLike,
+    weight: npt.ArrayLike | None,
+) -> _Grads3: ...
+def rms_norm_forward(
+    x: npt.ArrayLike, normalized_ndim: int, weight: npt.ArrayLike | None, eps: float, out: np.ndarray | None = None
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]: ...
+def rms_norm_backward(
+    grad_output: npt.ArrayLike, x: npt.ArrayLike, normalized_ndim: int, rstd: npt.ArrayLike,
+    weight: npt.ArrayLike | None,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]: ...

@@ -1,5 +1,6 @@
 // normcore: fast CPU kernels for activations and normalization. Umbrella header.
 #pragma once
 #include "normcore/activations.hpp"
+#include "normcore/normalization.hpp"
 #include "normcore/runtime.hpp"
 #include "normcore/structured.hpp"

@@ -34,6 +34,7 @@ namespace {
 #include "kernels/elementwise.hpp"
 #include "kernels/activation/activations.hpp"
 #include "kernels/structured/structured.hpp"
+#include "kernels/normalization/normalization.hpp"
 
 template <class Op, class T>
 void forward_kernel(T* y, const T* x, std::size_t n, const ActivationParams& q, StoreHint h) {
@@ -92,7 +93,8 @@ ElementwiseKernels<T> make_kernels() {
 
 const KernelTable& kernel_table() {
   static const KernelTable table{NORMCORE_STR(NORMCORE_ISA_NS), make_kernels<float>(), make_kernels<double>(),
-                                 make_structured_kernels<float>(), make_structured_kernels<double>()};
+                                 make_structured_kernels<float>(), make_structured_kernels<double>(),
+                                 make_norm_kernels<float>(), make_norm_kernels<double>()};
   return table;
 }
 

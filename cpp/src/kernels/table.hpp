@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 
+#include "kernels/normalization/kernels.hpp"
 #include "normcore/activations.hpp"
 
 namespace normcore {
@@ -81,6 +82,8 @@ struct KernelTable {
   ElementwiseKernels<double> f64;
   StructuredKernels<float> structured_f32;
   StructuredKernels<double> structured_f64;
+  NormKernels<float> norm_f32;
+  NormKernels<double> norm_f64;
 };
 
 namespace baseline { const KernelTable& kernel_table(); }

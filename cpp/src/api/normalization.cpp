@@ -1,0 +1,746 @@
+// Public normalization functions: validate, then arrange the per-ISA span/column kernels into the five norms and
+// split the work across threads.
+//
+// Every norm is described the same way: x is a set of planes (n, c) — in channels-first a contiguous span of S
+// elements, in channels-last column c of sample n's S rows of C — and each statistic (a "group") merges some planes:
+//   batch norm     group c      = planes (n, c) for all n      (channels-last: one sample of N·S rows, so one plane)
+//   group norm     group (n, g) = planes (n, c) for c in g
+//   instance norm  group (n, c) = plane (n, c)
+//   layer/RMS norm group r      = plane (r, 0) of the view (rows, 1, D), weight/bias along the plane
+// Plane statistics are computed over fixed chunks (channels-first: kChunkBytes of a span; channels-last: blocks of
+// rows × columns) and merged in a fixed order, so the result is the same whichever thread computes what. The
+// channels-first work runs either fused per group (statistics, then normalize the group's planes while they are
+// still in cache: 2 passes over memory) or split (all chunks in parallel, then all planes in parallel: for few large
+// groups); both give the same bits.
+#include "normcore/normalization.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "api/common.hpp"
+#include "api/parallel.hpp"
+#include "dispatch/dispatch.hpp"
+
+namespace normcore {
+namespace {
+
+template <class T>
+const NormKernels<T>& kernels() {
+  if constexpr (std::is_same_v<T, float>) {
+    return dispatch::table().norm_f32;
+  } else {
+    return dispatch::table().norm_f64;
+  }
+}
+
+// A channels-first span is reduced in chunks of this many bytes (two passes over a chunk stay in L1/L2).
+constexpr std::size_t kChunkBytes = 32768;
+// Channels-last blocks: at most this many columns, at least this many rows.
+constexpr std::size_t kTileCols = 256;
+constexpr std::size_t kMinBlockRows = 64;
+// A thread is woken for at least this many elements.
+constexpr std::size_t kMinPerThread = 32768;
+
+template <class T>
+constexpr std::size_t chunk_len() {
+  return kChunkBytes / sizeof(T);
+}
+
+std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+
+// Fence the non-temporal stores of the calling thread's maps.
+void fence() { kernels<float>().fence(); }
+
+// f(t) for t < ntasks on the thread pool, each thread getting at least kMinPerThread elements; each thread fences
+// its non-temporal stores at the end.
+template <class F>
+void parallel_tasks(std::size_t ntasks, std::size_t elems_per_task, F&& f) {
+  const std::size_t min_tasks = std::max<std::size_t>(1, kMinPerThread / std::max<std::size_t>(1, elems_per_task));
+  detail::parallel_ranges(ntasks, min_tasks, 1, [&](std::size_t b, std::size_t e) {
+    for (std::size_t t = b; t < e; ++t) f(t);
+    fence();
+  });
+}
+
+// Chan et al.'s merge of two sets' moments.
+Moments merge(const Moments& a, const Moments& b) {
+  if (a.n == 0) return b;
+  if (b.n == 0) return a;
+  const double n = a.n + b.n, d = b.mean - a.mean;
+  return {n, a.mean + d * (b.n / n), a.m2 + b.m2 + d * d * (a.n * b.n / n)};
+}
+
+GradSums add(const GradSums& a, const GradSums& b) { return {a.g + b.g, a.gd + b.gd}; }
+
+// A double mean as T (hi, lo): hi + lo = mean to twice T's precision.
+template <class T>
+std::pair<T, T> split_mean(double m) {
+  const T hi = static_cast<T>(m);
+  return {hi, static_cast<T>(m - static_cast<double>(hi))};
+}
+
+double rstd_of(const Moments& m, double eps) { return 1.0 / std::sqrt(m.m2 / m.n + eps); }
+
+// ---- the plane view and its statistic groups --------------------------------------------------------------
+
+struct Planes {
+  std::size_t N, C, S;
+  bool cl;  // channels-last: plane (n, c) is column c of rows [n·S, (n + 1)·S) of an (N·S, C) array
+  std::size_t count() const { return N * C; }
+  std::size_t elements() const { return N * C * S; }
+};
+
+// Group k = planes k·base_step + j·stride for j < members.
+struct Grouping {
+  std::size_t groups, members, base_step, stride;
+  bool by_channel;  // batch norm: plane p belongs to group p % C; otherwise to p / members
+  std::size_t plane(std::size_t k, std::size_t j) const { return k * base_step + j * stride; }
+  std::size_t group_of(std::size_t p, std::size_t C) const { return by_channel ? p % C : p / members; }
+};
+
+Grouping per_channel(const Planes& v) { return {v.C, v.N, 1, v.C, true}; }
+Grouping per_sample_groups(const Planes& v, std::size_t groups) {
+  const std::size_t cg = v.C / groups;
+  return {v.N * groups, cg, cg, 1, false};
+}
+
+// Channels-last blocks: tiles of columns × blocks of rows.
+struct ColBlocks {
+  std::size_t tile, ntiles, rows, nrb;
+  template <class T>
+  static ColBlocks of(const Planes& v) {
+    const std::size_t tile = std::max<std::size_t>(1, std::min(v.C, kTileCols));
+    const std::size_t rows = std::max(kMinBlockRows, chunk_len<T>() / tile);
+    return {tile, ceil_div(v.C, tile), rows, std::max<std::size_t>(1, ceil_div(v.S, rows))};
+  }
+  std::size_t tasks(std::size_t N) const { return N * nrb * ntiles; }
+};
+
+bool fuse(std::size_t units) {
+  const auto threads = static_cast<std::size_t>(detail::max_threads());
+  return threads == 1 || units >= 4 * threads;
+}
+
+// ---- channels-first planes --------------------------------------------------------------------------------
+
+template <class T>
+Moments plane_moments(const NormKernels<T>& k, const T* x, std::size_t S) {
+  const std::size_t K = chunk_len<T>();
+  Moments m = k.moments(x, std::min(S, K));
+  for (std::size_t c0 = K; c0 < S; c0 += K) m = merge(m, k.moments(x + c0, std::min(K, S - c0)));
+  return m;
+}
+
+template <class T>
+GradSums plane_grad_sums(const NormKernels<T>& k, const T* dy, const T* x, std::size_t S, double mean) {
+  const std::size_t K = chunk_len<T>();
+  GradSums s = k.grad_sums(dy, x, nullptr, std::min(S, K), mean, 0.0, nullptr, nullptr);
+  for (std::size_t c0 = K; c0 < S; c0 += K)
+    s = add(s, k.grad_sums(dy + c0, x + c0, nullptr, std::min(K, S - c0), mean, 0.0, nullptr, nullptr));
+  return s;
+}
+
+// Moments of every plane, all chunks in parallel, merged per plane in chunk order (= plane_moments).
+template <class T>
+std::vector<Moments> cf_all_moments(const T* x, const Planes& v) {
+  const auto& k = kernels<T>();
+  const std::size_t P = v.count(), S = v.S, K = chunk_len<T>(), nch = std::max<std::size_t>(1, ceil_div(S, K));
+  std::vector<Moments> part(P * nch), pm(P);
+  parallel_tasks(P * nch, std::min(S, K), [&](std::size_t t) {
+    const std::size_t p = t / nch, c0 = t % nch * K;
+    part[t] = k.moments(x + p * S + c0, std::min(K, S - std::min(S, c0)));
+  });
+  for (std::size_t p = 0; p < P; ++p) {
+    Moments m = part[p * nch];
+    for (std::size_t c = 1; c < nch; ++c) m = merge(m, part[p * nch + c]);
+    pm[p] = m;
+  }
+  return pm;
+}
+
+template <class T>
+std::vector<GradSums> cf_all_grad_sums(const T* dy, const T* x, const Planes& v, const std::vector<double>& mean) {
+  const auto& k = kernels<T>();
+  const std::size_t P = v.count(), S = v.S, K = chunk_len<T>(), nch = std::max<std::size_t>(1, ceil_div(S, K));
+  std::vector<GradSums> part(P * nch), ps(P);
+  parallel_tasks(P * nch, 2 * std::min(S, K), [&](std::size_t t) {
+    const std::size_t p = t / nch, c0 = t % nch * K, off = p * S + c0;
+    part[t] = k.grad_sums(dy + off, x + off, nullptr, std::min(K, S - std::min(S, c0)), mean[p], 0.0, nullptr, nullptr);
+  });
+  for (std::size_t p = 0; p < P; ++p) {
+    GradSums s = part[p * nch];
+    for (std::size_t c = 1; c < nch; ++c) s = add(s, part[p * nch + c]);
+    ps[p] = s;
+  }
+  return ps;
+}
+
+// ---- channels-last planes ----------------------------------------------------------------------------------
+
+// Moments of every plane (n, c): per (sample, row block, column tile) block in parallel, then merged per plane
+// over the row blocks in order.
+template <class T>
+std::vector<Moments> cl_all_moments(const T* x, const Planes& v) {
+  const auto& k = kernels<T>();
+  const std::size_t C = v.C, S = v.S;
+  const ColBlocks cb = ColBlocks::of<T>(v);
+  std::vector<double> pmean(v.N * cb.nrb * C), pm2(v.N * cb.nrb * C);
+  detail::parallel_ranges(cb.tasks(v.N), std::max<std::size_t>(1, kMinPerThread / (cb.rows * cb.tile)), 1,
+                          [&](std::size_t b, std::size_t e) {
+                            for (std::size_t t = b; t < e; ++t) {
+                              const std::size_t tile = t % cb.ntiles, nb = t / cb.ntiles;  // nb = n·nrb + rb
+                              const std::size_t n = nb / cb.nrb, r0 = nb % cb.nrb * cb.rows, c0 = tile * cb.tile;
+                              const std::size_t rows = std::min(cb.rows, S - std::min(S, r0));
+                              const std::size_t cols = std::min(cb.tile, C - c0);
+                              if (rows == 0) continue;
+                              k.col_moments(pmean.data() + nb * C + c0, pm2.data() + nb * C + c0,
+                                            x + ((n * S + r0) * C + c0), rows, cols, C);
+                            }
+                          });
+  std::vector<Moments> pm(v.count());
+  for (std::size_t n = 0; n < v.N; ++n)
+    for (std::size_t c = 0; c < C; ++c) {
+      Moments m;
+      for (std::size_t rb = 0; rb < cb.nrb; ++rb) {
+        const std::size_t rows = std::min(cb.rows, S - std::min(S, rb * cb.rows));
+        const std::size_t i = (n * cb.nrb + rb) * C + c;
+        m = merge(m, Moments{static_cast<double>(rows), pmean[i], pm2[i]});
+      }
+      pm[n * C + c] = m;
+    }
+  return pm;
+}
+
+template <class T>
+std::vector<GradSums> cl_all_grad_sums(const T* dy, const T* x, const Planes& v, const std::vector<double>& mean) {
+  const auto& k = kernels<T>();
+  const std::size_t C = v.C, S = v.S;
+  const ColBlocks cb = ColBlocks::of<T>(v);
+  std::vector<double> pg(v.N * cb.nrb * C, 0.0), pgd(v.N * cb.nrb * C, 0.0);
+  detail::parallel_ranges(cb.tasks(v.N), std::max<std::size_t>(1, kMinPerThread / (2 * cb.rows * cb.tile)), 1,
+                          [&](std::size_t b, std::size_t e) {
+                            for (std::size_t t = b; t < e; ++t) {
+                              const std::size_t tile = t % cb.ntiles, nb = t / cb.ntiles;
+                              const std::size_t n = nb / cb.nrb, r0 = nb % cb.nrb * cb.rows, c0 = tile * cb.tile;
+                              const std::size_t rows = std::min(cb.rows, S - std::min(S, r0));
+                              const std::size_t cols = std::min(cb.tile, C - c0);
+                              if (rows == 0) continue;
+                              const std::size_t off = (n * S + r0) * C + c0;
+                              k.col_grad_sums(pg.data() + nb * C + c0, pgd.data() + nb * C + c0, dy + off, x + off,
+                                              rows, cols, C, mean.data() + n * C + c0);
+                            }
+                          });
+  std::vector<GradSums> ps(v.count());
+  for (std::size_t n = 0; n < v.N; ++n)
+    for (std::size_t c = 0; c < C; ++c) {
+      GradSums s;
+      for (std::size_t rb = 0; rb < cb.nrb; ++rb) s = add(s, GradSums{pg[(n * cb.nrb + rb) * C + c], pgd[(n * cb.nrb + rb) * C + c]});
+      ps[n * C + c] = s;
+    }
+  return ps;
+}
+
+// Rows [b, e) of the (N·S, C) array, cut at sample boundaries: f(first row, rows, sample).
+template <class F>
+void for_sample_rows(std::size_t b, std::size_t e, std::size_t S, F&& f) {
+  while (b < e) {
+    const std::size_t n = b / S, end = std::min(e, (n + 1) * S);
+    f(b, end - b, n);
+    b = end;
+  }
+}
+
+// Structure-of-arrays copy of per-plane coefficients for the column kernels.
+template <class T>
+struct AffineColumns {
+  std::vector<T> mh, ml, s, t;
+  explicit AffineColumns(const std::vector<SpanAffine<T>>& a) : mh(a.size()), ml(a.size()), s(a.size()), t(a.size()) {
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      mh[i] = a[i].mh;
+      ml[i] = a[i].ml;
+      s[i] = a[i].s;
+      t[i] = a[i].t;
+    }
+  }
+  ColAffine<T> at(std::size_t off) const { return {mh.data() + off, ml.data() + off, s.data() + off, t.data() + off}; }
+};
+template <class T>
+struct GradColumns {
+  std::vector<T> mh, ml, a, b, c;
+  explicit GradColumns(const std::vector<SpanGrad<T>>& g)
+      : mh(g.size()), ml(g.size()), a(g.size()), b(g.size()), c(g.size()) {
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      mh[i] = g[i].mh;
+      ml[i] = g[i].ml;
+      a[i] = g[i].a;
+      b[i] = g[i].b;
+      c[i] = g[i].c;
+    }
+  }
+  ColGrad<T> at(std::size_t off) const {
+    return {mh.data() + off, ml.data() + off, a.data() + off, b.data() + off, c.data() + off};
+  }
+};
+
+// ---- maps over all planes ----------------------------------------------------------------------------------
+
+// y = normalized x with the coefficients of each plane (w, b along channels-first spans when given).
+template <class T>
+void normalize_all(T* y, const T* x, const Planes& v, const std::vector<SpanAffine<T>>& coef, const T* w,
+                   const T* b) {
+  const auto& k = kernels<T>();
+  const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
+  if (!v.cl) {
+    const std::size_t S = v.S, K = chunk_len<T>(), nch = std::max<std::size_t>(1, ceil_div(S, K));
+    parallel_tasks(v.count() * nch, std::min(S, K), [&](std::size_t t) {
+      const std::size_t p = t / nch, c0 = t % nch * K, off = p * S + c0;
+      k.normalize(y + off, x + off, w ? w + c0 : nullptr, b ? b + c0 : nullptr, std::min(K, S - std::min(S, c0)),
+                  coef[p], hint);
+    });
+  } else {
+    const AffineColumns<T> cols(coef);
+    const std::size_t C = v.C;
+    detail::parallel_ranges(v.N * v.S, std::max<std::size_t>(1, kMinPerThread / std::max<std::size_t>(C, 1)), 1,
+                            [&](std::size_t rb, std::size_t re) {
+                              for_sample_rows(rb, re, v.S, [&](std::size_t r, std::size_t rows, std::size_t n) {
+                                k.normalize_cols(y + r * C, x + r * C, rows, C, C, cols.at(n * C), hint);
+                              });
+                              fence();
+                            });
+  }
+}
+
+template <class T>
+void grad_input_all(T* dx, const T* dy, const T* x, const Planes& v, const std::vector<SpanGrad<T>>& coef) {
+  const auto& k = kernels<T>();
+  const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
+  if (!v.cl) {
+    const std::size_t S = v.S, K = chunk_len<T>(), nch = std::max<std::size_t>(1, ceil_div(S, K));
+    parallel_tasks(v.count() * nch, 2 * std::min(S, K), [&](std::size_t t) {
+      const std::size_t p = t / nch, c0 = t % nch * K, off = p * S + c0;
+      k.grad_input(dx + off, dy + off, x + off, nullptr, std::min(K, S - std::min(S, c0)), coef[p], hint);
+    });
+  } else {
+    const GradColumns<T> cols(coef);
+    const std::size_t C = v.C;
+    detail::parallel_ranges(v.N * v.S, std::max<std::size_t>(1, kMinPerThread / (2 * std::max<std::size_t>(C, 1))), 1,
+                            [&](std::size_t rb, std::size_t re) {
+                              for_sample_rows(rb, re, v.S, [&](std::size_t r, std::size_t rows, std::size_t n) {
+                                k.grad_input_cols(dx + r * C, dy + r * C, x + r * C, rows, C, C, cols.at(n * C), hint);
+                              });
+                              fence();
+                            });
+  }
+}
+
+// ---- the generic forward and backward ----------------------------------------------------------------------
+
+// Group statistics from plane moments, merged over the group's planes in order.
+Moments group_moments(const std::vector<Moments>& pm, const Grouping& gr, std::size_t k) {
+  Moments m = pm[gr.plane(k, 0)];
+  for (std::size_t j = 1; j < gr.members; ++j) m = merge(m, pm[gr.plane(k, j)]);
+  return m;
+}
+
+// Coefficients of plane p in group k: y = (x − mean)·rstd·w[c] + b[c] (per-element affine: s = rstd, t = 0; the
+// kernel applies w, b along the span).
+template <class T>
+SpanAffine<T> affine_of(double mean, double rstd, const T* w, const T* b, std::size_t c, bool per_element) {
+  const auto [mh, ml] = split_mean<T>(mean);
+  if (per_element) return {mh, ml, static_cast<T>(rstd), T(0)};
+  return {mh, ml, static_cast<T>(w ? rstd * static_cast<double>(w[c]) : rstd), b ? b[c] : T(0)};
+}
+
+// Training-style forward: statistics of x, normalize; returns the group moments (for running statistics).
+// per_element: w, b have one entry per element of a plane (layer norm) instead of one per channel.
+template <class T>
+std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T* w, const T* b, const Planes& v,
+                             const Grouping& gr, double eps, bool per_element) {
+  const auto& k = kernels<T>();
+  std::vector<Moments> gm(gr.groups);
+  auto finish_group = [&](std::size_t g, const Moments& m) {
+    gm[g] = m;
+    if (mean_out) mean_out[g] = static_cast<T>(m.mean);
+    if (rstd_out) rstd_out[g] = static_cast<T>(rstd_of(m, eps));
+  };
+  if (!v.cl && fuse(gr.groups)) {
+    // per group: statistics of its planes, then normalize them while they are in cache
+    const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
+    const std::size_t S = v.S, K = chunk_len<T>();
+    parallel_tasks(gr.groups, gr.members * S, [&](std::size_t g) {
+      Moments m = plane_moments(k, x + gr.plane(g, 0) * S, S);
+      for (std::size_t j = 1; j < gr.members; ++j) m = merge(m, plane_moments(k, x + gr.plane(g, j) * S, S));
+      finish_group(g, m);
+      const double rstd = rstd_of(m, eps);
+      for (std::size_t j = 0; j < gr.members; ++j) {
+        const std::size_t p = gr.plane(g, j);
+        const SpanAffine<T> a = affine_of(m.mean, rstd, w, b, p % v.C, per_element);
+        for (std::size_t c0 = 0; c0 < S; c0 += K)
+          k.normalize(y + p * S + c0, x + p * S + c0, per_element && w ? w + c0 : nullptr,
+                      per_element && b ? b + c0 : nullptr, std::min(K, S - c0), a, hint);
+      }
+    });
+    return gm;
+  }
+  const std::vector<Moments> pm = v.cl ? cl_all_moments(x, v) : cf_all_moments(x, v);
+  for (std::size_t g = 0; g < gr.groups; ++g) finish_group(g, group_moments(pm, gr, g));
+  std::vector<SpanAffine<T>> coef(v.count());
+  for (std::size_t p = 0; p < v.count(); ++p) {
+    const Moments& m = gm[gr.group_of(p, v.C)];
+    coef[p] = affine_of(m.mean, rstd_of(m, eps), w, b, p % v.C, per_element);
+  }
+  normalize_all(y, x, v, coef, per_element ? w : nullptr, per_element ? b : nullptr);
+  return gm;
+}
+
+// Backward of forward() for per-channel weights (batch, group, instance norm).
+template <class T>
+void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd, const T* w, const Planes& v,
+              const Grouping& gr) {
+  const auto& k = kernels<T>();
+  const std::size_t P = v.count(), C = v.C;
+  const double M = static_cast<double>(gr.members * v.S);
+  auto weight = [&](std::size_t c) { return w ? static_cast<double>(w[c]) : 1.0; };
+  // input-gradient coefficients of plane p from its group's sums Σg, Σg·d (g = dy·w)
+  auto grad_of = [&](std::size_t g, std::size_t p, double sg, double sgd) {
+    const double r = static_cast<double>(rstd[g]);
+    return SpanGrad<T>{mean[g], T(0), static_cast<T>(r * weight(p % C)), static_cast<T>(-r * r * r * sgd / M),
+                       static_cast<T>(-r * sg / M)};
+  };
+  std::vector<GradSums> ps(P);
+  if (!v.cl && fuse(gr.groups)) {
+    const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
+    const std::size_t S = v.S, K = chunk_len<T>();
+    parallel_tasks(gr.groups, 2 * gr.members * S, [&](std::size_t g) {
+      double sg = 0.0, sgd = 0.0;
+      for (std::size_t j = 0; j < gr.members; ++j) {
+        const std::size_t p = gr.plane(g, j);
+        ps[p] = plane_grad_sums(k, dy + p * S, x + p * S, S, static_cast<double>(mean[g]));
+        sg += weight(p % C) * ps[p].g;
+        sgd += weight(p % C) * ps[p].gd;
+      }
+      for (std::size_t j = 0; j < gr.members; ++j) {
+        const std::size_t p = gr.plane(g, j);
+        const SpanGrad<T> a = grad_of(g, p, sg, sgd);
+        for (std::size_t c0 = 0; c0 < S; c0 += K)
+          k.grad_input(dx + p * S + c0, dy + p * S + c0, x + p * S + c0, nullptr, std::min(K, S - c0), a, hint);
+      }
+    });
+  } else {
+    std::vector<double> pmean(P);
+    for (std::size_t p = 0; p < P; ++p) pmean[p] = static_cast<double>(mean[gr.group_of(p, C)]);
+    ps = v.cl ? cl_all_grad_sums(dy, x, v, pmean) : cf_all_grad_sums(dy, x, v, pmean);
+    std::vector<SpanGrad<T>> coef(P);
+    for (std::size_t g = 0; g < gr.groups; ++g) {
+      double sg = 0.0, sgd = 0.0;
+      for (std::size_t j = 0; j < gr.members; ++j) {
+        const std::size_t p = gr.plane(g, j);
+        sg += weight(p % C) * ps[p].g;
+        sgd += weight(p % C) * ps[p].gd;
+      }
+      for (std::size_t j = 0; j < gr.members; ++j) coef[gr.plane(g, j)] = grad_of(g, gr.plane(g, j), sg, sgd);
+    }
+    grad_input_all(dx, dy, x, v, coef);
+  }
+  // parameter gradients: dbias[c] = Σ dy, dweight[c] = Σ rstd·Σ dy·d over the planes of channel c, n in order
+  for (std::size_t c = 0; c < C; ++c) {
+    double sb = 0.0, sw = 0.0;
+    for (std::size_t n = 0; n < v.N; ++n) {
+      const std::size_t p = n * C + c;
+      sb += ps[p].g;
+      sw += static_cast<double>(rstd[gr.group_of(p, C)]) * ps[p].gd;
+    }
+    if (db) db[c] = static_cast<T>(sb);
+    if (dw) dw[c] = static_cast<T>(sw);
+  }
+}
+
+// ---- checks -----------------------------------------------------------------------------------------------
+
+void check_eps(const char* f, double eps) {
+  if (!(eps >= 0.0) || !std::isfinite(eps))
+    throw std::invalid_argument(std::string(f) + ": eps must be a finite number >= 0, got " + std::to_string(eps));
+}
+
+void check_pointers(const char* f, std::size_t n, std::initializer_list<const void*> ptrs) {
+  if (n == 0) return;
+  for (const void* p : ptrs)
+    if (p == nullptr) throw std::invalid_argument(std::string(f) + ": null pointer for a non-empty array");
+}
+
+void check_layout(const char* f, Layout layout) {
+  if (layout != Layout::channels_first && layout != Layout::channels_last)
+    throw std::invalid_argument(std::string(f) + ": unknown layout");
+}
+
+template <class T>
+void check_running(const char* f, const RunningStats<T>& r) {
+  if ((r.mean != nullptr || r.var != nullptr) && !std::isfinite(r.momentum))
+    throw std::invalid_argument(std::string(f) + ": momentum must be finite, got " + std::to_string(r.momentum));
+}
+
+// The plane view of a batch/group/instance norm input; batch norm reads channels-last as one sample.
+Planes planes_of(std::size_t N, std::size_t C, std::size_t S, Layout layout) {
+  return {N, C, S, layout == Layout::channels_last};
+}
+
+// r ← (1 − m)·r + m·value for each channel, value from (mean, unbiased or biased variance).
+template <class T, class Value>
+void update_running(const RunningStats<T>& r, std::size_t C, Value&& value) {
+  const double m = r.momentum;
+  for (std::size_t c = 0; c < C; ++c) {
+    const auto [mean, var] = value(c);
+    if (r.mean) r.mean[c] = static_cast<T>((1.0 - m) * static_cast<double>(r.mean[c]) + m * mean);
+    if (r.var) r.var[c] = static_cast<T>((1.0 - m) * static_cast<double>(r.var[c]) + m * var);
+  }
+}
+
+double batch_variance(const Moments& m, bool unbiased) { return m.m2 / (unbiased ? m.n - 1.0 : m.n); }
+
+}  // namespace
+
+// ---- batch norm -----------------------------------------------------------------------------------------------
+
+template <class T>
+void batch_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, const T* bias, std::size_t N,
+                        std::size_t C, std::size_t S, Layout layout, double eps, const RunningStats<T>& running) {
+  const char* f = "batch_norm";
+  check_eps(f, eps);
+  check_layout(f, layout);
+  check_running(f, running);
+  check_pointers(f, N * C * S, {y, x});
+  if (N * S == 1)
+    throw std::invalid_argument("batch_norm: expected more than 1 value per channel when training, got N = 1, S = 1");
+  // channels-last: the whole (N·S, C) array is one sample
+  const Planes v = layout == Layout::channels_last ? Planes{1, C, N * S, true} : Planes{N, C, S, false};
+  const std::vector<Moments> gm = forward(y, mean, rstd, x, weight, bias, v, per_channel(v), eps, false);
+  if (N * S > 0)
+    update_running(running, C, [&](std::size_t c) {
+      return std::pair<double, double>{gm[c].mean, batch_variance(gm[c], running.unbiased_var)};
+    });
+}
+
+template <class T>
+void batch_norm_inference(T* y, const T* x, const T* running_mean, const T* running_var, const T* weight,
+                          const T* bias, std::size_t N, std::size_t C, std::size_t S, Layout layout, double eps) {
+  const char* f = "batch_norm";
+  check_eps(f, eps);
+  check_layout(f, layout);
+  check_pointers(f, N * C * S, {y, x, running_mean, running_var});
+  const Planes v = layout == Layout::channels_last ? Planes{1, C, N * S, true} : Planes{N, C, S, false};
+  std::vector<SpanAffine<T>> coef(v.count());
+  for (std::size_t p = 0; p < v.count(); ++p) {
+    const std::size_t c = p % C;
+    const double r = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
+    coef[p] = affine_of(static_cast<double>(running_mean[c]), r, weight, bias, c, false);
+  }
+  normalize_all<T>(y, x, v, coef, nullptr, nullptr);
+}
+
+template <class T>
+void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* weight, std::size_t N, std::size_t C, std::size_t S, Layout layout) {
+  const char* f = "batch_norm_backward";
+  check_layout(f, layout);
+  check_pointers(f, N * C * S, {dx, dy, x, mean, rstd});
+  const Planes v = layout == Layout::channels_last ? Planes{1, C, N * S, true} : Planes{N, C, S, false};
+  backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_channel(v));
+}
+
+// ---- group norm -----------------------------------------------------------------------------------------------
+
+namespace {
+void check_groups(const char* f, std::size_t C, std::size_t groups) {
+  if (groups == 0 || C % groups != 0)
+    throw std::invalid_argument(std::string(f) + ": num_groups (" + std::to_string(groups) +
+                                ") must be >= 1 and divide the number of channels (" + std::to_string(C) + ")");
+}
+}  // namespace
+
+template <class T>
+void group_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, const T* bias, std::size_t N,
+                        std::size_t C, std::size_t S, std::size_t groups, Layout layout, double eps) {
+  const char* f = "group_norm";
+  check_eps(f, eps);
+  check_layout(f, layout);
+  check_groups(f, C, groups);
+  check_pointers(f, N * C * S, {y, x});
+  const Planes v = planes_of(N, C, S, layout);
+  forward(y, mean, rstd, x, weight, bias, v, per_sample_groups(v, groups), eps, false);
+}
+
+template <class T>
+void group_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* weight, std::size_t N, std::size_t C, std::size_t S, std::size_t groups,
+                         Layout layout) {
+  const char* f = "group_norm_backward";
+  check_layout(f, layout);
+  check_groups(f, C, groups);
+  check_pointers(f, N * C * S, {dx, dy, x, mean, rstd});
+  const Planes v = planes_of(N, C, S, layout);
+  backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_sample_groups(v, groups));
+}
+
+// ---- instance norm --------------------------------------------------------------------------------------------
+
+template <class T>
+void instance_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, const T* bias, std::size_t N,
+                           std::size_t C, std::size_t S, Layout layout, double eps, const RunningStats<T>& running) {
+  const char* f = "instance_norm";
+  check_eps(f, eps);
+  check_layout(f, layout);
+  check_running(f, running);
+  check_pointers(f, N * C * S, {y, x});
+  if (S == 1)
+    throw std::invalid_argument("instance_norm: expected more than 1 spatial element when training, got S = 1");
+  const Planes v = planes_of(N, C, S, layout);
+  const std::vector<Moments> gm = forward(y, mean, rstd, x, weight, bias, v, per_sample_groups(v, C), eps, false);
+  if (N * S > 0)
+    update_running(running, C, [&](std::size_t c) {
+      double sm = 0.0, sv = 0.0;
+      for (std::size_t n = 0; n < N; ++n) {
+        sm += gm[n * C + c].mean;
+        sv += batch_variance(gm[n * C + c], running.unbiased_var);
+      }
+      return std::pair<double, double>{sm / static_cast<double>(N), sv / static_cast<double>(N)};
+    });
+}
+
+template <class T>
+void instance_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* mean, const T* rstd,
+                            const T* weight, std::size_t N, std::size_t C, std::size_t S, Layout layout) {
+  const char* f = "instance_norm_backward";
+  check_layout(f, layout);
+  check_pointers(f, N * C * S, {dx, dy, x, mean, rstd});
+  const Planes v = planes_of(N, C, S, layout);
+  backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_sample_groups(v, C));
+}
+
+// ---- layer norm and RMS norm ----------------------------------------------------------------------------------
+
+template <class T>
+void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, const T* bias, std::size_t rows,
+                        std::size_t D, double eps) {
+  const char* f = "layer_norm";
+  check_eps(f, eps);
+  check_pointers(f, rows * D, {y, x});
+  const Planes v{rows, 1, D, false};
+  forward(y, mean, rstd, x, weight, bias, v, Grouping{rows, 1, 1, 1, false}, eps, true);
+}
+
+namespace {
+
+// Rows per block of the layer/RMS norm backward: each block accumulates its own dweight/dbias partial sums (D
+// doubles each), merged over blocks in order.
+std::size_t backward_block_rows(std::size_t D) {
+  return std::max<std::size_t>(32, ceil_div(std::size_t{1} << 17, std::max<std::size_t>(D, 1)));
+}
+
+// The backward of layer norm (centered) and RMS norm (centered = false: mean = 0, no dbias).
+template <class T>
+void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd, const T* w,
+                   std::size_t rows, std::size_t D, bool centered) {
+  const auto& k = kernels<T>();
+  const StoreHint hint = detail::store_hint(rows * D * sizeof(T));
+  const std::size_t K = chunk_len<T>(), RB = backward_block_rows(D), nb = ceil_div(rows, RB);
+  const bool want_w = dw != nullptr, want_b = centered && db != nullptr;
+  std::vector<double> acc_w(want_w ? nb * D : 0, 0.0), acc_b(want_b ? nb * D : 0, 0.0);
+  const double dD = static_cast<double>(D);
+  parallel_tasks(nb, 2 * RB * D, [&](std::size_t blk) {
+    double* aw = want_w ? acc_w.data() + blk * D : nullptr;
+    double* ab = want_b ? acc_b.data() + blk * D : nullptr;
+    for (std::size_t r = blk * RB; r < std::min(rows, (blk + 1) * RB); ++r) {
+      const T* dyr = dy + r * D;
+      const T* xr = x + r * D;
+      const double m = centered ? static_cast<double>(mean[r]) : 0.0, rs = static_cast<double>(rstd[r]);
+      GradSums s;
+      for (std::size_t c0 = 0; c0 < D; c0 += K)
+        s = add(s, k.grad_sums(dyr + c0, xr + c0, w ? w + c0 : nullptr, std::min(K, D - c0), m, rs,
+                               aw ? aw + c0 : nullptr, ab ? ab + c0 : nullptr));
+      const SpanGrad<T> a{centered ? mean[r] : T(0), T(0), static_cast<T>(rs), static_cast<T>(-rs * rs * rs * s.gd / dD),
+                          static_cast<T>(centered ? -rs * s.g / dD : 0.0)};
+      for (std::size_t c0 = 0; c0 < D; c0 += K)
+        k.grad_input(dx + r * D + c0, dyr + c0, xr + c0, w ? w + c0 : nullptr, std::min(K, D - c0), a, hint);
+    }
+  });
+  // parameter gradients: the blocks' partial sums, in block order
+  if (want_w || want_b)
+    parallel_tasks(D, nb, [&](std::size_t j) {
+      double sw = 0.0, sb = 0.0;
+      for (std::size_t blk = 0; blk < nb; ++blk) {
+        if (want_w) sw += acc_w[blk * D + j];
+        if (want_b) sb += acc_b[blk * D + j];
+      }
+      if (want_w) dw[j] = static_cast<T>(sw);
+      if (want_b) db[j] = static_cast<T>(sb);
+    });
+  if (!want_b && centered && db != nullptr) std::fill(db, db + D, T(0));
+}
+
+}  // namespace
+
+template <class T>
+void layer_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* weight, std::size_t rows, std::size_t D) {
+  check_pointers("layer_norm_backward", rows * D, {dx, dy, x, mean, rstd});
+  rows_backward(dx, dweight, dbias, dy, x, mean, rstd, weight, rows, D, true);
+}
+
+template <class T>
+void rms_norm_forward(T* y, T* rstd, const T* x, const T* weight, std::size_t rows, std::size_t D, double eps) {
+  const char* f = "rms_norm";
+  check_eps(f, eps);
+  check_pointers(f, rows * D, {y, x});
+  const auto& k = kernels<T>();
+  const StoreHint hint = detail::store_hint(rows * D * sizeof(T));
+  const std::size_t K = chunk_len<T>();
+  parallel_tasks(rows, D, [&](std::size_t r) {
+    const T* xr = x + r * D;
+    double q = k.sum_squares(xr, std::min(D, K));
+    for (std::size_t c0 = K; c0 < D; c0 += K) q += k.sum_squares(xr + c0, std::min(K, D - c0));
+    const double rs = 1.0 / std::sqrt(q / static_cast<double>(D) + eps);
+    if (rstd) rstd[r] = static_cast<T>(rs);
+    const SpanAffine<T> a{T(0), T(0), static_cast<T>(rs), T(0)};
+    for (std::size_t c0 = 0; c0 < D; c0 += K)
+      k.normalize(y + r * D + c0, xr + c0, weight ? weight + c0 : nullptr, nullptr, std::min(K, D - c0), a, hint);
+  });
+}
+
+template <class T>
+void rms_norm_backward(T* dx, T* dweight, const T* dy, const T* x, const T* rstd, const T* weight, std::size_t rows,
+                       std::size_t D) {
+  check_pointers("rms_norm_backward", rows * D, {dx, dy, x, rstd});
+  rows_backward(dx, dweight, static_cast<T*>(nullptr), dy, x, static_cast<const T*>(nullptr), rstd, weight, rows, D,
+                false);
+}
+
+#define NORMCORE_INSTANTIATE(T)                                                                                    \
+  template void batch_norm_forward<T>(T*, T*, T*, const T*, const T*, const T*, std::size_t, std::size_t,          \
+                                      std::size_t, Layout, double, const RunningStats<T>&);                         \
+  template void batch_norm_inference<T>(T*, const T*, const T*, const T*, const T*, const T*, std::size_t,         \
+                                        std::size_t, std::size_t, Layout, double);                                 \
+  template void batch_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, std::size_t,  \
+                                       std::size_t, std::size_t, Layout);                                          \
+  template void group_norm_forward<T>(T*, T*, T*, const T*, const T*, const T*, std::size_t, std::size_t,          \
+                                      std::size_t, std::size_t, Layout, double);                                   \
+  template void group_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, std::size_t,  \
+                                       std::size_t, std::size_t, std::size_t, Layout);                             \
+  template void instance_norm_forward<T>(T*, T*, T*, const T*, const T*, const T*, std::size_t, std::size_t,       \
+                                         std::size_t, Layout, double, const RunningStats<T>&);                      \
+  template void instance_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*,            \
+                                          std::size_t, std::size_t, std::size_t, Layout);                          \
+  template void layer_norm_forward<T>(T*, T*, T*, const T*, const T*, const T*, std::size_t, std::size_t, double); \
+  template void layer_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, std::size_t,  \
+                                       std::size_t);                                                               \
+  template void rms_norm_forward<T>(T*, T*, const T*, const T*, std::size_t, std::size_t, double);                 \
+  template void rms_norm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, std::size_t, std::size_t);
+NORMCORE_INSTANTIATE(float)
+NORMCORE_INSTANTIATE(double)
+#undef NORMCORE_INSTANTIATE
+
+}  // namespace normcore

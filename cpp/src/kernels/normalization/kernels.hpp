@@ -1,0 +1,87 @@
+// The normalization kernels of one ISA: the per-span and per-column building blocks that cpp/src/api/normalization.cpp
+// arranges into batch, layer, group, instance and RMS norm. Bodies: kernels/normalization/normalization.hpp.
+//
+// Two shapes of data:
+//   span    — n contiguous elements (a channels-first plane, a LayerNorm row, or a fixed-size chunk of one);
+//             per-span scalars (mean, rstd, ...), optionally a per-element weight/bias along the span.
+//   columns — a (rows, cols) block with row stride ld (channels-last: rows = positions, cols = channels);
+//             per-column coefficient arrays.
+// Statistics and gradient sums are accumulated in double (float inputs widened), in an order that depends only
+// on the sizes, so a span or block gives the same bits wherever and on whichever thread it is computed.
+#pragma once
+#include <cstddef>
+
+namespace normcore {
+
+struct StoreHint;  // kernels/table.hpp
+
+// count, mean and M2 = Σ(x − mean)² of a set of values.
+struct Moments {
+  double n = 0.0, mean = 0.0, m2 = 0.0;
+};
+
+// Σ g and Σ g·(x − mean) over a span or column, g = dy (· weight).
+struct GradSums {
+  double g = 0.0, gd = 0.0;
+};
+
+// y = ((x − mh) − ml)·s + t over a span: mh + ml is the mean split into two T (hi, lo), so x − mean keeps T's
+// precision even when |mean| ≫ std; channels-first planes fold s = rstd·weight[c], t = bias[c]. With a weight w /
+// bias b per element along the span (LayerNorm, RMSNorm): y = d·(s·w) + b.
+template <class T>
+struct SpanAffine {
+  T mh, ml, s, t;
+};
+
+// dx = (a·w)·dy + ((x − mh) − ml)·b + c over a span (w = 1 when null).
+template <class T>
+struct SpanGrad {
+  T mh, ml, a, b, c;
+};
+
+// Per-column arrays (cols,) of the same coefficients for channels-last blocks.
+template <class T>
+struct ColAffine {
+  const T *mh, *ml, *s, *t;
+};
+template <class T>
+struct ColGrad {
+  const T *mh, *ml, *a, *b, *c;
+};
+
+template <class T>
+struct NormKernels {
+  // Moments of x by shifted sums in double: Σ(x − K), Σ(x − K)² with K the mean of a first pass (double input:
+  // the corrected two-pass algorithm) or the first value (float input: one pass; normalization.hpp bounds the
+  // error below float precision for n ≤ 8192).  x: (n,)
+  Moments (*moments)(const T* x, std::size_t n);
+  // Σ x² in double.  x: (n,)
+  double (*sum_squares)(const T* x, std::size_t n);
+  // Per-column moments of a block, as `moments` per column: mean[c], m2[c] for c < cols (count = rows).
+  // x: (rows, ld) using cols ≤ ld columns; mean, m2: (cols,)
+  void (*col_moments)(double* mean, double* m2, const T* x, std::size_t rows, std::size_t cols, std::size_t ld);
+  // y = ((x − mh) − ml)·(s·w) + (b or t) over a span; w, b per element or null.  y, x, w, b: (n,)
+  void (*normalize)(T* y, const T* x, const T* w, const T* b, std::size_t n, const SpanAffine<T>& k, StoreHint h);
+  // y[r, c] = ((x − mh[c]) − ml[c])·s[c] + t[c].  y, x: (rows, ld) using cols columns
+  void (*normalize_cols)(T* y, const T* x, std::size_t rows, std::size_t cols, std::size_t ld, const ColAffine<T>& k,
+                         StoreHint h);
+  // Σ g, Σ g·d over a span with g = dy·w (w = 1 when null) and d = x − mean (in double); when acc_w / acc_b are
+  // set, also acc_w[i] += dy·d·rstd and acc_b[i] += dy (per-element parameter gradients of LayerNorm/RMSNorm).
+  // dy, x, w: (n,); acc_w, acc_b: (n,)
+  GradSums (*grad_sums)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, double* acc_w,
+                        double* acc_b);
+  // Per-column Σ dy and Σ dy·(x − mean[c]) of a block, in double.  dy, x: (rows, ld) using cols columns;
+  // mean, g, gd: (cols,)
+  void (*col_grad_sums)(double* g, double* gd, const T* dy, const T* x, std::size_t rows, std::size_t cols,
+                        std::size_t ld, const double* mean);
+  // dx = (a·w)·dy + d·b + c over a span, d = (x − mh) − ml, w per element or null.  dx, dy, x, w: (n,)
+  void (*grad_input)(T* dx, const T* dy, const T* x, const T* w, std::size_t n, const SpanGrad<T>& k, StoreHint h);
+  // dx[r, c] = a[c]·dy + d·b[c] + c[c].  dx, dy, x: (rows, ld) using cols columns
+  void (*grad_input_cols)(T* dx, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
+                          const ColGrad<T>& k, StoreHint h);
+  // Orders the non-temporal stores of the maps above (which do not fence themselves): once per thread, after its
+  // last map.
+  void (*fence)();
+};
+
+}  // namespace normcore

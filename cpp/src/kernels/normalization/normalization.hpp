@@ -1,0 +1,384 @@
+// Normalization kernels (kernels/normalization/kernels.hpp says what each computes), written once over the element
+// type T and the vector-or-scalar type V. Included inside the per-ISA namespace after simd/vec.hpp and
+// kernels/elementwise.hpp.
+//
+// Statistics and gradient sums run in double: float lanes are widened (vcvtps2pd), so a float32 reduction over
+// millions of elements keeps ~1e-16 relative error per addition. Maps (normalize, grad_input) run at T's full
+// vector width through elementwise(), which treats the tail with the same vector code (padded), so an element's
+// result does not depend on where it sits.
+
+// ---- formulas (one definition each, V = vector or scalar) -----------------------------------------------------
+
+// x̂·s + t with x − mean = (x − mh) − ml: exact to T's precision for |mean| ≫ std (Sterbenz: x − mh is exact when
+// x and mh are within a factor 2; ml carries the part of the mean below T's precision).
+template <class V>
+inline V normalized(V x, V mh, V ml, V s, V t) {
+  return ((x - mh) - ml) * s + t;
+}
+
+// dx = a·dy + d·b + c, d = (x − mh) − ml: every norm's input gradient, with
+//   a = rstd·w,  b = −rstd³·Σ(g·d)/M,  c = −rstd·Σg/M   (g = dy·w, M = elements per statistic; RMSNorm: d = x, c = 0)
+template <class V>
+inline V input_gradient(V dy, V x, V mh, V ml, V a, V b, V c) {
+  return a * dy + (((x - mh) - ml) * b + c);
+}
+
+// ---- double lanes ---------------------------------------------------------------------------------------------
+
+inline constexpr std::size_t kDoubleLanes = traits<vd>::lanes;
+// kDoubleLanes elements of p as doubles (one vcvtps2pd from memory for float).
+template <class T>
+inline vd load_wide(const T* p) {
+  if constexpr (std::is_same_v<T, double>) {
+    return load<vd>(p);
+  } else {
+#if defined(__AVX512F__)
+    return (vd)_mm512_cvtps_pd(_mm256_loadu_ps(p));
+#elif defined(__AVX__)
+    return (vd)_mm256_cvtps_pd(_mm_loadu_ps(p));
+#elif defined(__SSE2__)
+    return (vd)_mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p))));
+#else
+    vd v;
+    for (std::size_t k = 0; k < kDoubleLanes; ++k) v[k] = static_cast<double>(p[k]);
+    return v;
+#endif
+  }
+}
+
+// m < kDoubleLanes elements of p as doubles, the rest 0.
+template <class T>
+inline vd load_wide_partial(const T* p, std::size_t m) {
+  T buf[kDoubleLanes] = {};
+  std::memcpy(buf, p, m * sizeof(T));
+  return load_wide(buf);
+}
+
+// lanes added in order
+inline double lane_sum(vd v) {
+  double s = 0.0;
+  for (std::size_t k = 0; k < kDoubleLanes; ++k) s += v[k];
+  return s;
+}
+
+// ---- span reductions -----------------------------------------------------------------------------------------
+
+// Σ f(x[i], ...) in double for i < n: four vector accumulators (f(V...) adds into them), combined ((a0 + a1) +
+// (a2 + a3)), lanes in order, then the scalar tail in order. `f(acc, i)` adds element block i (width of acc).
+template <class Step>
+inline void reduce_span(std::size_t n, Step&& step) {
+  constexpr std::size_t L = kDoubleLanes;
+  std::size_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {
+    step(0, i);
+    step(1, i + L);
+    step(2, i + 2 * L);
+    step(3, i + 3 * L);
+  }
+  for (; i + L <= n; i += L) step(0, i);
+}
+
+// Moments by shifted sums in double: with d = x − K, mean = K + Σd/n and M2 = Σd² − (Σd)²/n. The shift K decides
+// the accuracy (the subtraction cancels Σd²/M2 = 1 + (mean − K)²/var):
+//  - double input: K = the mean from a first pass (the corrected two-pass algorithm; Σd ≈ 0 refines the mean);
+//  - float input: K = the first value, one pass. Within a set of n values |x − mean| ≤ √(n − 1)·std, so the
+//    cancellation factor is at most n and M2's relative error at most ≈ n²·2⁻⁵³: 7e-9 for the n ≤ 8192 of a
+//    chunk, below float's 6e-8 (and ~1e-16 for typical data). x − K and (x − K)² are exact in double.
+template <class T>
+inline constexpr bool kTwoPass = std::is_same_v<T, double>;
+
+template <class T>
+Moments span_moments(const T* x, std::size_t n) {
+  constexpr std::size_t L = kDoubleLanes;
+  const std::size_t nv = n / L * L;  // elements in whole vectors
+  const double dn = static_cast<double>(n);
+  if (n == 0) return {0.0, 0.0, 0.0};
+  double K = static_cast<double>(x[0]);
+  if constexpr (kTwoPass<T>) {
+    vd s[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
+    reduce_span(n, [&](int a, std::size_t i) { s[a] += load_wide(x + i); });
+    double sum = lane_sum((s[0] + s[1]) + (s[2] + s[3]));
+    for (std::size_t i = nv; i < n; ++i) sum += static_cast<double>(x[i]);
+    K = sum / dn;
+  }
+  // Σd and Σd², d = x − K
+  const vd k = splat<vd>(K);
+  vd sd[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
+  vd q[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
+  reduce_span(n, [&](int a, std::size_t i) {
+    const vd d = load_wide(x + i) - k;
+    sd[a] += d;
+    q[a] += d * d;
+  });
+  double sdt = lane_sum((sd[0] + sd[1]) + (sd[2] + sd[3]));
+  double qt = lane_sum((q[0] + q[1]) + (q[2] + q[3]));
+  for (std::size_t i = nv; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - K;
+    sdt += d;
+    qt += d * d;
+  }
+  return {dn, K + sdt / dn, std::max(0.0, qt - sdt * sdt / dn)};
+}
+
+template <class T>
+double span_sum_squares(const T* x, std::size_t n) {
+  constexpr std::size_t L = kDoubleLanes;
+  vd q[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
+  reduce_span(n, [&](int a, std::size_t i) {
+    const vd v = load_wide(x + i);
+    q[a] += v * v;
+  });
+  double qt = lane_sum((q[0] + q[1]) + (q[2] + q[3]));
+  for (std::size_t i = n / L * L; i < n; ++i) qt += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  return qt;
+}
+
+// Σg and Σg·d (g = dy·w, d = x − mean); optionally acc_w[i] += dy·d·rstd, acc_b[i] += dy.
+template <class T, bool HasW, bool AccW, bool AccB>
+GradSums span_grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
+                             double* acc_w, double* acc_b) {
+  constexpr std::size_t L = kDoubleLanes;
+  const std::size_t nv = n / L * L;
+  // one element block: V = vd with loads, or double for the tail; aw, ab point at the block's accumulators
+  auto term = [&](auto dyv, auto xv, auto wv, auto m, auto r, double* aw, double* ab, auto& sg, auto& sgd) {
+    using V = decltype(dyv);
+    const V d = xv - m;
+    V g = dyv;
+    if constexpr (HasW) g = dyv * wv;
+    sg += g;
+    sgd += g * d;
+    if constexpr (AccW) {
+      if constexpr (is_scalar_v<V>) *aw += dyv * d * r; else store<V>(aw, load<V>(aw) + dyv * d * r);
+    }
+    if constexpr (AccB) {
+      if constexpr (is_scalar_v<V>) *ab += dyv; else store<V>(ab, load<V>(ab) + dyv);
+    }
+  };
+  auto at = [](double* p, std::size_t i) { return p == nullptr ? p : p + i; };
+  const vd mv = splat<vd>(mean), rv = splat<vd>(rstd), one = splat<vd>(1.0);
+  vd sg[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
+  vd sgd[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
+  reduce_span(n, [&](int a, std::size_t i) {
+    term(load_wide(dy + i), load_wide(x + i), HasW ? load_wide(w + i) : one, mv, rv, at(acc_w, i), at(acc_b, i),
+         sg[a], sgd[a]);
+  });
+  GradSums r{lane_sum((sg[0] + sg[1]) + (sg[2] + sg[3])), lane_sum((sgd[0] + sgd[1]) + (sgd[2] + sgd[3]))};
+  for (std::size_t i = nv; i < n; ++i)
+    term(static_cast<double>(dy[i]), static_cast<double>(x[i]), HasW ? static_cast<double>(w[i]) : 1.0, mean, rstd,
+         at(acc_w, i), at(acc_b, i), r.g, r.gd);
+  return r;
+}
+
+template <class T>
+GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, double* acc_w,
+                        double* acc_b) {
+  const int kind = (w != nullptr ? 4 : 0) + (acc_w != nullptr ? 2 : 0) + (acc_b != nullptr ? 1 : 0);
+  switch (kind) {
+    case 0: return span_grad_sums_impl<T, false, false, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+    case 1: return span_grad_sums_impl<T, false, false, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+    case 2: return span_grad_sums_impl<T, false, true, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+    case 3: return span_grad_sums_impl<T, false, true, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+    case 4: return span_grad_sums_impl<T, true, false, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+    case 5: return span_grad_sums_impl<T, true, false, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+    case 6: return span_grad_sums_impl<T, true, true, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+    default: return span_grad_sums_impl<T, true, true, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+  }
+}
+
+// ---- column reductions ---------------------------------------------------------------------------------------
+
+// Columns are reduced one double vector at a time (the block is re-read from L1/L2 once per vector), rows in order
+// into four interleaved sets of accumulators (rows r ≡ 0, 1, 2, 3 mod 4) combined as ((0 + 1) + (2 + 3)): a fixed
+// order that depends only on the sizes. For the vector of columns from j:
+//   init(j, at, a)             a = the vector's constant (shift or mean); at(p, r) = the vector at row r of a
+//                              (rows, ld) input p, zero-padded past cols
+//   step(at_r, a, b, c)        per row r, accumulating into b, c; at_r(p) = at(p, r)
+//   done(j, a, b, c)
+template <class T, bool Partial, class Init, class Step, class Done>
+inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::size_t j, Init&& init, Step&& step,
+                       Done&& done) {
+  auto at = [&](const T* p, std::size_t r) {
+    if constexpr (Partial) {
+      return load_wide_partial(p + r * ld + j, cols - j);
+    } else {
+      return load_wide(p + r * ld + j);
+    }
+  };
+  vd a;
+  init(j, at, a);
+  const vd z = splat<vd>(0.0);
+  vd b0 = z, b1 = z, b2 = z, b3 = z, c0 = z, c1 = z, c2 = z, c3 = z;
+  std::size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    step([&](const T* p) { return at(p, r); }, a, b0, c0);
+    step([&](const T* p) { return at(p, r + 1); }, a, b1, c1);
+    step([&](const T* p) { return at(p, r + 2); }, a, b2, c2);
+    step([&](const T* p) { return at(p, r + 3); }, a, b3, c3);
+  }
+  for (; r < rows; ++r) step([&](const T* p) { return at(p, r); }, a, b0, c0);
+  done(j, a, (b0 + b1) + (b2 + b3), (c0 + c1) + (c2 + c3));
+}
+
+template <class T, class Init, class Step, class Done>
+inline void col_groups(std::size_t rows, std::size_t cols, std::size_t ld, Init&& init, Step&& step, Done&& done) {
+  constexpr std::size_t L = kDoubleLanes;
+  std::size_t j = 0;
+  for (; j + L <= cols; j += L) col_vector<T, false>(rows, cols, ld, j, init, step, done);
+  if (j < cols) col_vector<T, true>(rows, cols, ld, j, init, step, done);
+}
+
+// columns [j, min(j + L, cols)): stored from / loaded into the lanes of a vector
+inline void store_cols(double* out, std::size_t j, std::size_t cols, vd v) {
+  for (std::size_t k = 0; k < kDoubleLanes && j + k < cols; ++k) out[j + k] = v[k];
+}
+inline vd load_cols(const double* in, std::size_t j, std::size_t cols) {
+  vd v = splat<vd>(0.0);
+  for (std::size_t k = 0; k < kDoubleLanes && j + k < cols; ++k) v[k] = in[j + k];
+  return v;
+}
+
+template <class T>
+void col_moments(double* mean, double* m2, const T* x, std::size_t rows, std::size_t cols, std::size_t ld) {
+  if (rows == 0) return;
+  const vd n = splat<vd>(static_cast<double>(rows));
+  // per vector of columns: k = the shift (span_moments says which), s = Σd, q = Σd², d = x − k
+  col_groups<T>(rows, cols, ld,
+      [&](std::size_t, auto at, vd& k) {
+        if constexpr (kTwoPass<T>) {
+          vd sum = splat<vd>(0.0);
+          for (std::size_t r = 0; r < rows; ++r) sum += at(x, r);
+          k = sum / n;
+        } else {
+          k = at(x, 0);
+        }
+      },
+      [&](auto at, const vd& k, vd& s, vd& q) {
+        const vd d = at(x) - k;
+        s += d;
+        q += d * d;
+      },
+      [&](std::size_t j, vd k, vd s, vd q) {
+        store_cols(mean, j, cols, k + s / n);
+        const vd v = q - s * s / n;
+        store_cols(m2, j, cols, v < 0.0 ? splat<vd>(0.0) : v);
+      });
+}
+
+template <class T>
+void col_grad_sums(double* g, double* gd, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
+                   const double* mean) {
+  // per vector of columns: m = mean, sg = Σdy, sgd = Σdy·(x − m)
+  col_groups<T>(rows, cols, ld,
+      [&](std::size_t j, auto, vd& m) { m = load_cols(mean, j, cols); },
+      [&](auto at, const vd& m, vd& sg, vd& sgd) {
+        const vd d = at(dy);
+        sg += d;
+        sgd += d * (at(x) - m);
+      },
+      [&](std::size_t j, vd, vd sg, vd sgd) {
+        store_cols(g, j, cols, sg);
+        store_cols(gd, j, cols, sgd);
+      });
+}
+
+// out[r·ld + j] = f(at, col[j]...) for r < rows, j < cols, a vector of columns at a time, in address order: `at(p)`
+// loads the vector at (r, j) of another (rows, ld) input p, col are per-column arrays (cols,). Partial vectors (a
+// streaming head up to the first aligned column, a row's tail) compute whole zero-padded vectors and store only their
+// columns, so every element gets the same bits wherever it sits. Non-temporal stores when h.stream (long rows get an
+// unaligned head first; short rows stream only when aligned), without a fence: the caller fences once per thread
+// (NormKernels::fence). (Column-outer orders keep coefficients in registers but defeat the prefetchers on arrays
+// larger than the cache: 2× slower on channels-last batch norm.)
+template <class T, class F, class... Col>
+inline void map_rows(T* out, std::size_t rows, std::size_t cols, std::size_t ld, StoreHint h, F&& f,
+                     const Col*... col) {
+  using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes;
+  auto padded = [](const T* p, std::size_t m) {
+    V v = splat<V>(T(0));
+    std::memcpy(&v, p, m * sizeof(T));
+    return v;
+  };
+  // columns [j, j + m) of row r, m < W
+  auto partial = [&](std::size_t r, std::size_t j, std::size_t m) {
+    const std::size_t off = r * ld + j;
+    const V res = f([&](const T* p) { return padded(p + off, m); }, padded(col + j, m)...);
+    std::memcpy(out + off, &res, m * sizeof(T));
+  };
+  for (std::size_t r = 0; r < rows; ++r) {
+    T* o = out + r * ld;
+    const std::size_t row = r * ld;
+    std::size_t j = 0;
+    auto full = [&](const T* p) { return load<V>(p + row + j); };
+    if (h.stream) {
+      const std::size_t misalign = reinterpret_cast<std::uintptr_t>(o) % sizeof(V);
+      if (misalign != 0 && misalign % sizeof(T) == 0 && cols >= 16 * W) {
+        j = std::min(cols, (sizeof(V) - misalign) / sizeof(T));
+        partial(r, 0, j);
+      }
+      if (reinterpret_cast<std::uintptr_t>(o + j) % sizeof(V) == 0)
+        for (; j + W <= cols; j += W) store_stream<V>(o + j, f(full, load<V>(col + j)...));
+    }
+    for (; j + W <= cols; j += W) store<V>(o + j, f(full, load<V>(col + j)...));
+    if (j < cols) partial(r, j, cols - j);
+  }
+}
+
+// Span constants are broadcast once, outside the loop.
+template <class T>
+void span_normalize(T* y, const T* x, const T* w, const T* b, std::size_t n, const SpanAffine<T>& k, StoreHint h) {
+  using V = vec_t<T>;
+  const V mh = splat<V>(k.mh), ml = splat<V>(k.ml), s = splat<V>(k.s), t = splat<V>(k.t);
+  if (w != nullptr && b != nullptr) {
+    map_rows(y, 1, n, n, h, [&](auto at, V wv, V bv) { return normalized(at(x), mh, ml, s * wv, bv); }, w, b);
+  } else if (w != nullptr) {
+    map_rows(y, 1, n, n, h, [&](auto at, V wv) { return normalized(at(x), mh, ml, s * wv, t); }, w);
+  } else if (b != nullptr) {
+    map_rows(y, 1, n, n, h, [&](auto at, V bv) { return normalized(at(x), mh, ml, s, bv); }, b);
+  } else {
+    map_rows(y, 1, n, n, h, [&](auto at) { return normalized(at(x), mh, ml, s, t); });
+  }
+}
+
+template <class T>
+void span_grad_input(T* dx, const T* dy, const T* x, const T* w, std::size_t n, const SpanGrad<T>& k, StoreHint h) {
+  using V = vec_t<T>;
+  const V mh = splat<V>(k.mh), ml = splat<V>(k.ml), a = splat<V>(k.a), b = splat<V>(k.b), c = splat<V>(k.c);
+  if (w != nullptr) {
+    map_rows(dx, 1, n, n, h, [&](auto at, V wv) { return input_gradient(at(dy), at(x), mh, ml, a * wv, b, c); }, w);
+  } else {
+    map_rows(dx, 1, n, n, h, [&](auto at) { return input_gradient(at(dy), at(x), mh, ml, a, b, c); });
+  }
+}
+
+template <class T>
+void cols_normalize(T* y, const T* x, std::size_t rows, std::size_t cols, std::size_t ld, const ColAffine<T>& k,
+                    StoreHint h) {
+  using V = vec_t<T>;
+  map_rows(y, rows, cols, ld, h, [&](auto at, V mh, V ml, V s, V t) { return normalized(at(x), mh, ml, s, t); },
+           k.mh, k.ml, k.s, k.t);
+}
+
+template <class T>
+void cols_grad_input(T* dx, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
+                     const ColGrad<T>& k, StoreHint h) {
+  using V = vec_t<T>;
+  map_rows(dx, rows, cols, ld, h, [&](auto at, V mh, V ml, V a, V b, V c) {
+    return input_gradient(at(dy), at(x), mh, ml, a, b, c);
+  }, k.mh, k.ml, k.a, k.b, k.c);
+}
+
+template <class T>
+NormKernels<T> make_norm_kernels() {
+  NormKernels<T> k{};
+  k.moments = &span_moments<T>;
+  k.sum_squares = &span_sum_squares<T>;
+  k.col_moments = &col_moments<T>;
+  k.normalize = &span_normalize<T>;
+  k.normalize_cols = &cols_normalize<T>;
+  k.grad_sums = &span_grad_sums<T>;
+  k.col_grad_sums = &col_grad_sums<T>;
+  k.grad_input = &span_grad_input<T>;
+  k.grad_input_cols = &cols_grad_input<T>;
+  k.fence = &stream_fence;
+  return k;
+}

@@ -1,0 +1,809 @@
+"""Batch, layer, group, instance and RMS norm: forward and backward against float64 references (every layout, awkward
+sizes, float32/float64), finite differences, PyTorch parity (forward, autograd, running statistics), stability with
+a large mean, constant channels, thread-count determinism, every ISA, and argument checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import normcore as nc
+import reference_normalization as ref
+from conftest import needs_torch
+
+# ---- helpers ---------------------------------------------------------------------------------------------------
+
+
+def to_layout(a, axis):
+    """A channels-first array in the layout of channel_axis (1: as is; -1: channels moved last, contiguous)."""
+    return a if axis == 1 else np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+def from_layout(a, axis):
+    return a if axis == 1 else np.moveaxis(a, -1, 1)
+
+
+def tol(dtype):
+    return dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
+
+
+def close(got, want, dtype, scale=None):
+    """got ≈ want, the absolute tolerance scaled by the size of want (sums over many elements)."""
+    want = np.asarray(want, dtype=np.float64)
+    s = max(1.0, float(np.max(np.abs(want)))) if scale is None else scale
+    t = tol(dtype)
+    assert np.asarray(got).shape == want.shape
+    np.testing.assert_allclose(np.asarray(got, dtype=np.float64), want, rtol=t["rtol"], atol=t["atol"] * s)
+
+
+def dx_scale(rstd, dy, w):
+    """Size of the terms of dx = rstd·(g − mean(g) − x̂·mean(g·x̂)): its rounding error is relative to them, not to
+    dx (which cancels to 0 for one value per statistic)."""
+    return max(1.0, float(np.max(rstd)) * float(np.max(np.abs(dy))) * (1.0 if w is None else float(np.max(np.abs(w)))))
+
+
+def params(rng, C, dtype, affine=True):
+    if not affine:
+        return None, None
+    return (rng.uniform(0.5, 1.5, C).astype(dtype), rng.standard_normal(C).astype(dtype))
+
+
+# shapes in channels-first order; awkward sizes around the vector widths (16 floats / 8 doubles)
+BN_SHAPES = [(4, 3), (4, 3, 7), (2, 3, 5, 6), (2, 3, 2, 3, 4), (3, 1, 5, 5), (4, 5, 1, 1), (1, 3, 4, 4),
+             (5, 17, 33), (2, 40, 301), (2, 2, 9000)]
+GN_CASES = [((2, 6, 5), 3), ((1, 4, 3, 3), 2), ((3, 8), 4), ((2, 6, 1, 1), 6), ((2, 4, 3, 5, 2), 1),
+            ((3, 32, 37), 8), ((1, 1, 7), 1)]
+IN_SHAPES = [(2, 3, 5), (1, 4, 3, 3), (2, 1, 7, 7), (3, 5, 2, 2, 2), (2, 17, 70)]
+LN_CASES = [((5, 33), 1), ((2, 3, 4, 5), 2), ((1, 7), 1), ((3, 1), 1), ((2, 3, 4), 3), ((3, 9000), 1), ((4, 16), 1)]
+
+DTYPES = [np.float32, np.float64]
+AXES = [1, -1]
+
+
+# ---- forward and backward against the float64 references -------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("shape", BN_SHAPES, ids=str)
+def test_batch_norm_reference(shape, axis, dtype, rng):
+    if shape[0] * int(np.prod(shape[2:])) == 1:
+        pytest.skip("one value per channel")
+    C = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    for affine in (True, False):
+        w, b = params(rng, C, dtype, affine)
+        y, mean, rstd = nc.batch_norm_forward(to_layout(x, axis), w, b, 1e-5, channel_axis=axis)
+        ry, rmean, rrstd, _, _ = ref.batch_norm(x, w, b, 1e-5)
+        close(from_layout(y, axis), ry, dtype)
+        close(mean, rmean, dtype)
+        close(rstd, rrstd, dtype)
+        assert y.dtype == mean.dtype == rstd.dtype == dtype and mean.shape == rstd.shape == (C,)
+        dx, dw, db = nc.batch_norm_backward(to_layout(dy, axis), to_layout(x, axis), mean, rstd, w, channel_axis=axis)
+        rdx, rdw, rdb = ref.batch_norm_backward(dy, x, w, 1e-5)
+        close(from_layout(dx, axis), rdx, dtype, scale=dx_scale(rrstd, dy, w))
+        close(db, rdb, dtype, scale=np.sqrt(x.size))
+        if affine:
+            close(dw, rdw, dtype, scale=np.sqrt(x.size))
+        else:
+            assert dw is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("shape", [(4, 3, 7), (2, 17, 5, 6), (4, 5, 1, 1)], ids=str)
+def test_batch_norm_eval_reference(shape, axis, dtype, rng):
+    C = shape[1]
+    x = rng.standard_normal(shape).astype(dtype)
+    rm = rng.standard_normal(C).astype(dtype)
+    rv = rng.uniform(0.1, 3, C).astype(dtype)
+    w, b = params(rng, C, dtype)
+    y = nc.batch_norm(to_layout(x, axis), rm, rv, w, b, training=False, eps=1e-3, channel_axis=axis)
+    close(from_layout(y, axis), ref.batch_norm_eval(x, rm, rv, w, b, 1e-3), dtype)
+    y = nc.batch_norm(to_layout(x, axis), rm, rv, channel_axis=axis)
+    close(from_layout(y, axis), ref.batch_norm_eval(x, rm, rv, eps=1e-5), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("shape,groups", GN_CASES, ids=str)
+def test_group_norm_reference(shape, groups, axis, dtype, rng):
+    C = shape[1]
+    x = (rng.standard_normal(shape) * 3 - 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    for affine in (True, False):
+        w, b = params(rng, C, dtype, affine)
+        y, mean, rstd = nc.group_norm_forward(to_layout(x, axis), groups, w, b, 1e-5, channel_axis=axis)
+        ry, rmean, rrstd = ref.group_norm(x, groups, w, b, 1e-5)
+        close(from_layout(y, axis), ry, dtype)
+        close(mean, rmean, dtype)
+        close(rstd, rrstd, dtype)
+        assert mean.shape == (shape[0], groups)
+        np.testing.assert_array_equal(nc.group_norm(to_layout(x, axis), groups, w, b, channel_axis=axis), y)
+        dx, dw, db = nc.group_norm_backward(to_layout(dy, axis), to_layout(x, axis), groups, mean, rstd, w,
+                                            channel_axis=axis)
+        rdx, rdw, rdb = ref.group_norm_backward(dy, x, groups, w, 1e-5)
+        close(from_layout(dx, axis), rdx, dtype, scale=dx_scale(rrstd, dy, w))
+        close(db, rdb, dtype, scale=np.sqrt(x.size))
+        if affine:
+            close(dw, rdw, dtype, scale=np.sqrt(x.size))
+        else:
+            assert dw is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("shape", IN_SHAPES, ids=str)
+def test_instance_norm_reference(shape, axis, dtype, rng):
+    C = shape[1]
+    x = (rng.standard_normal(shape) * 0.5 + 2).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    for affine in (True, False):
+        w, b = params(rng, C, dtype, affine)
+        y, mean, rstd = nc.instance_norm_forward(to_layout(x, axis), w, b, 1e-5, channel_axis=axis)
+        ry, rmean, rrstd, _ = ref.instance_norm(x, w, b, 1e-5)
+        close(from_layout(y, axis), ry, dtype)
+        close(mean, rmean, dtype)
+        close(rstd, rrstd, dtype)
+        np.testing.assert_array_equal(nc.instance_norm(to_layout(x, axis), weight=w, bias=b, channel_axis=axis), y)
+        dx, dw, db = nc.instance_norm_backward(to_layout(dy, axis), to_layout(x, axis), mean, rstd, w,
+                                               channel_axis=axis)
+        rdx, rdw, rdb = ref.instance_norm_backward(dy, x, w, 1e-5)
+        close(from_layout(dx, axis), rdx, dtype, scale=dx_scale(rrstd, dy, w))
+        close(db, rdb, dtype, scale=np.sqrt(x.size))
+        if affine:
+            close(dw, rdw, dtype, scale=np.sqrt(x.size))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape,k", LN_CASES, ids=str)
+def test_layer_norm_reference(shape, k, dtype, rng):
+    ns = shape[len(shape) - k:]
+    x = (rng.standard_normal(shape) + 3).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    for w, b in [(rng.uniform(0.5, 1.5, ns).astype(dtype), rng.standard_normal(ns).astype(dtype)),
+                 (rng.uniform(0.5, 1.5, ns).astype(dtype), None), (None, None)]:
+        y, mean, rstd = nc.layer_norm_forward(x, ns, w, b, 1e-5)
+        ry, rmean, rrstd = ref.layer_norm(x, k, w, b, 1e-5)
+        close(y, ry, dtype)
+        close(mean, rmean, dtype)
+        close(rstd, rrstd, dtype)
+        assert mean.shape == shape[: len(shape) - k]
+        np.testing.assert_array_equal(nc.layer_norm(x, ns if k > 1 else ns[0], w, b), y)
+        dx, dw, db = nc.layer_norm_backward(dy, x, ns, mean, rstd, w)
+        rdx, rdw, rdb = ref.layer_norm_backward(dy, x, k, w, 1e-5)
+        close(dx, rdx, dtype, scale=dx_scale(rrstd, dy, w))
+        close(db, rdb, dtype, scale=np.sqrt(x.size))  # always returned: the backward does not see the bias
+        if w is None:
+            assert dw is None
+        else:
+            close(dw, rdw, dtype, scale=np.sqrt(x.size))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape,k", LN_CASES, ids=str)
+def test_rms_norm_reference(shape, k, dtype, rng):
+    ns = shape[len(shape) - k:]
+    x = (rng.standard_normal(shape) + 0.5).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    for w in (rng.uniform(0.5, 1.5, ns).astype(dtype), None):
+        for eps in (None, 1e-3):
+            y, rstd = nc.rms_norm_forward(x, ns, w, eps)
+            ry, rrstd = ref.rms_norm(x, k, w, eps)
+            close(y, ry, dtype)
+            close(rstd, rrstd, dtype)
+            np.testing.assert_array_equal(nc.rms_norm(x, ns, w, eps), y)
+            dx, dw = nc.rms_norm_backward(dy, x, ns, rstd, w)
+            rdx, rdw = ref.rms_norm_backward(dy, x, k, w, eps)
+            close(dx, rdx, dtype, scale=dx_scale(rrstd, dy, w))
+            if w is None:
+                assert dw is None
+            else:
+                close(dw, rdw, dtype, scale=np.sqrt(x.size))
+
+
+# ---- finite differences of every backward (float64) -------------------------------------------------------------
+
+
+def fd_check(forward, backward, arrays, rng, h=1e-6):
+    """Central differences of L = Σ forward(*arrays)·dy with respect to every element of every array, against the
+    gradients backward(dy) returns (same order as arrays)."""
+    y0 = forward(*arrays)
+    dy = rng.standard_normal(y0.shape)
+    grads = backward(dy)
+    for a, g in zip(arrays, grads):
+        num = np.empty(a.shape)
+        for i in np.ndindex(a.shape):
+            old = a[i]
+            a[i] = old + h
+            lp = np.sum(forward(*arrays) * dy)
+            a[i] = old - h
+            lm = np.sum(forward(*arrays) * dy)
+            a[i] = old
+            num[i] = (lp - lm) / (2 * h)
+        np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("axis", AXES)
+def test_batch_norm_finite_differences(axis, rng):
+    x = to_layout(rng.standard_normal((3, 2, 5)), axis)
+    w, b = rng.uniform(0.5, 1.5, 2), rng.standard_normal(2)
+
+    def fwd(x, w, b):
+        return nc.batch_norm_forward(x, w, b, 1e-3, channel_axis=axis)[0]
+
+    def bwd(dy):
+        _, m, r = nc.batch_norm_forward(x, w, b, 1e-3, channel_axis=axis)
+        return nc.batch_norm_backward(dy, x, m, r, w, channel_axis=axis)
+
+    fd_check(fwd, bwd, [x, w, b], rng)
+
+
+@pytest.mark.parametrize("axis", AXES)
+def test_group_norm_finite_differences(axis, rng):
+    x = to_layout(rng.standard_normal((2, 4, 3)), axis)
+    w, b = rng.uniform(0.5, 1.5, 4), rng.standard_normal(4)
+
+    def fwd(x, w, b):
+        return nc.group_norm_forward(x, 2, w, b, 1e-3, channel_axis=axis)[0]
+
+    def bwd(dy):
+        _, m, r = nc.group_norm_forward(x, 2, w, b, 1e-3, channel_axis=axis)
+        return nc.group_norm_backward(dy, x, 2, m, r, w, channel_axis=axis)
+
+    fd_check(fwd, bwd, [x, w, b], rng)
+
+
+@pytest.mark.parametrize("axis", AXES)
+def test_instance_norm_finite_differences(axis, rng):
+    x = to_layout(rng.standard_normal((2, 3, 4)), axis)
+    w, b = rng.uniform(0.5, 1.5, 3), rng.standard_normal(3)
+
+    def fwd(x, w, b):
+        return nc.instance_norm_forward(x, w, b, 1e-3, channel_axis=axis)[0]
+
+    def bwd(dy):
+        _, m, r = nc.instance_norm_forward(x, w, b, 1e-3, channel_axis=axis)
+        return nc.instance_norm_backward(dy, x, m, r, w, channel_axis=axis)
+
+    fd_check(fwd, bwd, [x, w, b], rng)
+
+
+def test_layer_norm_finite_differences(rng):
+    x = rng.standard_normal((3, 2, 5))
+    w, b = rng.uniform(0.5, 1.5, (2, 5)), rng.standard_normal((2, 5))
+
+    def fwd(x, w, b):
+        return nc.layer_norm_forward(x, (2, 5), w, b, 1e-3)[0]
+
+    def bwd(dy):
+        _, m, r = nc.layer_norm_forward(x, (2, 5), w, b, 1e-3)
+        return nc.layer_norm_backward(dy, x, (2, 5), m, r, w)
+
+    fd_check(fwd, bwd, [x, w, b], rng)
+
+
+def test_rms_norm_finite_differences(rng):
+    x = rng.standard_normal((4, 6))
+    w = rng.uniform(0.5, 1.5, 6)
+
+    def fwd(x, w):
+        return nc.rms_norm_forward(x, 6, w, 1e-3)[0]
+
+    def bwd(dy):
+        _, r = nc.rms_norm_forward(x, 6, w, 1e-3)
+        return nc.rms_norm_backward(dy, x, 6, r, w)
+
+    fd_check(fwd, bwd, [x, w], rng)
+
+
+# ---- running statistics -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unbiased", [True, False])
+@pytest.mark.parametrize("axis", AXES)
+def test_batch_norm_running_statistics(axis, unbiased, rng):
+    C = 5
+    rm, rv = np.zeros(C), np.ones(C)
+    want_m, want_v = rm.copy(), rv.copy()
+    for step, momentum in enumerate([0.1, 0.3, 1.0, 0.0]):
+        x = rng.standard_normal((4, C, 3, 2)) * (step + 1) + step
+        y = nc.batch_norm(to_layout(x, axis), rm, rv, training=True, momentum=momentum,
+                          channel_axis=axis, unbiased_running_var=unbiased)
+        ry, mean, _, var, uvar = ref.batch_norm(x)
+        close(from_layout(y, axis), ry, np.float64)
+        want_m = (1 - momentum) * want_m + momentum * mean
+        want_v = (1 - momentum) * want_v + momentum * (uvar if unbiased else var)
+        np.testing.assert_allclose(rm, want_m, rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(rv, want_v, rtol=1e-13, atol=1e-14)
+    # the forward variant updates them the same way
+    rm2, rv2 = np.zeros(C), np.ones(C)
+    nc.batch_norm_forward(to_layout(x, axis), None, None, channel_axis=axis, running_mean=rm2, running_var=rv2,
+                          momentum=0.5, unbiased_running_var=unbiased)
+    np.testing.assert_allclose(rm2, 0.5 * mean, rtol=1e-13)
+    np.testing.assert_allclose(rv2, 0.5 + 0.5 * (uvar if unbiased else var), rtol=1e-13)
+
+
+def test_batch_norm_momentum_none():
+    x = np.ones((4, 3))
+    with pytest.raises(ValueError, match="num_batches_tracked"):
+        nc.batch_norm(x, np.zeros(3), np.ones(3), training=True, momentum=None)
+    with pytest.raises(ValueError, match="num_batches_tracked"):
+        nc.batch_norm_forward(x, None, None, running_mean=np.zeros(3), momentum=None)
+    # nothing to update, or evaluation: momentum is unused
+    nc.batch_norm(x, None, None, training=True, momentum=None)
+    nc.batch_norm(x, np.zeros(3), np.ones(3), training=False, momentum=None)
+
+
+def test_instance_norm_running_statistics(rng):
+    x = rng.standard_normal((3, 4, 5, 2))
+    rm, rv = np.full(4, 0.5), np.full(4, 2.0)
+    y = nc.instance_norm(x, rm, rv, momentum=0.25)
+    ry, mean, _, uvar = ref.instance_norm(x)
+    close(y, ry, np.float64)
+    np.testing.assert_allclose(rm, 0.75 * 0.5 + 0.25 * mean.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(rv, 0.75 * 2.0 + 0.25 * uvar.mean(axis=0), rtol=1e-13)
+    # use_input_stats=False normalizes with the running statistics
+    y = nc.instance_norm(x, rm, rv, use_input_stats=False, eps=1e-4)
+    close(y, ref.batch_norm_eval(x, rm, rv, eps=1e-4), np.float64)
+    with pytest.raises(ValueError, match="use_input_stats"):
+        nc.instance_norm(x, use_input_stats=False)
+
+
+# ---- numerics: large mean, constant channels ---------------------------------------------------------------------
+
+
+def _stability_cases(x, axis):
+    """(name, our y, float64 reference y) for every norm on x (channels-first, float32)."""
+    xl = to_layout(x, axis)
+    f = from_layout
+    C = x.shape[1]
+    yield "batch", f(nc.batch_norm_forward(xl, None, None, channel_axis=axis)[0], axis), ref.batch_norm(x)[0]
+    yield "group", f(nc.group_norm(xl, C // 2, channel_axis=axis), axis), ref.group_norm(x, C // 2)[0]
+    yield "instance", f(nc.instance_norm(xl, channel_axis=axis), axis), ref.instance_norm(x)[0]
+    if axis == 1:
+        ns = x.shape[1:]
+        yield "layer", nc.layer_norm(x, ns), ref.layer_norm(x, x.ndim - 1)[0]
+
+
+@pytest.mark.parametrize("axis", AXES)
+def test_large_mean_float32(axis, rng):
+    """1e4 + N(0, 1) in float32: y within 2e-3 of the float64 result of the same input (the issue's bound; PyTorch's
+    LayerNorm misses it); the two-pass double statistics and the (hi, lo) mean give float32 accuracy."""
+    x = (1e4 + rng.standard_normal((4, 6, 40, 41))).astype(np.float32)
+    for name, got, want in _stability_cases(x, axis):
+        err = np.max(np.abs(got - want))
+        assert err < 2e-3, name
+        assert err < 2e-6, (name, err)
+    rms_y = nc.rms_norm(x, x.shape[1:])
+    assert np.max(np.abs(rms_y - ref.rms_norm(x, 3)[0])) < 2e-6
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("axis", AXES)
+def test_constant_channels_give_bias(axis, dtype, rng):
+    C = 4
+    x = np.empty((3, C, 5, 7), dtype)
+    for c, v in enumerate([3.7, -1e4, 0.1, 0.0]):
+        x[:, c] = v
+    w, b = params(rng, C, dtype)
+    xl = to_layout(x, axis)
+    bias = b.reshape(1, C, 1, 1) * np.ones_like(x)
+    for y in (nc.batch_norm_forward(xl, w, b, channel_axis=axis)[0], nc.group_norm(xl, C, w, b, channel_axis=axis),
+              nc.instance_norm(xl, weight=w, bias=b, channel_axis=axis)):
+        y = from_layout(y, axis)
+        assert np.all(np.isfinite(y))
+        np.testing.assert_array_equal(y, bias)
+    _, m, r = nc.batch_norm_forward(xl, w, b, channel_axis=axis)
+    dx, dw, db = nc.batch_norm_backward(to_layout(rng.standard_normal(x.shape).astype(dtype), axis), xl, m, r, w,
+                                        channel_axis=axis)
+    assert np.all(np.isfinite(dx)) and np.all(np.isfinite(dw)) and np.all(np.isfinite(db))
+    rows = x.reshape(-1, 35)
+    yl, ml, rl = nc.layer_norm_forward(rows, 35, None, None)
+    np.testing.assert_array_equal(yl, np.zeros_like(rows))
+    dxl = nc.layer_norm_backward(np.ones_like(rows), rows, 35, ml, rl, None)[0]
+    assert np.all(np.isfinite(dxl))
+    yr = nc.rms_norm(np.zeros((2, 9), dtype), 9)
+    np.testing.assert_array_equal(yr, np.zeros((2, 9), dtype))
+
+
+def test_nan_propagates():
+    x = np.ones((2, 3, 4))
+    x[0, 1, 2] = np.nan
+    y = nc.batch_norm_forward(x, None, None)[0]
+    assert np.all(np.isnan(y[:, 1])) and not np.any(np.isnan(y[:, [0, 2]]))
+    y = nc.layer_norm(x, 4)
+    assert np.all(np.isnan(y[0, 1])) and np.isnan(y).sum() == 4
+
+
+# ---- thread-count determinism ------------------------------------------------------------------------------------
+
+
+def _all_outputs(case, rng):
+    """Every output (forward y and statistics, backward gradients) of one large case, as a flat list."""
+    kind, shape, axis, extra = case
+    x = (rng.standard_normal(shape) + 1).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    if kind in ("layer", "rms"):
+        D = shape[-1]
+        w, b = rng.uniform(0.5, 1.5, D).astype(np.float32), rng.standard_normal(D).astype(np.float32)
+        if kind == "layer":
+            y, m, r = nc.layer_norm_forward(x, D, w, b)
+            return [y, m, r, *nc.layer_norm_backward(dy, x, D, m, r, w)]
+        y, r = nc.rms_norm_forward(x, D, w)
+        return [y, r, *nc.rms_norm_backward(dy, x, D, r, w)]
+    C = shape[axis]
+    w, b = rng.uniform(0.5, 1.5, C).astype(np.float32), rng.standard_normal(C).astype(np.float32)
+    if kind == "batch":
+        rm, rv = np.zeros(C, np.float32), np.ones(C, np.float32)
+        y, m, r = nc.batch_norm_forward(x, w, b, channel_axis=axis, running_mean=rm, running_var=rv)
+        return [y, m, r, rm, rv, *nc.batch_norm_backward(dy, x, m, r, w, channel_axis=axis)]
+    if kind == "group":
+        y, m, r = nc.group_norm_forward(x, extra, w, b, channel_axis=axis)
+        return [y, m, r, *nc.group_norm_backward(dy, x, extra, m, r, w, channel_axis=axis)]
+    y, m, r = nc.instance_norm_forward(x, w, b, channel_axis=axis)
+    return [y, m, r, *nc.instance_norm_backward(dy, x, m, r, w, channel_axis=axis)]
+
+
+DETERMINISM_CASES = [
+    ("batch", (16, 16, 1024), 1, None),   # fused per channel with 1 and 2 threads
+    ("batch", (8, 2, 16384), 1, None),    # 2 channels: split into chunks with 2 threads, fused with 1
+    ("batch", (8, 1024, 32), -1, None),   # channels-last column blocks
+    ("group", (8, 32, 1024), 1, 8),
+    ("group", (8, 1024, 32), -1, 4),
+    ("instance", (4, 16, 4096), 1, None),
+    ("instance", (4, 4096, 16), -1, None),
+    ("layer", (512, 520), None, None),
+    ("layer", (2, 70000), None, None),    # 2 rows: chunks in parallel with 2 threads
+    ("layer", (4096, 64), None, None),    # 2 blocks of dweight/dbias partial sums
+    ("rms", (512, 520), None, None),
+]
+
+
+@pytest.mark.parametrize("case", DETERMINISM_CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[2]}")
+def test_bitwise_identical_for_any_thread_count(case, threads):
+    results = []
+    for n in (1, 2):
+        nc.set_num_threads(n)
+        results.append(_all_outputs(case, np.random.default_rng(5)))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---- every instruction set -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_every_isa(isa, dtype, rng):
+    """One case per norm and layout on each instruction-set variant, sizes not a multiple of any vector width."""
+    x = (rng.standard_normal((3, 19, 5, 7)) * 2 + 5).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    w, b = params(rng, 19, dtype)
+    for axis in AXES:
+        xl, dyl = to_layout(x, axis), to_layout(dy, axis)
+        y, m, r = nc.batch_norm_forward(xl, w, b, channel_axis=axis)
+        close(from_layout(y, axis), ref.batch_norm(x, w, b)[0], dtype)
+        dx, dw, db = nc.batch_norm_backward(dyl, xl, m, r, w, channel_axis=axis)
+        for got, want in zip((from_layout(dx, axis), dw, db), ref.batch_norm_backward(dy, x, w)):
+            close(got, want, dtype, scale=np.sqrt(x.size))
+        y, m, r = nc.instance_norm_forward(xl, w, b, channel_axis=axis)
+        close(from_layout(y, axis), ref.instance_norm(x, w, b)[0], dtype)
+        dx, dw, db = nc.instance_norm_backward(dyl, xl, m, r, w, channel_axis=axis)
+        for got, want in zip((from_layout(dx, axis), dw, db), ref.instance_norm_backward(dy, x, w)):
+            close(got, want, dtype, scale=np.sqrt(x.size))
+    xg = np.concatenate([x, x[:, :1]], axis=1)  # 20 channels, 4 groups
+    dyg = np.concatenate([dy, dy[:, :1]], axis=1)
+    wg, bg = params(rng, 20, dtype)
+    y, m, r = nc.group_norm_forward(xg, 4, wg, bg)
+    close(y, ref.group_norm(xg, 4, wg, bg)[0], dtype)
+    for got, want in zip(nc.group_norm_backward(dyg, xg, 4, m, r, wg), ref.group_norm_backward(dyg, xg, 4, wg)):
+        close(got, want, dtype, scale=np.sqrt(x.size))
+    rows, drows = x.reshape(-1, 35), dy.reshape(-1, 35)
+    wl, bl = params(rng, 35, dtype)
+    y, m, r = nc.layer_norm_forward(rows, 35, wl, bl)
+    close(y, ref.layer_norm(rows, 1, wl, bl)[0], dtype)
+    for got, want in zip(nc.layer_norm_backward(drows, rows, 35, m, r, wl), ref.layer_norm_backward(drows, rows, 1, wl)):
+        close(got, want, dtype, scale=np.sqrt(x.size))
+    y, r = nc.rms_norm_forward(rows, 35, wl)
+    close(y, ref.rms_norm(rows, 1, wl)[0], dtype)
+    for got, want in zip(nc.rms_norm_backward(drows, rows, 35, r, wl), ref.rms_norm_backward(drows, rows, 1, wl)):
+        close(got, want, dtype, scale=np.sqrt(x.size))
+
+
+# ---- out=, in place, array-likes ----------------------------------------------------------------------------------
+
+
+def test_out_and_in_place(rng):
+    x = rng.standard_normal((4, 3, 6)).astype(np.float32)
+    want = nc.batch_norm(x, None, None, training=True)
+    out = np.empty_like(x)
+    assert nc.batch_norm(x, None, None, training=True, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    xi = x.copy()
+    nc.batch_norm(xi, None, None, training=True, out=xi)
+    np.testing.assert_array_equal(xi, want)
+    want = nc.layer_norm(x, 6)
+    xi = x.copy()
+    assert nc.layer_norm(xi, 6, out=xi) is xi
+    np.testing.assert_array_equal(xi, want)
+    with pytest.raises(ValueError, match="shape"):
+        nc.layer_norm(x, 6, out=np.empty((4, 3), np.float32))
+    with pytest.raises(TypeError, match="dtype"):
+        nc.batch_norm(x, None, None, training=True, out=np.empty(x.shape))
+    # non-contiguous input and nested lists
+    xt = rng.standard_normal((6, 3, 4)).transpose(2, 1, 0)
+    np.testing.assert_array_equal(nc.batch_norm_forward(xt, None, None)[0],
+                                  nc.batch_norm_forward(np.ascontiguousarray(xt), None, None)[0])
+    assert nc.layer_norm([[1.0, 2.0, 4.0]], 3).dtype == np.float64
+
+
+# ---- argument checks ----------------------------------------------------------------------------------------------
+
+
+def _calls(x):
+    """One call of each function on x (float32-shaped (N, C, L) arguments otherwise valid)."""
+    C = 4
+    w = np.ones(C, np.float32)
+    s = np.ones(C, np.float32)
+    g = np.ones((2, 2), np.float32)
+    i = np.ones((2, C), np.float32)
+    ln = np.ones((2, C), np.float32)
+    return [
+        lambda: nc.batch_norm(x, None, None, training=True),
+        lambda: nc.batch_norm_forward(x, w, w),
+        lambda: nc.batch_norm_backward(x, x, s, s, w),
+        lambda: nc.group_norm(x, 2),
+        lambda: nc.group_norm_backward(x, x, 2, g, g, w),
+        lambda: nc.instance_norm(x),
+        lambda: nc.instance_norm_backward(x, x, i, i, w),
+        lambda: nc.layer_norm(x, 3),
+        lambda: nc.layer_norm_backward(x, x, 3, ln, ln, None),
+        lambda: nc.rms_norm(x, 3),
+        lambda: nc.rms_norm_backward(x, x, 3, ln, None),
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float16, np.bool_, np.complex64])
+def test_non_float_input_is_type_error(dtype):
+    x = np.ones((2, 4, 3), dtype)
+    for call in _calls(x):
+        with pytest.raises(TypeError, match=np.dtype(dtype).name):
+            call()
+
+
+def test_valid_calls_pass():
+    for call in _calls(np.ones((2, 4, 3), np.float32)):
+        call()
+
+
+def test_bad_shapes_and_values():
+    x = np.ones((2, 4, 3), np.float32)
+    f64 = np.ones(4)
+    with pytest.raises(ValueError, match=r"weight has shape \(3,\), expected \(4,\)"):
+        nc.batch_norm_forward(x, np.ones(3, np.float32), None)
+    with pytest.raises(ValueError, match=r"bias has shape \(5,\)"):
+        nc.group_norm(x, 2, None, np.ones(5, np.float32))
+    with pytest.raises(TypeError, match="weight has dtype float64 but x has dtype float32"):
+        nc.instance_norm(x, weight=f64)
+    with pytest.raises(ValueError, match=r"num_groups \(3\).*channels \(4\)"):
+        nc.group_norm(x, 3)
+    with pytest.raises(ValueError, match="num_groups"):
+        nc.group_norm(x, 0)
+    with pytest.raises(TypeError, match="num_groups"):
+        nc.group_norm(x, 2.0)
+    with pytest.raises(ValueError, match=r"normalized_shape \(4, 4\) does not match.*\(2, 4, 3\)"):
+        nc.layer_norm(x, (4, 4))
+    with pytest.raises(ValueError, match="does not match"):
+        nc.rms_norm(x, (1, 2, 4, 3))
+    with pytest.raises(ValueError, match="at least one"):
+        nc.layer_norm(x, ())
+    with pytest.raises(ValueError, match=r"weight has shape \(3,\), expected \(4, 3\)"):
+        nc.layer_norm(x, (4, 3), np.ones(3, np.float32))
+    for fn in (lambda e: nc.batch_norm(x, None, None, training=True, eps=e), lambda e: nc.layer_norm(x, 3, eps=e),
+               lambda e: nc.group_norm(x, 2, eps=e), lambda e: nc.instance_norm(x, eps=e),
+               lambda e: nc.rms_norm(x, 3, eps=e)):
+        with pytest.raises(ValueError, match="eps"):
+            fn(-1e-5)
+        with pytest.raises(ValueError, match="eps"):
+            fn(float("nan"))
+        with pytest.raises(TypeError, match="eps"):
+            fn("1e-5")
+    with pytest.raises(ValueError, match=r"more than 1 value per channel.*\(1, 4\)"):
+        nc.batch_norm(np.ones((1, 4)), None, None, training=True)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        nc.batch_norm_forward(np.ones((1, 4, 1, 1)), None, None)
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        nc.instance_norm(np.ones((3, 4, 1)))
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        nc.batch_norm_forward(np.ones(4), None, None)
+    with pytest.raises(ValueError, match="channel_axis"):
+        nc.batch_norm_forward(np.ones((2, 3, 4, 5)), None, None, channel_axis=2)
+    with pytest.raises(ValueError, match="channel_axis"):
+        nc.group_norm(np.ones((2, 3, 4)), 1, channel_axis=0)
+    with pytest.raises(TypeError, match="channel_axis"):
+        nc.instance_norm(x, channel_axis="1")
+    with pytest.raises(ValueError, match="grad_output has shape"):
+        nc.batch_norm_backward(np.ones((2, 4, 2), np.float32), x, np.ones(4, np.float32), np.ones(4, np.float32), None)
+    with pytest.raises(ValueError, match=r"mean has shape \(4,\), expected \(2, 2\)"):
+        nc.group_norm_backward(x, x, 2, np.ones(4, np.float32), np.ones((2, 2), np.float32), None)
+    with pytest.raises(TypeError, match="rstd"):
+        nc.layer_norm_backward(x, x, 3, np.ones((2, 4), np.float32), None, None)
+
+
+def test_running_statistics_checks():
+    x = np.ones((2, 4, 3), np.float32)
+    rm, rv = np.zeros(4, np.float32), np.ones(4, np.float32)
+    with pytest.raises(TypeError, match="running_mean has dtype float64"):
+        nc.batch_norm(x, np.zeros(4), rv, training=True)
+    with pytest.raises(ValueError, match=r"running_var has shape \(3,\)"):
+        nc.batch_norm(x, rm, np.ones(3, np.float32), training=True)
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        nc.batch_norm(x, [0.0] * 4, rv, training=True)
+    ro = rm.copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        nc.batch_norm(x, ro, rv, training=True)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        nc.instance_norm(x, np.zeros(8, np.float32)[::2], rv)
+    with pytest.raises(ValueError, match="running_mean and running_var"):
+        nc.batch_norm(x, None, None, training=False)
+    with pytest.raises(TypeError, match="dtype"):
+        nc.batch_norm(x, np.zeros(4), np.ones(4), training=False)
+    # evaluation only reads them: read-only arrays are fine
+    nc.batch_norm(x, ro, rv, training=False)
+    with pytest.raises(TypeError, match="momentum"):
+        nc.batch_norm(x, rm, rv, training=True, momentum="0.1")
+
+
+# ---- PyTorch parity ------------------------------------------------------------------------------------------------
+
+TORCH_BN = [(4, 3), (4, 3, 7), (2, 3, 5, 6), (2, 3, 2, 3, 4), (3, 1, 5, 5), (4, 5, 1, 1)]
+
+
+def _torch_grads(fn, x, params_, dy):
+    import torch
+
+    xt = torch.tensor(x, requires_grad=True)
+    pt = [None if p is None else torch.tensor(p, requires_grad=True) for p in params_]
+    yt = fn(xt, *pt)
+    yt.backward(torch.tensor(dy))
+    return yt.detach().numpy(), xt.grad.numpy(), [None if p is None else p.grad.numpy() for p in pt]
+
+
+def _torch_close(got, want, dtype, scale=1.0):
+    t = dict(rtol=2e-5, atol=2e-5 * scale) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10 * scale)
+    np.testing.assert_allclose(np.asarray(got, np.float64), np.asarray(want, np.float64), **t)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("shape", TORCH_BN, ids=str)
+def test_torch_batch_norm(shape, axis, dtype, rng):
+    import torch
+    import torch.nn.functional as F
+
+    C = shape[1]
+    w, b = params(rng, C, dtype)
+    rm, rv = np.zeros(C, dtype), np.ones(C, dtype)
+    trm, trv = torch.zeros(C, dtype=torch.float64 if dtype == np.float64 else torch.float32), None
+    trv = torch.ones_like(trm)
+    for step in range(3):
+        x = (rng.standard_normal(shape) * (step + 1) + step).astype(dtype)
+        dy = rng.standard_normal(shape).astype(dtype)
+        ty, tdx, (tdw, tdb) = _torch_grads(lambda xt, wt, bt: F.batch_norm(xt, trm, trv, wt, bt, True, 0.2, 1e-5),
+                                           x, [w, b], dy)
+        y, m, r = nc.batch_norm_forward(to_layout(x, axis), w, b, channel_axis=axis, running_mean=rm, running_var=rv,
+                                        momentum=0.2)
+        _torch_close(from_layout(y, axis), ty, dtype)
+        _torch_close(rm, trm.numpy(), dtype)
+        _torch_close(rv, trv.numpy(), dtype)
+        dx, dw, db = nc.batch_norm_backward(to_layout(dy, axis), to_layout(x, axis), m, r, w, channel_axis=axis)
+        _torch_close(from_layout(dx, axis), tdx, dtype, dx_scale(r, dy, w))
+        _torch_close(dw, tdw, dtype, np.sqrt(x.size))
+        _torch_close(db, tdb, dtype, np.sqrt(x.size))
+    ye = nc.batch_norm(to_layout(x, axis), rm, rv, w, b, channel_axis=axis)
+    _torch_close(from_layout(ye, axis), F.batch_norm(torch.tensor(x), trm, trv, torch.tensor(w), torch.tensor(b)),
+                 dtype)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("shape,groups", [((2, 6, 5), 3), ((1, 4, 3, 3), 2), ((3, 8), 4), ((2, 6, 1, 1), 6),
+                                          ((1, 4, 3, 5, 2), 1)], ids=str)
+def test_torch_group_norm(shape, groups, axis, dtype, rng):
+    import torch.nn.functional as F
+
+    w, b = params(rng, shape[1], dtype)
+    x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    ty, tdx, (tdw, tdb) = _torch_grads(lambda xt, wt, bt: F.group_norm(xt, groups, wt, bt, 1e-5), x, [w, b], dy)
+    y, m, r = nc.group_norm_forward(to_layout(x, axis), groups, w, b, channel_axis=axis)
+    _torch_close(from_layout(y, axis), ty, dtype)
+    dx, dw, db = nc.group_norm_backward(to_layout(dy, axis), to_layout(x, axis), groups, m, r, w, channel_axis=axis)
+    _torch_close(from_layout(dx, axis), tdx, dtype, dx_scale(r, dy, w))
+    if x[0].size // groups == 1:
+        # one value per group: x̂ = 0 exactly, so grad_weight = 0 (PyTorch's float32 x̂ is rounding noise times
+        # 1/√eps there)
+        np.testing.assert_array_equal(dw, 0)
+    else:
+        _torch_close(dw, tdw, dtype, np.sqrt(x.size))
+    _torch_close(db, tdb, dtype, np.sqrt(x.size))
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("shape", [(2, 3, 5), (1, 4, 3, 3), (2, 1, 7, 7), (3, 5, 2, 2, 2)], ids=str)
+def test_torch_instance_norm(shape, axis, dtype, rng):
+    import torch
+    import torch.nn.functional as F
+
+    C = shape[1]
+    w, b = params(rng, C, dtype)
+    rm, rv = np.zeros(C, dtype), np.ones(C, dtype)
+    tt = torch.float64 if dtype == np.float64 else torch.float32
+    trm, trv = torch.zeros(C, dtype=tt), torch.ones(C, dtype=tt)
+    for step in range(2):
+        x = (rng.standard_normal(shape) + step).astype(dtype)
+        dy = rng.standard_normal(shape).astype(dtype)
+        ty, tdx, (tdw, tdb) = _torch_grads(
+            lambda xt, wt, bt: F.instance_norm(xt, trm, trv, wt, bt, True, 0.3, 1e-5), x, [w, b], dy)
+        y = nc.instance_norm(to_layout(x, axis), rm, rv, w, b, momentum=0.3, channel_axis=axis)
+        _torch_close(from_layout(y, axis), ty, dtype)
+        _torch_close(rm, trm.numpy(), dtype)
+        _torch_close(rv, trv.numpy(), dtype)
+        _, m, r = nc.instance_norm_forward(to_layout(x, axis), w, b, channel_axis=axis)
+        dx, dw, db = nc.instance_norm_backward(to_layout(dy, axis), to_layout(x, axis), m, r, w, channel_axis=axis)
+        _torch_close(from_layout(dx, axis), tdx, dtype, dx_scale(r, dy, w))
+        _torch_close(dw, tdw, dtype, np.sqrt(x.size))
+        _torch_close(db, tdb, dtype, np.sqrt(x.size))
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape,k", [((5, 33), 1), ((2, 3, 4, 5), 2), ((1, 7), 1), ((3, 1), 1), ((2, 3, 4), 3)],
+                         ids=str)
+def test_torch_layer_and_rms_norm(shape, k, dtype, rng):
+    import torch.nn.functional as F
+
+    ns = shape[len(shape) - k:]
+    x = (rng.standard_normal(shape) + 2).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    w, b = rng.uniform(0.5, 1.5, ns).astype(dtype), rng.standard_normal(ns).astype(dtype)
+    ty, tdx, (tdw, tdb) = _torch_grads(lambda xt, wt, bt: F.layer_norm(xt, ns, wt, bt, 1e-5), x, [w, b], dy)
+    y, m, r = nc.layer_norm_forward(x, ns, w, b)
+    _torch_close(y, ty, dtype)
+    dx, dw, db = nc.layer_norm_backward(dy, x, ns, m, r, w)
+    _torch_close(dx, tdx, dtype, dx_scale(r, dy, w))
+    _torch_close(dw, tdw, dtype, np.sqrt(x.size))
+    _torch_close(db, tdb, dtype, np.sqrt(x.size))
+    ty, tdx, (tdw,) = _torch_grads(lambda xt, wt: F.rms_norm(xt, ns, wt), x, [w], dy)  # eps=None on both sides
+    y, r = nc.rms_norm_forward(x, ns, w)
+    _torch_close(y, ty, dtype)
+    dx, dw = nc.rms_norm_backward(dy, x, ns, r, w)
+    _torch_close(dx, tdx, dtype, dx_scale(r, dy, w))
+    _torch_close(dw, tdw, dtype, np.sqrt(x.size))
+
+
+def test_stub_lists_the_normalization_functions():
+    """_core.pyi declares every compiled normalization entry point with its parameter names."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    from normcore import _core
+
+    stub = (Path(nc.__file__).parent / "_core.pyi").read_text()
+    for name in ("batch_norm_forward", "batch_norm_inference", "batch_norm_backward", "group_norm_forward",
+                 "group_norm_backward", "instance_norm_forward", "instance_norm_backward", "layer_norm_forward",
+                 "layer_norm_backward", "rms_norm_forward", "rms_norm_backward"):
+        m = re.search(rf"^def {name}\((.*?)\) ->", stub, re.M | re.S)
+        assert m, name
+        stub_params = re.findall(r"(\w+):", m.group(1))
+        doc = getattr(_core, name).__doc__
+        compiled = re.findall(r"(\w+): ", doc.split("(", 1)[1].split(") ->", 1)[0])
+        assert stub_params == compiled, name
+    assert inspect.isfunction(nc.batch_norm)
