@@ -435,3 +435,17 @@ def test_samples_shrink_when_the_machine_slows_down():
     timing = harness.measure({"c": call}, TINY)["c"]
     assert _time.perf_counter() - t0 < 2.0
     assert timing.calls_per_sample < 50 and max(timing.samples_s) >= 1e-4
+
+
+def test_normalization_cases_check_every_peer():
+    """Issue 4's cases at tiny shapes: every peer's answer matches normcore's (the check runs before timing)."""
+    norm = cases.norm_cases(bn=(2, 32, 3, 3), ln=(16, 8))
+    assert {c.group for c in norm} == {"normalization"} and len(norm) == 14
+    assert [c.n for c in norm[:6]] == [2 * 32 * 9] * 6
+    s = harness.run_suite(norm, [1], TINY)
+    for row in s.rows:
+        assert not row.error and not row.skipped, (row.label, row.error, row.skipped)
+        assert row.result("normcore") is not None
+        for r in row.results:
+            assert r.status == "ok", (row.label, r.name, r.detail)
+    assert any(r.name == "torch" for row in s.rows for r in row.results) or not cases.TORCH.available()

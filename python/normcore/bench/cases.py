@@ -540,3 +540,189 @@ def default_cases(sizes: tuple[int, ...] = DEFAULT_SIZES, overhead_n: int | None
     if overhead_n is not None:
         cases.append(make_case(OVERHEAD_OP, overhead_n, group="overhead", unit="us", roofline=False))
     return cases
+
+
+# ------------------------------------------------------------------------------------------- normalization
+# Issue 4's cases: float32, both sides allocating their outputs (the functional calls as users make them; the
+# first, checked call copies the main result into the harness's ``out``). Streams = the passes over x-sized
+# arrays that a call needs at least (e.g. BatchNorm training forward: read x for the statistics, read x and
+# write y to normalize = 3; its backward: read dy and x for the sums, read them again and write dx = 5).
+
+BN_SHAPE = (32, 64, 56, 56)
+LN_SHAPE = (8192, 1024)
+NORM_TOL = (1e-4, 1e-4)
+
+
+def allocating(fn: Callable[..., Any], *args: Any, out: Any, **kwargs: Any) -> Callable[[], Any]:
+    """A call that allocates its result (a tuple's first element is the one checked): only the first call copies
+    it into ``out``. Works for NumPy arrays and torch tensors."""
+    pending = [True]
+
+    def run() -> None:
+        result = fn(*args, **kwargs)
+        if pending[0]:
+            first = result[0] if isinstance(result, tuple) else result
+            if hasattr(out, "copy_"):
+                out.copy_(first)
+            else:
+                np.copyto(out, first)
+            pending[0] = False
+
+    return run
+
+
+def _layout(x: np.ndarray, channels_last: bool) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if channels_last else x
+
+
+def _torch_nchw(x: Any, channels_last: bool) -> Any:
+    """The NCHW-shaped torch view of a NumPy buffer (channels-last memory when the buffer is NHWC)."""
+    return x.permute(0, 3, 1, 2) if channels_last else x
+
+
+def norm_setup(shape: tuple[int, ...], *, channels: int | None = None, backward: bool = False,
+               channels_last: bool = False, stats: str | None = None) -> Setup:
+    """x ~ 3 + N(0, 2) of ``shape`` (made channels-last when asked), then per-channel weight, bias (and running
+    mean / var for BatchNorm eval, or the forward's (mean, rstd) for a backward: ``stats`` names the forward)."""
+
+    def setup(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+        x = _layout((rng.standard_normal(shape, dtype=np.float32) * 2 + 3).astype(np.float32), channels_last)
+        c = channels if channels is not None else shape[-1]
+        w = rng.uniform(0.5, 1.5, c).astype(np.float32)
+        b = rng.standard_normal(c).astype(np.float32)
+        if stats == "eval":
+            return x, w, b, rng.standard_normal(c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)
+        if not backward:
+            return x, w, b
+        dy = rng.standard_normal(x.shape, dtype=np.float32)
+        axis = -1 if channels_last else 1
+        if stats == "batch":
+            _, mean, rstd = nc.batch_norm_forward(x, w, b, channel_axis=axis)
+        elif stats == "instance":
+            _, mean, rstd = nc.instance_norm_forward(x, w, b, channel_axis=axis)
+        elif stats == "group":
+            _, mean, rstd = nc.group_norm_forward(x, 32, w, b)
+        elif stats == "layer":
+            _, mean, rstd = nc.layer_norm_forward(x, shape[-1:], w, b)
+        else:  # rms
+            _, rstd = nc.rms_norm_forward(x, shape[-1:], w)
+            mean = rstd
+        return dy, x, w, mean, rstd
+
+    return setup
+
+
+def _torch_bn_train_bwd(channels_last: bool):
+    def build(dy, x, w, mean, rstd, *, out):
+        # aten's training-mode kernel with the statistics as its forward saved them (mean, 1/√(var + eps))
+        return allocating(torch.ops.aten.native_batch_norm_backward, _torch_nchw(dy, channels_last),
+                          _torch_nchw(x, channels_last), w, None, None, mean, rstd, True, 1e-5,
+                          [True, True, True], out=_torch_nchw(out, channels_last))
+    return build
+
+
+def _torch_autograd_bwd(forward: Callable[..., Any]):
+    """PyTorch's backward through autograd for ops whose aten backward is composite: the graph is built once
+    (outside the timing) and only the backward pass is timed (retain_graph)."""
+    def build(dy, x, w, mean, rstd, *, out):
+        xr = x.detach().requires_grad_(True)
+        wr = w.detach().requires_grad_(True)
+        y = forward(xr, wr)
+        return allocating(torch.autograd.grad, y, (xr, wr), dy, retain_graph=True, out=out)
+    return build
+
+
+def _bn_ops(shape: tuple[int, ...], channels_last: bool) -> tuple[Op, ...]:
+    layout = "NHWC" if channels_last else "NCHW"
+    axis = -1 if channels_last else 1
+    c = shape[1]
+    t = partial(_torch_nchw, channels_last=channels_last)
+    return (
+        Op(f"batch_norm2d train fwd {layout}", 3, norm_setup(shape, channels=c, channels_last=channels_last),
+           NORM_TOL, (
+               (NORMCORE, lambda x, w, b, *, out: allocating(nc.batch_norm_forward, x, w, b, channel_axis=axis,
+                                                             out=out)),
+               (TORCH, lambda x, w, b, *, out: allocating(torch.nn.functional.batch_norm, t(x), None, None, w, b,
+                                                          True, out=t(out))),
+           )),
+        Op(f"batch_norm2d train bwd {layout}", 5,
+           norm_setup(shape, channels=c, backward=True, channels_last=channels_last, stats="batch"), NORM_TOL, (
+               (NORMCORE, lambda dy, x, w, mean, rstd, *, out: allocating(
+                   nc.batch_norm_backward, dy, x, mean, rstd, w, channel_axis=axis, out=out)),
+               (TORCH, _torch_bn_train_bwd(channels_last)),
+           )),
+        Op(f"batch_norm2d eval {layout}", 2, norm_setup(shape, channels=c, channels_last=channels_last,
+                                                          stats="eval"), NORM_TOL, (
+               (NORMCORE, lambda x, w, b, rm, rv, *, out: allocating(nc.batch_norm, x, rm, rv, w, b,
+                                                                     channel_axis=axis, out=out)),
+               (TORCH, lambda x, w, b, rm, rv, *, out: allocating(torch.nn.functional.batch_norm, t(x), rm, rv, w,
+                                                                  b, False, out=t(out))),
+               *(((ONNXRUNTIME, OnnxNode.of("BatchNormalization", epsilon=1e-5)),) if not channels_last else ()),
+           )),
+    )
+
+
+def _label(shape: tuple[int, ...]) -> str:
+    return "(" + ",".join(map(str, shape)) + ")"
+
+
+def norm_ops(bn: tuple[int, ...] = BN_SHAPE, ln: tuple[int, int] = LN_SHAPE) -> tuple[Op, ...]:
+    """Issue 4's operations over (N, C, H, W) ``bn`` (BatchNorm, GroupNorm with 32 groups, InstanceNorm) and
+    (rows, D) ``ln`` (LayerNorm, RMSNorm) shapes."""
+    c, hw, d = bn[1], int(np.prod(bn[2:])), ln[-1:]
+    return (
+    *_bn_ops(bn, False),
+    *_bn_ops(bn, True),
+    Op(f"layer_norm fwd {_label(ln)}", 2, norm_setup(ln), NORM_TOL, (
+        (NORMCORE, lambda x, w, b, *, out: allocating(nc.layer_norm, x, d, w, b, out=out)),
+        (TORCH, lambda x, w, b, *, out: allocating(torch.nn.functional.layer_norm, x, d, w, b,
+                                                   out=out)),
+        (ONNXRUNTIME, OnnxNode.of("LayerNormalization", opset=17, axis=-1, epsilon=1e-5)),
+    )),
+    Op(f"layer_norm bwd {_label(ln)}", 3, norm_setup(ln, backward=True, stats="layer"), NORM_TOL, (
+        (NORMCORE, lambda dy, x, w, mean, rstd, *, out: allocating(
+            nc.layer_norm_backward, dy, x, d, mean, rstd, w, out=out)),
+        (TORCH, lambda dy, x, w, mean, rstd, *, out: allocating(
+            torch.ops.aten.native_layer_norm_backward, dy, x, list(d), mean.reshape(-1, 1),
+            rstd.reshape(-1, 1), w, torch.zeros_like(w), [True, True, True], out=out)),
+    )),
+    Op(f"group_norm fwd G=32 {_label(bn)}", 2, norm_setup(bn, channels=c), NORM_TOL, (
+        (NORMCORE, lambda x, w, b, *, out: allocating(nc.group_norm, x, 32, w, b, out=out)),
+        (TORCH, lambda x, w, b, *, out: allocating(torch.nn.functional.group_norm, x, 32, w, b, out=out)),
+    )),
+    Op(f"group_norm bwd G=32 {_label(bn)}", 3, norm_setup(bn, channels=c, backward=True, stats="group"),
+       NORM_TOL, (
+           (NORMCORE, lambda dy, x, w, mean, rstd, *, out: allocating(
+               nc.group_norm_backward, dy, x, 32, mean, rstd, w, out=out)),
+           (TORCH, lambda dy, x, w, mean, rstd, *, out: allocating(
+               torch.ops.aten.native_group_norm_backward, dy, x, mean, rstd, w, bn[0], c, hw, 32,
+               [True, True, True], out=out)),
+       )),
+    Op(f"instance_norm fwd {_label(bn)}", 2, norm_setup(bn, channels=c), NORM_TOL, (
+        (NORMCORE, lambda x, w, b, *, out: allocating(nc.instance_norm, x, None, None, w, b, out=out)),
+        (TORCH, lambda x, w, b, *, out: allocating(torch.nn.functional.instance_norm, x, None, None, w, b,
+                                                   out=out)),
+        (ONNXRUNTIME, OnnxNode.of("InstanceNormalization", epsilon=1e-5)),
+    )),
+    Op(f"instance_norm bwd {_label(bn)}", 3, norm_setup(bn, channels=c, backward=True, stats="instance"),
+       NORM_TOL, (
+           (NORMCORE, lambda dy, x, w, mean, rstd, *, out: allocating(
+               nc.instance_norm_backward, dy, x, mean, rstd, w, out=out)),
+           (TORCH, _torch_autograd_bwd(lambda x, w: torch.nn.functional.instance_norm(x, weight=w))),
+       )),
+    Op(f"rms_norm fwd {_label(ln)}", 2, norm_setup(ln), NORM_TOL, (
+        (NORMCORE, lambda x, w, b, *, out: allocating(nc.rms_norm, x, d, w, out=out)),
+        (TORCH, lambda x, w, b, *, out: allocating(torch.nn.functional.rms_norm, x, d, w, out=out)),
+    )),
+    Op(f"rms_norm bwd {_label(ln)}", 3, norm_setup(ln, backward=True, stats="rms"), NORM_TOL, (
+        (NORMCORE, lambda dy, x, w, mean, rstd, *, out: allocating(
+            nc.rms_norm_backward, dy, x, d, rstd, w, out=out)),
+        (TORCH, _torch_autograd_bwd(lambda x, w: torch.nn.functional.rms_norm(x, d, w))),
+    )),
+    )
+
+
+def norm_cases(bn: tuple[int, ...] = BN_SHAPE, ln: tuple[int, int] = LN_SHAPE) -> list[Case]:
+    """The normalization cases, one per op at the given shapes (default: the issue's)."""
+    return [make_case(op, int(np.prod(ln if op.name.endswith(_label(ln)) else bn)), group="normalization")
+            for op in norm_ops(bn, ln)]
