@@ -1,6 +1,9 @@
 """Float64 NumPy references for the kernels, written from the formulas (not from normcore's code).
 
 Every function takes and returns float64 arrays; the tests and tools/accuracy.py compare normcore against them.
+Given np.longdouble input (80-bit extended on x86-64 Linux, 64-bit mantissa) they compute in np.longdouble
+instead: tools/accuracy.py measures normcore's float64 kernels against those, whose own error (~1e-18 relative,
+a few ulp of long double; ~1e-15 for the erf-based GELU, see :func:`_erfc`) is far below the 1e-12 target.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import numpy as np
 
 
 def _f64(x):
-    return np.asarray(x, dtype=np.float64)
+    """float64 array of x; np.longdouble arrays stay np.longdouble (extended-precision references)."""
+    a = np.asarray(x)
+    return a if a.dtype == np.longdouble else np.asarray(a, dtype=np.float64)
 
 
 def relu(x):
@@ -127,12 +132,31 @@ def celu_grad(x, alpha=1.0):
     return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha))
 
 
-_erfc = np.frompyfunc(math.erfc, 1, 1)
+_erfc64 = np.frompyfunc(math.erfc, 1, 1)
+_TWO_OVER_SQRT_PI_LD = 2 / np.sqrt(np.longdouble("3.14159265358979323846264338327950288"))
+_SQRT2_LD = np.sqrt(np.longdouble(2))
+
+
+def _erfc(t):
+    """erfc(t) from libm's float64 erfc (math.erfc, a few ulp). For np.longdouble t, the argument's rounding to
+    float64 is corrected to first order: erfc(t) = erfc(t₀) − (t − t₀)·(2/√π)·e^(−t₀²) with t₀ = float64(t)
+    (the dropped term is ~(t − t₀)²·t relative, < 1e-30), so the result is as accurate as libm's erfc
+    (~1e-15 relative) instead of losing |2t²|·1e-16 to the argument's rounding (1e-13 at t = 27)."""
+    t = np.asarray(t)
+    if t.dtype != np.longdouble:
+        return _erfc64(t).astype(np.float64)
+    t0 = t.astype(np.float64)
+    base = _erfc64(t0).astype(np.longdouble)
+    t0 = t0.astype(np.longdouble)
+    finite = np.isfinite(t)
+    delta = np.where(finite, t - np.where(finite, t0, 0), 0)  # no correction at ±inf (nor NaN from inf − inf)
+    return base - delta * _TWO_OVER_SQRT_PI_LD * np.exp(-t0 * t0)
 
 
 def _phi(x):
     """Φ(x) = erfc(−x/√2)/2."""
-    return _erfc(-_f64(x) / math.sqrt(2)).astype(np.float64) / 2
+    x = _f64(x)
+    return _erfc(-x / (_SQRT2_LD if x.dtype == np.longdouble else math.sqrt(2))) / 2
 
 
 def gelu(x):
@@ -141,11 +165,23 @@ def gelu(x):
         return np.where(x == -np.inf, -0.0, x * _phi(x))
 
 
+def _pdf(x):
+    """φ(x) = e^(−x²/2)/√(2π)."""
+    return np.exp(-0.5 * x * x) * (_TWO_OVER_SQRT_PI_LD / (2 * _SQRT2_LD) if x.dtype == np.longdouble
+                                   else 1 / math.sqrt(2 * math.pi))
+
+
 def gelu_grad(x):
     x = _f64(x)
     with np.errstate(invalid="ignore", over="ignore"):
-        pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-        return np.where(np.isinf(x), np.where(x > 0, 1.0, 0.0), _phi(x) + x * pdf)
+        return np.where(np.isinf(x), np.where(x > 0, 1.0, 0.0), _phi(x) + x * _pdf(x))
+
+
+def gelu_grad_scale(x):
+    """Φ(x) + |x|·φ(x): the size of gelu′'s two terms, which cancel at its zero (x ≈ −0.75)."""
+    x = _f64(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where(np.isinf(x), np.where(x > 0, 1.0, 0.0), _phi(x) + np.abs(x) * _pdf(x))
 
 
 _K = math.sqrt(2 / math.pi)
@@ -166,6 +202,16 @@ def gelu_tanh_grad(x):
         s, sc = sigmoid(2 * u), sigmoid(-2 * u)
         tail = np.where(s * sc == 0, 0.0, 2 * x * s * sc * _K * (1 + 3 * 0.044715 * x * x))
         return s + tail
+
+
+def gelu_tanh_grad_scale(x):
+    """|σ(2u)| + |tail term| of gelu_tanh′ (the terms cancel at its zero)."""
+    x = _f64(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = _K * (x + 0.044715 * x**3)
+        s, sc = sigmoid(2 * u), sigmoid(-2 * u)
+        tail = np.where(s * sc == 0, 0.0, 2 * x * s * sc * _K * (1 + 3 * 0.044715 * x * x))
+        return s + np.abs(tail)
 
 
 def silu(x):
@@ -190,6 +236,18 @@ def swish_grad(x, beta=1.0):
         return sigmoid(bx) * (1 + np.where(np.isinf(bx), 0.0, bx * sigmoid(-bx)))
 
 
+def swish_grad_scale(x, beta=1.0):
+    """σ(βx)·(1 + |βx|·σ(−βx)): the size of swish′'s two terms (they cancel at its zero, βx ≈ −1.28)."""
+    x = _f64(x)
+    with np.errstate(invalid="ignore"):
+        bx = beta * x
+        return sigmoid(bx) * (1 + np.where(np.isinf(bx), 0.0, np.abs(bx) * sigmoid(-bx)))
+
+
+def silu_grad_scale(x):
+    return swish_grad_scale(x, 1.0)
+
+
 def softplus(x, beta=1.0, threshold=20.0):
     x = _f64(x)
     with np.errstate(invalid="ignore"):
@@ -212,6 +270,15 @@ def mish_grad(x):
     t = np.tanh(sp)
     with np.errstate(invalid="ignore"):
         return np.where(x > 20, 1.0, t + np.where(np.isinf(x), 0.0, x * (1 - t * t) * sigmoid(x)))
+
+
+def mish_grad_scale(x):
+    """|tanh(sp)| + |x·sech²(sp)·σ(x)|: the size of mish′'s two terms (they cancel at its zero, x ≈ −1.19)."""
+    x = _f64(x)
+    sp = np.logaddexp(0.0, x)
+    t = np.tanh(sp)
+    with np.errstate(invalid="ignore"):
+        return np.where(x > 20, 1.0, t + np.where(np.isinf(x), 0.0, np.abs(x) * (1 - t * t) * sigmoid(x)))
 
 
 def log_sigmoid(x):
@@ -285,6 +352,37 @@ def isrlu(x, alpha=1.0):
 def isrlu_grad(x, alpha=1.0):
     x = _f64(x)
     return np.where(x >= 0, 1.0, isru_grad(x, alpha))
+
+
+# ---- derivatives as functions of the forward's output y (PyTorch's backward form for these) ------------------
+# Exact functions of y: tools/accuracy.py evaluates them at the very y handed to normcore, so they measure the
+# backward kernel alone, not the rounding of y.
+
+
+def sigmoid_grad_from_y(y):
+    y = _f64(y)
+    return y * (1 - y)
+
+
+def tanh_grad_from_y(y):
+    y = _f64(y)
+    return (1 - y) * (1 + y)
+
+
+def elu_grad_from_y(y, alpha=1.0, scale=1.0, input_scale=1.0):
+    """PyTorch's is_result form: scale for y > 0, else input_scale·(y + scale·alpha)."""
+    y = _f64(y)
+    return np.where(y > 0, scale, input_scale * (y + scale * alpha))
+
+
+def selu_grad_from_y(y, alpha=SELU_ALPHA, scale=SELU_SCALE):
+    return elu_grad_from_y(y, alpha, scale)
+
+
+def celu_grad_from_y(y, alpha=1.0):
+    """y/alpha + 1 = (y + alpha)/alpha for y <= 0."""
+    y = _f64(y)
+    return np.where(y > 0, 1.0, (y + alpha) / alpha)
 
 
 def sqnl(x):
@@ -370,7 +468,24 @@ def float32_sweep(lo=-90.0, hi=90.0, count=1 << 20):
     return np.concatenate([values, specials])
 
 
+def float64_sweep(lo=-90.0, hi=90.0, count=1 << 20, seed=0):
+    """``count`` float64 values: half uniform in [lo, hi] (where the values of the functions are), half spread
+    evenly over the float64 bit patterns of [lo, hi] (every binade down to the subnormals), plus specials."""
+    def key(v):  # monotone map float64 → int64 over bit patterns (sign-magnitude → two's complement)
+        b = np.array(v, dtype=np.float64).view(np.int64)
+        return np.where(b < 0, -(b & 0x7FFFFFFFFFFFFFFF), b)
+
+    half = count // 2
+    k = np.unique(np.linspace(float(key(lo)), float(key(hi)), half).round().astype(np.int64))
+    bits = np.where(k < 0, (-k) | np.int64(-0x8000000000000000), k)
+    spread = bits.view(np.float64)
+    uniform = np.random.default_rng(seed).uniform(lo, hi, count - half)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, np.finfo(np.float64).tiny,
+                         np.finfo(np.float64).max, -np.finfo(np.float64).max])
+    return np.concatenate([uniform, spread, specials])
+
+
 for _name, _fn in list(globals().items()):
-    if callable(_fn) and not _name.startswith("_") and _name not in ("ulp_error", "float32_sweep") \
+    if callable(_fn) and not _name.startswith("_") and _name not in ("ulp_error", "float32_sweep", "float64_sweep") \
             and getattr(_fn, "__module__", None) == __name__:
         globals()[_name] = _quiet(_fn)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from normcore.__main__ import main
 from normcore.bench import cases, harness, report
 from normcore.bench.cases import NUMPY, Contender
 from normcore.bench.cli import StderrProgress, command_line
+from normcore.bench.machine import machine_info
 
 #: Measures for a few milliseconds per contender: enough to exercise every step, not to mean anything.
 TINY = harness.Config(budget_s=0.003, turn_s=0.001, sample_s=0.0002, settle_s=0.0005, min_rounds=2, max_rounds=4,
@@ -49,21 +51,55 @@ def run_one(case: cases.Case, threads: int = 1) -> harness.Row:
 # ---------------------------------------------------------------------------------------------- in process
 
 
+def _not_implemented(op: cases.Op) -> bool:
+    """Whether this build of normcore lacks the op (its case is then skipped, not failed)."""
+    mine = dict(op.spellings)[cases.NORMCORE]
+    probe = op.setup(np.random.default_rng(0), 8)
+    try:
+        mine(*probe, out=np.empty_like(probe[0]))()
+    except NotImplementedError:
+        return True
+    return False
+
+
 def test_every_row_checked_and_timed(suite):
     assert len(suite.rows) == (len(cases.ACTIVATION_OPS) + 1) * len(THREADS)
+    ops = {op.name: op for op in cases.ACTIVATION_OPS}
     for row in suite.rows:
         assert not row.error, row.label
+        if row.name in ops and _not_implemented(ops[row.name]):
+            assert row.skipped.startswith("not implemented"), row.label
+            assert all(r.status == "skipped" and r.median_s is None for r in row.results)
+            continue
+        assert not row.skipped, row.label
         for r in row.results:
             assert r.status == "ok", (row.label, r.name, r.detail)
             assert r.median_s is not None and r.median_s > 0, (row.label, r.name)
             assert r.rounds >= TINY.min_rounds and r.calls_per_sample >= 1
-        assert row.result("normcore") is not None and row.result("numpy") is not None
+        assert row.result("normcore") is not None
+        has_numpy = row.name not in ops or any(lib is cases.NUMPY for lib, _ in ops[row.name].spellings)
+        assert (row.result("numpy") is not None) == has_numpy, row.label
         assert row.speedup is not None and row.speedup > 0
         assert row.other_load is None or row.other_load >= 0
         if row.group == "activation":
             assert row.roofline_s is not None and row.roofline_s > 0 and row.bandwidth_gbs > 0
         else:
             assert row.roofline_s is None
+
+
+def test_catalog_is_covered():
+    """Forward and backward of every activation the issue lists, at both default sizes."""
+    names = {op.name for op in cases.ACTIVATION_OPS}
+    for fn in ("relu", "leaky_relu", "sigmoid", "elu", "selu", "gelu_tanh", "gelu", "silu", "mish", "tanh",
+               "softplus", "hardswish", "arctan"):
+        assert {f"{fn} fwd", f"{fn} bwd"} <= names, fn
+    labels = {c.label for c in cases.default_cases()}
+    assert {"mish fwd 16M", "mish fwd 64K", "hardswish bwd 16M", "gelu fwd 64K"} <= labels
+    for op in cases.ACTIVATION_OPS:
+        assert op.streams == (2 if op.name.endswith("fwd") else 3), op.name
+        libs = [lib for lib, _ in op.spellings]
+        assert libs[0] is cases.NORMCORE and cases.TORCH in libs, op.name
+        assert (cases.ONNXRUNTIME in libs) == op.name.endswith("fwd"), op.name  # ORT has no backward ops
 
 
 def test_peers_follow_availability(suite):
@@ -90,10 +126,15 @@ def test_reports(suite, tmp_path):
     report.write_markdown(suite, tmp_path / "performance.md")
     md = (tmp_path / "performance.md").read_text(encoding="utf-8")
     assert md.startswith("# normcore performance")
-    table = [line for line in md.splitlines() if line.startswith("| relu fwd |")]
+    lines = md.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("| case |")))
+    throughput = lines[start:lines.index("", start)]
+    table = [line for line in throughput if line.startswith("| relu fwd |")]
     assert len(table) == len(THREADS)
-    header = next(line for line in md.splitlines() if line.startswith("| case |"))
-    assert all(line.count("|") == header.count("|") for line in table)
+    assert all(line.count("|") == throughput[0].count("|") for line in table)
+    cache = [line for line in md.split("## In-cache throughput")[1].splitlines() if line.startswith("| relu fwd |")]
+    assert len(cache) == 1  # one line per case and size, a column per thread count
+    assert "## Summary" in md and "target " in md
 
 
 def test_busy_machine_is_reported(suite):
@@ -174,7 +215,9 @@ def test_cli_in_process(tmp_path, capsys):
     assert "sigmoid bwd" in captured.out
     rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
     assert [(r["name"], r["n"], r["threads"]) for r in rows] == [("sigmoid bwd", 2048, 1)]
-    assert (tmp_path / "r.md").read_text(encoding="utf-8").count("| sigmoid bwd |") == 1
+    md = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert md.count("| sigmoid bwd | 2K | 1 |") == 1  # the throughput line
+    assert md.split("## In-cache throughput")[1].count("| sigmoid bwd |") == 1
 
 
 @pytest.mark.parametrize("args", [["--isa", "sse9"], ["--filter", "no such case"], ["--filter", "("],
@@ -201,3 +244,208 @@ def test_quick_command(tmp_path):
     assert all(row["contenders"]["normcore"]["median_s"] > 0 for row in data["rows"])
     assert data["command"].startswith("python -m normcore bench --quick")
     assert r.stderr.count("[") >= 4 and "[4/4] leaky_relu fwd 64K t=1" in r.stderr
+
+
+# ------------------------------------------------------------------------------------ the activation catalog
+
+
+@pytest.mark.parametrize("op", [op for op in cases.ACTIVATION_OPS if op.tolerance != cases.EXACT],
+                         ids=lambda op: op.name)
+def test_tolerance_catches_a_wrong_answer(op):
+    """A result off by 1e-4 relative (a wrong constant, a wrong formula is off by far more) fails the check."""
+    inputs = op.setup(np.random.default_rng(1), 4096)
+    mine = dict(op.spellings)[cases.NORMCORE]
+    out = np.empty_like(inputs[0])
+    try:
+        mine(*inputs, out=out)()
+    except NotImplementedError:
+        pytest.skip(f"{op.name}: not in this build")
+    assert harness.compare(out.copy(), out, op.tolerance)[0]
+    assert not harness.compare(out * np.float32(1.0001), out, op.tolerance)[0]
+
+
+def test_wrong_formula_is_flagged():
+    """gelu's tanh form checked against silu's answer (close in shape, wrong formula): WRONG."""
+    op = next(op for op in cases.ACTIVATION_OPS if op.name == "gelu_tanh fwd")
+    case = dataclasses.replace(cases.make_case(op, 4096), contenders=(
+        Contender("normcore", cases.NORMCORE, lambda x, out: partial(nc.silu, x, out=out), "normcore"),
+        Contender("gelu", NUMPY, lambda x, out: partial(nc.gelu, x, "tanh", out=out))))
+    assert run_one(case).result("gelu").status == "WRONG"
+
+
+def _raises_not_implemented(x, out):
+    def run():
+        raise NotImplementedError("kernel not in this build")
+
+    return run
+
+
+def _no_builder(x, out):
+    raise NotImplementedError("no such function")
+
+
+@pytest.mark.parametrize("builder", [_raises_not_implemented, _no_builder], ids=["at call", "at bind"])
+def test_not_implemented_is_skipped_not_failed(builder, tmp_path):
+    case = dataclasses.replace(relu_case(1000), name="future fwd", contenders=(
+        Contender("normcore", cases.NORMCORE, builder, "normcore"),
+        Contender("numpy", NUMPY, lambda x, out: partial(np.maximum, x, 0, out=out))))
+    row = run_one(case)
+    assert row.skipped.startswith("not implemented (")
+    assert ("no such function" if builder is _no_builder else "kernel not in this build") in row.skipped
+    assert not row.error and row.normcore_s is None and row.best_peer is None
+    assert all(r.status == "skipped" and r.median_s is None for r in row.results)
+    suite = harness.Suite(_machine(2e9), TINY, [1], [row])
+    assert report.problems(suite) == [] and len(report.skipped(suite)) == 1
+    assert "skipped: not implemented" in report.throughput_table(suite).rows[0]
+    md = report.markdown_report(suite)
+    assert "## Skipped" in md and "future fwd" in md
+    assert "Skipped" in report.text_report(suite)
+    stream = io.StringIO()
+    progress = StderrProgress(stream)
+    progress.start(1, 1, case, 1)
+    progress.done(row)
+    assert "skipped: not implemented" in stream.getvalue() and "error" not in stream.getvalue()
+
+
+def test_gelu_none_and_arctan_skip_or_run():
+    """gelu(approximate="none") and arctan run once normcore has them, and are skipped (not failed) until then."""
+    for name in ("gelu fwd", "arctan bwd"):
+        op = next(op for op in cases.ACTIVATION_OPS if op.name == name)
+        row = run_one(cases.make_case(op, 2048))
+        assert not row.error
+        if _not_implemented(op):
+            assert row.skipped
+        else:
+            assert not row.skipped and row.normcore_s and all(r.status == "ok" for r in row.results)
+
+
+def test_single_threaded_peers_are_measured_once(suite):
+    """NumPy and np.copyto run on one thread: measured in a case's first row and reused in its 2-thread row."""
+    by_case: dict = {}
+    for row in suite.rows:
+        by_case.setdefault((row.name, row.n), []).append(row)
+    checked = 0
+    for rows in by_case.values():
+        if rows[0].skipped:
+            continue
+        for name in ("numpy", "copy (np.copyto)"):
+            first, *others = [row.result(name) for row in rows]
+            for r in others:
+                if first is not None:
+                    assert r.samples_s == first.samples_s and r is not first
+                    checked += 1
+    assert checked > 10
+
+
+def _machine(hz):
+    return {**machine_info(), "cpu_hz": hz}
+
+
+def _row(name, n, threads, mine, peer, copy):
+    """A synthetic row: normcore, one peer and the copy roofline with the given median seconds."""
+    results = [harness.Result("normcore", "normcore", "normcore", samples_s=[mine]),
+               harness.Result("torch", "torch", "peer", samples_s=[peer]),
+               harness.Result("copy (np.copyto)", "numpy", "roofline", samples_s=[copy])]
+    streams = 2 if name.endswith("fwd") else 3
+    return harness.Row(name, "activation", n, cases.size_label(n), "float32", threads, streams, streams * 4 * n,
+                       "ms", results)
+
+
+def test_targets_list_the_rows_that_miss():
+    big, small = cases.LARGE, cases.SMALL
+    rows = [
+        _row("a fwd", big, 1, 1.0, 3.0, 1.0),     # 3× the peer, at copy speed: meets everything
+        _row("a fwd", big, 2, 1.0, 0.5, 1.0),     # slower than the peer
+        _row("b fwd", big, 1, 2.0, 4.0, 1.0),     # 2× the copy on 1 thread
+        _row("b fwd", small, 1, 1e-5, 9e-6, 1e-6),  # slower than the peer in cache (no roofline target there)
+        _row("a bwd", big, 1, 2.0, 4.0, 1.0),     # roofline 1.5 (3 streams): 1.33× → meets
+        _row("b bwd", big, 2, 3.0, 9.0, 1.0),     # 2× the 3-stream roofline
+        _row("c bwd", small, 1, 1e-4, 1e-3, 1e-6),  # far from the in-cache roofline: not judged
+    ]
+    suite = harness.Suite(_machine(2e9), TINY, [1, 2], rows)
+    geo, faster, copy, bwd = report.targets(suite)
+    assert geo["values"]["1"] == pytest.approx(math.sqrt(3 * 2)) and geo["values"]["2"] == pytest.approx(0.5)
+    assert geo["status"] == "MISSED" and len(geo["missed"]) == 1 and geo["missed"][0].startswith("2 threads")
+    assert [m.split(":")[0] for m in faster["missed"]] == ["a fwd 16M t=2", "b fwd 64K t=1"]
+    assert [m.split(":")[0] for m in copy["missed"]] == ["b fwd 16M t=1"] and copy["judged"] == 2
+    assert [m.split(":")[0] for m in bwd["missed"]] == ["b bwd 16M t=2"] and bwd["judged"] == 2
+    md = report.markdown_report(suite)
+    assert "## Missed targets" in md and "- b bwd 16M t=2: 2.00× the roofline" in md
+    assert "target MISSED: every forward at least as fast as the faster peer" in md
+    data = report.json_report(suite)
+    assert [x["status"] for x in data["targets"]] == ["MISSED"] * 4
+
+
+def test_elements_per_cycle():
+    """elem/cycle = n / (normcore's seconds × the nominal clock of the machine info), for in-cache rows."""
+    row = _row("a fwd", cases.SMALL, 1, 16e-6, 20e-6, 8e-6)
+    suite = harness.Suite(_machine(2.5e9), TINY, [1], [row])
+    want = cases.SMALL / (16e-6 * 2.5e9)
+    assert row.elements_per_cycle(2.5e9) == pytest.approx(want)
+    table = report.in_cache_table(suite)
+    assert table.rows == [["a fwd", "64K", f"{want:.2f}", f"{16e-6 / cases.SMALL * 1e9:.3f}"]]
+    assert f"{want:.2f}" in report.throughput_table(suite).rows[0]
+    assert "## In-cache throughput" in report.markdown_report(suite)
+    assert report.in_cache_table(harness.Suite(_machine(2.5e9), TINY, [1],
+                                                [_row("a fwd", cases.LARGE, 1, 1.0, 1.0, 1.0)])) is None
+
+
+def test_onnx_models():
+    """The opset is per node (Gelu needs 20, Mish 18) and the gate form spells silu as x·Sigmoid(x)."""
+    pytest.importorskip("onnx")
+    x = np.zeros(8, np.float32)
+    gelu = cases.OnnxNode.of("Gelu", approximate="tanh", opset=20).model([x])
+    assert gelu.opset_import[0].version == 20 and gelu.ir_version >= 9
+    assert [n.op_type for n in gelu.graph.node] == ["Gelu"]
+    silu = cases.OnnxNode.of("Sigmoid", gate=True).model([x])
+    assert [n.op_type for n in silu.graph.node] == ["Sigmoid", "Mul"] and silu.opset_import[0].version == 17
+
+
+def test_torch_allocating_copies_only_for_the_check():
+    torch = pytest.importorskip("torch")
+    out = torch.zeros(4)
+    x = torch.arange(4.0)
+    calls = []
+
+    def fn(a):
+        calls.append(1)
+        return a * 2
+
+    run = cases.torch_allocating(fn, x, out=out)
+    run()
+    assert out.tolist() == [0, 2, 4, 6]
+    out.zero_()
+    run()
+    assert out.tolist() == [0, 0, 0, 0] and len(calls) == 2
+
+
+def test_samples_shrink_when_the_machine_slows_down():
+    """A contender fast in its warm-up and 100× slower afterwards (a busy neighbour) gets smaller blocks instead
+    of turns that last seconds."""
+    import time as _time
+
+    count = [0]
+
+    def call():
+        count[0] += 1
+        if count[0] > 3000:
+            _time.sleep(0.0001)
+
+    t0 = _time.perf_counter()
+    timing = harness.measure({"c": call}, TINY)["c"]
+    assert _time.perf_counter() - t0 < 2.0
+    assert timing.calls_per_sample < 50 and max(timing.samples_s) >= 1e-4
+
+
+def test_normalization_cases_check_every_peer():
+    """Issue 4's cases at tiny shapes: every peer's answer matches normcore's (the check runs before timing)."""
+    norm = cases.norm_cases(bn=(2, 32, 3, 3), ln=(16, 8))
+    assert {c.group for c in norm} == {"normalization"} and len(norm) == 14
+    assert [c.n for c in norm[:6]] == [2 * 32 * 9] * 6
+    s = harness.run_suite(norm, [1], TINY)
+    for row in s.rows:
+        assert not row.error and not row.skipped, (row.label, row.error, row.skipped)
+        assert row.result("normcore") is not None
+        for r in row.results:
+            assert r.status == "ok", (row.label, r.name, r.detail)
+    assert any(r.name == "torch" for row in s.rows for r in row.results) or not cases.TORCH.available()

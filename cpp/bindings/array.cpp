@@ -6,11 +6,13 @@
 
 namespace normcore::bindings {
 
-std::string shape_str(const py::array& a) {
+std::string shape_tuple(const std::vector<py::ssize_t>& shape) {
   std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  return s + (a.ndim() == 1 ? ",)" : ")");
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
 }
+
+std::string shape_str(const py::array& a) { return shape_tuple(shape_of(a)); }
 
 namespace {
 std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
@@ -47,29 +49,38 @@ void check_same(const char* fname, const Input& a, const Input& b) {
                           " has shape " + shape_str(b.arr) + "; they must match");
 }
 
+std::vector<py::ssize_t> shape_of(const py::array& a) {
+  return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
+}
+
+bool overlap(const py::array& a, const py::array& b) {
+  const auto ab = reinterpret_cast<std::uintptr_t>(a.data()), bb = reinterpret_cast<std::uintptr_t>(b.data());
+  const auto ae = ab + static_cast<std::uintptr_t>(a.nbytes()), be = bb + static_cast<std::uintptr_t>(b.nbytes());
+  return ab < be && bb < ae;
+}
+
 py::array output_for(const char* fname, py::handle out, const Input& like, std::initializer_list<Input*> inputs) {
-  const py::array& ref = like.arr;
-  if (out.is_none()) return py::array(ref.dtype(), std::vector<py::ssize_t>(ref.shape(), ref.shape() + ref.ndim()));
+  return output_shaped(fname, out, like.dtype, shape_of(like.arr), inputs);
+}
+
+py::array output_shaped(const char* fname, py::handle out, DType dtype, const std::vector<py::ssize_t>& shape,
+                        std::initializer_list<Input*> inputs, const char* name) {
+  const py::dtype want = dtype == DType::f32 ? py::dtype::of<float>() : py::dtype::of<double>();
+  if (out.is_none()) return py::array(want, shape);
+  const std::string what = std::string(fname) + ": " + name;
   if (!py::isinstance<py::array>(out))
-    throw py::type_error(std::string(fname) + ": out must be a numpy.ndarray, got " +
-                         py::str(py::type::handle_of(out)).cast<std::string>());
+    throw py::type_error(what + " must be a numpy.ndarray, got " + py::str(py::type::handle_of(out)).cast<std::string>());
   py::array o = py::reinterpret_borrow<py::array>(out);
-  const bool same_dtype = like.dtype == DType::f32 ? py::isinstance<py::array_t<float>>(o)
-                                                   : py::isinstance<py::array_t<double>>(o);
+  const bool same_dtype = dtype == DType::f32 ? py::isinstance<py::array_t<float>>(o)
+                                              : py::isinstance<py::array_t<double>>(o);
   if (!same_dtype)
-    throw py::type_error(std::string(fname) + ": out has dtype " + dtype_str(o) + ", expected " + dtype_str(ref));
-  if (o.ndim() != ref.ndim() || !std::equal(o.shape(), o.shape() + o.ndim(), ref.shape()))
-    throw py::value_error(std::string(fname) + ": out has shape " + shape_str(o) + ", expected " + shape_str(ref));
-  if (!(o.flags() & py::array::c_style))
-    throw py::value_error(std::string(fname) + ": out must be C-contiguous");
-  if (!o.writeable()) throw py::value_error(std::string(fname) + ": out is read-only");
-  const auto ob = reinterpret_cast<std::uintptr_t>(o.data());
-  const auto oe = ob + static_cast<std::uintptr_t>(o.nbytes());
-  for (Input* in : inputs) {
-    const auto ib = reinterpret_cast<std::uintptr_t>(in->arr.data());
-    const auto ie = ib + static_cast<std::uintptr_t>(in->arr.nbytes());
-    if (ib != ob && ib < oe && ob < ie) in->arr = py::array(in->arr.attr("copy")());  // partial overlap
-  }
+    throw py::type_error(what + " has dtype " + dtype_str(o) + ", expected " + py::str(want).cast<std::string>());
+  if (static_cast<std::size_t>(o.ndim()) != shape.size() || !std::equal(o.shape(), o.shape() + o.ndim(), shape.begin()))
+    throw py::value_error(what + " has shape " + shape_str(o) + ", expected " + shape_tuple(shape));
+  if (!(o.flags() & py::array::c_style)) throw py::value_error(what + " must be C-contiguous");
+  if (!o.writeable()) throw py::value_error(what + " is read-only");
+  for (Input* in : inputs)
+    if (in->arr.data() != o.data() && overlap(in->arr, o)) in->arr = py::array(in->arr.attr("copy")());  // partial overlap
   return o;
 }
 

@@ -6,6 +6,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 namespace normcore::bindings {
 
@@ -33,6 +34,17 @@ void check_same(const char* fname, const Input& a, const Input& b);
 // (ValueError). Inputs that partly overlap `out` (but are not exactly it: in place is fine) are copied first.
 py::array output_for(const char* fname, py::handle out, const Input& like, std::initializer_list<Input*> inputs);
 
+// The same for an output of another shape than the inputs (maxout) or a second output (rrelu's noise=, prelu's
+// grad_weight): dtype and shape given, `name` = the parameter's name in messages.
+py::array output_shaped(const char* fname, py::handle out, DType dtype, const std::vector<py::ssize_t>& shape,
+                        std::initializer_list<Input*> inputs, const char* name = "out");
+
+// The shape of a as a vector.
+std::vector<py::ssize_t> shape_of(const py::array& a);
+
+// Whether the memory of a and b overlaps.
+bool overlap(const py::array& a, const py::array& b);
+
 template <class T>
 T* data(py::array& a) {
   return static_cast<T*>(a.mutable_data());
@@ -43,5 +55,6 @@ const T* data(const Input& in) {
 }
 
 std::string shape_str(const py::array& a);
+std::string shape_tuple(const std::vector<py::ssize_t>& shape);  // "(2, 3)", "(4,)"
 
 }  // namespace normcore::bindings

@@ -6,6 +6,7 @@
 namespace normcore::bindings {
 void register_runtime(pybind11::module_& m);
 void register_activations(pybind11::module_& m);
+void register_structured(pybind11::module_& m);
 void register_normalization(pybind11::module_& m);
 }  // namespace normcore::bindings
 
@@ -15,6 +16,7 @@ PYBIND11_MODULE(_core, m) {
   normcore::active_isa();
   normcore::bindings::register_runtime(m);
   normcore::bindings::register_activations(m);
+  normcore::bindings::register_structured(m);
   normcore::bindings::register_normalization(m);
   m.attr("__version__") = normcore::version();
 }

@@ -111,6 +111,91 @@ void test_type(const std::string& isa) {
   }
 }
 
+// The structured activations through the C++ API against naive double references: softmax / log_softmax along
+// the middle axis (contiguous long rows, short gathered rows, strided columns), prelu's weight gradient, maxout.
+template <class T>
+void test_structured(const std::string& isa) {
+  const char* tname = sizeof(T) == 4 ? "float" : "double";
+  // relative: a few float ulp; for double the reference's own rounding of x − m (~|x − m|·2^-53) dominates
+  const double tol = sizeof(T) == 4 ? 4e-7 : 1e-14;
+  struct Shape {
+    std::size_t outer, C, inner;
+  };
+  for (const Shape sh : {Shape{3, 40, 1}, Shape{37, 5, 1}, Shape{2, 7, 19}, Shape{1, 1, 1}}) {
+    const std::size_t n = sh.outer * sh.C * sh.inner;
+    std::vector<T> x = test_inputs<T>(n, 4), y(n), ly(n);
+    for (auto& v : x) v = std::isfinite(v) ? v / T(3) : T(0.25);
+    normcore::softmax(y.data(), x.data(), sh.outer, sh.C, sh.inner);
+    normcore::log_softmax(ly.data(), x.data(), sh.outer, sh.C, sh.inner);
+    for (std::size_t o = 0; o < sh.outer; ++o)
+      for (std::size_t i = 0; i < sh.inner; ++i) {
+        const auto at = [&](std::size_t c) { return (o * sh.C + c) * sh.inner + i; };
+        double m = -INFINITY, s = 0;
+        for (std::size_t c = 0; c < sh.C; ++c) m = std::fmax(m, double(x[at(c)]));
+        for (std::size_t c = 0; c < sh.C; ++c) s += std::exp(double(x[at(c)]) - m);
+        for (std::size_t c = 0; c < sh.C; ++c) {
+          const double p = std::exp(double(x[at(c)]) - m) / s, lp = double(x[at(c)]) - m - std::log(s);
+          CHECK(std::fabs(y[at(c)] - p) <= tol * p, "%s %s softmax (%zu,%zu,%zu) at %zu: %.17g want %.17g", isa.c_str(),
+                tname, sh.outer, sh.C, sh.inner, at(c), double(y[at(c)]), p);
+          CHECK(std::fabs(ly[at(c)] - lp) <= tol * (std::fabs(lp) + std::log(double(sh.C)) + 1), "%s %s log_softmax",
+                isa.c_str(), tname);
+        }
+      }
+  }
+  // prelu's weight gradient: Σ over the channel of (x > 0 ? 0 : x·dy)
+  const std::size_t outer = 5, C = 3, inner = 11, n = outer * C * inner;
+  std::vector<T> x = test_inputs<T>(n, 6), dy = test_inputs<T>(n, 8), w = {T(0.25), T(-0.5), T(2)}, dx(n), dw(C);
+  for (auto& v : x) v = std::isfinite(v) ? v : T(-1);
+  for (auto& v : dy) v = std::isfinite(v) ? v : T(0.5);
+  normcore::prelu_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), outer, C, inner);
+  for (std::size_t c = 0; c < C; ++c) {
+    double want = 0, scale = 0;
+    for (std::size_t o = 0; o < outer; ++o)
+      for (std::size_t i = 0; i < inner; ++i) {
+        const std::size_t k = (o * C + c) * inner + i;
+        if (!(x[k] > 0)) want += double(x[k]) * double(dy[k]);
+        scale += std::fabs(double(x[k]) * double(dy[k]));
+        CHECK(dx[k] == (x[k] > 0 ? dy[k] : w[c] * dy[k]), "%s %s prelu dx", isa.c_str(), tname);
+      }
+    CHECK(std::fabs(dw[c] - want) <= tol * scale, "%s %s prelu dweight[%zu] = %g, want %g", isa.c_str(), tname, c,
+          double(dw[c]), want);
+  }
+  // maxout over pieces of 3 along the middle axis
+  std::vector<T> xm = test_inputs<T>(outer * 6 * inner, 10), ym(outer * 2 * inner);
+  for (auto& v : xm) v = std::isnan(v) ? T(1) : v;
+  normcore::maxout(ym.data(), xm.data(), outer, 6, inner, 3);
+  for (std::size_t o = 0; o < outer; ++o)
+    for (std::size_t j = 0; j < 2; ++j)
+      for (std::size_t i = 0; i < inner; ++i) {
+        T want = xm[(o * 6 + j * 3) * inner + i];
+        for (std::size_t p = 1; p < 3; ++p) want = std::max(want, xm[(o * 6 + j * 3 + p) * inner + i]);
+        CHECK(ym[(o * 2 + j) * inner + i] == want, "%s %s maxout", isa.c_str(), tname);
+      }
+  bool threw = false;
+  try {
+    normcore::maxout(ym.data(), xm.data(), outer, 6, inner, 4);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw, "maxout with 6 channels and 4 pieces must throw");
+}
+
+void test_structured_threads_deterministic() {
+  const std::size_t outer = 64, C = 8, inner = 4096, n = outer * C * inner;
+  std::vector<float> x = test_inputs<float>(n, 12), dy = test_inputs<float>(n, 14), w(C, 0.25f), dx(n), y1(n), y2(n);
+  for (auto& v : x) v = std::isfinite(v) ? v : 0.5f;
+  for (auto& v : dy) v = std::isfinite(v) ? v : 0.5f;
+  std::vector<float> dw1(C), dw2(C);
+  normcore::set_num_threads(1);
+  normcore::prelu_backward(dx.data(), dw1.data(), dy.data(), x.data(), w.data(), outer, C, inner);
+  normcore::softmax(y1.data(), x.data(), outer, C, inner);
+  normcore::set_num_threads(2);
+  normcore::prelu_backward(dx.data(), dw2.data(), dy.data(), x.data(), w.data(), outer, C, inner);
+  normcore::softmax(y2.data(), x.data(), outer, C, inner);
+  CHECK(std::memcmp(dw1.data(), dw2.data(), C * sizeof(float)) == 0, "prelu dweight differs between 1 and 2 threads");
+  CHECK(std::memcmp(y1.data(), y2.data(), n * sizeof(float)) == 0, "softmax differs between 1 and 2 threads");
+}
+
 void test_threads_deterministic() {
   const std::size_t n = (std::size_t{1} << 22) + 77;  // large enough to stream and to split
   std::vector<float> x = test_inputs<float>(n, 3), y1(n), y2(n);
@@ -145,6 +230,8 @@ int main() {
     CHECK(isa == normcore::active_isa(), "set_isa(%s)", isa.c_str());
     test_type<float>(isa);
     test_type<double>(isa);
+    test_structured<float>(isa);
+    test_structured<double>(isa);
     std::printf("checked %s\n", isa.c_str());
   }
   bool threw = false;
@@ -155,6 +242,7 @@ int main() {
   }
   CHECK(threw, "set_isa of an unknown name must throw naming the available ones");
   test_threads_deterministic();
+  test_structured_threads_deterministic();
   std::printf("%s\n", g_failures == 0 ? "all passed" : "FAILED");
   return g_failures == 0 ? 0 : 1;
 }

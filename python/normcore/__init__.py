@@ -23,6 +23,10 @@ from ._runtime import (
 )
 from . import activations as _activations
 from .activations import *  # noqa: F403
+from . import structured as _structured
+from .structured import *  # noqa: F403
+from .registry import ACTIVATIONS, Activation, activation
+from . import nn
 from . import normalization as _normalization
 from .normalization import *  # noqa: F403
 
@@ -39,4 +43,6 @@ __all__ = [
     "set_num_threads",
 ]
 __all__ += _activations.__all__
+__all__ += _structured.__all__
+__all__ += ["ACTIVATIONS", "Activation", "activation", "nn"]
 __all__ += _normalization.__all__

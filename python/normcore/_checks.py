@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import operator
 
 
 class ArgumentError(TypeError, ValueError):
@@ -18,6 +19,15 @@ def real(value, fname: str, pname: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{fname}: {pname} must be a real number, got {type(value).__name__}")
     return float(value)
+
+
+def integer(value, fname: str, pname: str) -> int:
+    """``value`` as an int; TypeError unless it is an integer (bool is refused; NumPy integers are fine)."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{fname}: {pname} must be an integer, got {type(value).__name__}")
+    return operator.index(value)
 
 
 def one_of_x_y(x, y, fname: str):

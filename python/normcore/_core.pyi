@@ -1,7 +1,7 @@
 """Type stubs of normcore._core, the pybind11 module (use the normcore package rather than this module)."""
 
 import enum
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +55,49 @@ def activation_backward(
     c: float = 0.0,
 ) -> np.ndarray[Any, Any]: ...
 
+# ---- structured activations (axis → (outer, C, inner) view in C++) ----
+def prelu(
+    x: npt.ArrayLike, weight: npt.ArrayLike, axis: int, out: np.ndarray | None = None
+) -> np.ndarray[Any, Any]: ...
+def prelu_backward(
+    grad_output: npt.ArrayLike,
+    x: npt.ArrayLike,
+    weight: npt.ArrayLike,
+    axis: int,
+    out: tuple[np.ndarray | None, np.ndarray | None] | None = None,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]: ...
+def rrelu_with_noise(
+    x: npt.ArrayLike,
+    noise: np.ndarray | None,
+    lower: float,
+    upper: float,
+    out: np.ndarray | None,
+    draw: Callable[[np.ndarray[Any, Any]], Any],
+) -> np.ndarray[Any, Any]: ...
+def rrelu_with_noise_backward(
+    grad_output: npt.ArrayLike, x: npt.ArrayLike, noise: npt.ArrayLike, out: np.ndarray | None = None
+) -> np.ndarray[Any, Any]: ...
+def bipolar_relu(x: npt.ArrayLike, axis: int, out: np.ndarray | None = None) -> np.ndarray[Any, Any]: ...
+def bipolar_relu_backward(
+    grad_output: npt.ArrayLike, x: npt.ArrayLike, axis: int, out: np.ndarray | None = None
+) -> np.ndarray[Any, Any]: ...
+def abrelu(x: npt.ArrayLike, alpha: float, out: np.ndarray | None = None) -> np.ndarray[Any, Any]: ...
+def abrelu_backward(
+    grad_output: npt.ArrayLike, x: npt.ArrayLike, alpha: float, out: np.ndarray | None = None
+) -> np.ndarray[Any, Any]: ...
+def maxout(x: npt.ArrayLike, pieces: int, axis: int, out: np.ndarray | None = None) -> np.ndarray[Any, Any]: ...
+def maxout_backward(
+    grad_output: npt.ArrayLike, x: npt.ArrayLike, pieces: int, axis: int, out: np.ndarray | None = None
+) -> np.ndarray[Any, Any]: ...
+def softmax(x: npt.ArrayLike, axis: int, log: bool, out: np.ndarray | None = None) -> np.ndarray[Any, Any]: ...
+def softmax_backward(
+    grad_output: npt.ArrayLike,
+    input: npt.ArrayLike,
+    axis: int,
+    log: bool,
+    from_output: bool,
+    out: np.ndarray | None = None,
+) -> np.ndarray[Any, Any]: ...
 # ---- normalization (normcore/normalization.py wraps these) ----
 _Stats3 = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]
 _Grads3 = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None, np.ndarray[Any, Any]]

@@ -3,3 +3,4 @@
 #include "normcore/activations.hpp"
 #include "normcore/normalization.hpp"
 #include "normcore/runtime.hpp"
+#include "normcore/structured.hpp"

@@ -24,4 +24,13 @@ const ElementwiseKernels<T>& kernels() {
   }
 }
 
+template <class T>
+const StructuredKernels<T>& structured_kernels() {
+  if constexpr (std::is_same_v<T, float>) {
+    return dispatch::table().structured_f32;
+  } else {
+    return dispatch::table().structured_f64;
+  }
+}
+
 }  // namespace normcore::detail

@@ -33,6 +33,7 @@ namespace {
 #include "simd/math.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/activation/activations.hpp"
+#include "kernels/structured/structured.hpp"
 #include "kernels/normalization/normalization.hpp"
 
 template <class Op, class T>
@@ -92,6 +93,7 @@ ElementwiseKernels<T> make_kernels() {
 
 const KernelTable& kernel_table() {
   static const KernelTable table{NORMCORE_STR(NORMCORE_ISA_NS), make_kernels<float>(), make_kernels<double>(),
+                                 make_structured_kernels<float>(), make_structured_kernels<double>(),
                                  make_norm_kernels<float>(), make_norm_kernels<double>()};
   return table;
 }

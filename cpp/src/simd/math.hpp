@@ -88,31 +88,33 @@ inline V expm1_poly(V r) {
 }
 
 // e^x·2^K, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
-// nonpositive = true: the caller guarantees x ≤ 0 (or NaN), and the upper clamp is skipped.
+// bounded = true: the caller guarantees that x cannot overflow (x ≤ 0 here, or NaN), and the upper clamp is
+// skipped.
 // K > 0 keeps tiny results normal for callers that multiply them back into range (see x_sigmoid).
-template <class V, bool nonpositive = false, int K = 0>
+template <class V, bool bounded = false, int K = 0>
 inline V exp(V x) {
   using C = exp_consts<scalar_t<V>>;
   // clamp to where the reduction stays finite (and e^lo·2^K still rounds to 0); NaN passes unchanged
   x = max_nan_passes(splat<V>(C::lo - scalar_t<V>(K * 0.6931471805599453)), x);
-  if constexpr (!nonpositive) x = min_nan_passes(splat<V>(C::hi), x);
+  if constexpr (!bounded) x = min_nan_passes(splat<V>(C::hi), x);
   const ExpReduced<V> e = exp_reduce(x);
   return scale_pow2(expm1_poly(e.r) + scalar_t<V>(1), e.nf + scalar_t<V>(K), e.n + K);
 }
 
 // e^x − 1, ~1 ulp, exact near 0: with q = e^r − 1, e^x − 1 = q·2^n + (2^n − 1), one rounding in an FMA.
-// The clamp keeps 2^n normal (below it the result is −1 to the last bit). nonpositive: as for exp.
-template <class V, bool nonpositive = false>
+// The clamp keeps 2^n normal (below it the result is −1 to the last bit). bounded = true: the caller guarantees
+// x ≤ hi (no overflow branch: exp(x) is not evaluated alongside).
+template <class V, bool bounded = false>
 inline V expm1(V x) {
   using T = scalar_t<V>;
   constexpr T lo = sizeof(T) == 4 ? T(-87) : T(-708);   // e^lo < ulp(1)/4: result −1
   constexpr T hi = sizeof(T) == 4 ? T(88) : T(709);     // above: e^x − 1 = e^x in T
   V xc = max_nan_passes(splat<V>(lo), x);
-  if constexpr (!nonpositive) xc = min_nan_passes(splat<V>(hi), xc);
+  if constexpr (!bounded) xc = min_nan_passes(splat<V>(hi), xc);
   const ExpReduced<V> e = exp_reduce(xc);
   const V two_n = pow2i<V>(e.n);
   const V em1 = expm1_poly(e.r) * two_n + (two_n - T(1));
-  if constexpr (nonpositive) {
+  if constexpr (bounded) {
     return em1;
   } else {
     return x > hi ? exp(x) : em1;
@@ -185,19 +187,42 @@ inline V copysign(V mag, V sgn) {
 // when z is rounded, so callers whose z is a product pass its rounding error in z_lo. The small side is
 // computed scaled by 2^K so that σ(−|z|) is not rounded to a subnormal before x multiplies it back up.
 // At z = ±inf the limits x and 0 (not inf·0).
-template <class V>
-inline V x_sigmoid(V x, V z, V z_lo) {
+// x_sigmoid(x, z): z is exact (no z_lo).
+template <class V, bool has_lo = true>
+inline V x_sigmoid_impl(V x, V z, V z_lo) {
   using T = scalar_t<V>;
   constexpr int K = 64;
-  const V e = exp<V, true, K>(-abs(z));  // e^{−|z|}·2^K
+  constexpr T big = std::numeric_limits<T>::max();
   // e^{−|z + z_lo|} = e^{−|z|}·(1 − sign(z)·z_lo), to first order (z_lo is NaN when z is ±inf: drop it)
-  const V lo = abs(z_lo) <= T(1) ? z_lo : splat<V>(T(0));
-  const V ec = e - e * (z >= T(0) ? lo : -lo);
-  const V tiny = ec * T(0x1p-64);  // e^{−|z|}, may be subnormal: only used next to 1
-  const V d = T(1) / (tiny + T(1));  // σ(|z|)
-  const V small = ec == T(0) ? copysign(splat<V>(T(0)), x)        // the limit (x = ±inf too)
-                             : ((x * ec) * d) * T(0x1p-64);      // x·σ(−|z|), one rounding into range
-  return z >= T(0) ? x * d : (z < T(0) ? small : x * z);  // NaN z → NaN
+  const auto corrected = [&](V e) {
+    if constexpr (has_lo) {
+      const V lo = abs(z_lo) <= T(1) ? z_lo : splat<V>(T(0));
+      return e - e * (z >= T(0) ? lo : -lo);
+    } else {
+      return e;
+    }
+  };
+  // The common case, no lane in the far negative tail (z ≥ −80 float, −700 double): σ(−|z|) and x·σ(−|z|) are
+  // normal numbers and need no scaling (callers have |x| ≤ |z| there or a larger product). NaN and +inf z too.
+  constexpr T tail = sizeof(T) == 4 ? T(-80) : T(-700);
+  if (none_of(z < tail)) {
+    const V e = corrected(exp<V, true>(-abs(z)));
+    const V d = T(1) / (e + T(1));  // σ(|z|)
+    return z >= T(0) ? x * d : (x * e) * d;
+  }
+  const V ec = corrected(exp<V, true, K>(-abs(z)));  // e^{−|z|}·2^K
+  const V d = T(1) / (ec * T(0x1p-64) + T(1));  // σ(|z|); e^{−|z|} may be subnormal here: only used next to 1
+  // x·σ(−|z|) with one rounding into range; x capped to finite so that x = ±inf, e = 0 gives the limit ±0
+  const V xf = min_nan_passes(splat<V>(big), max_nan_passes(splat<V>(-big), x));
+  return z >= T(0) ? x * d : ((xf * ec) * d) * T(0x1p-64);  // NaN z: e is NaN
+}
+template <class V>
+inline V x_sigmoid(V x, V z, V z_lo) {
+  return x_sigmoid_impl<V, true>(x, z, z_lo);
+}
+template <class V>
+inline V x_sigmoid(V x, V z) {
+  return x_sigmoid_impl<V, false>(x, z, z);
 }
 
 // The Gaussian tail Φ(−a) = e^{−a²/2}·R(a) for a ≥ 0, R(a) = e^{a²/2}·Φ(−a) = erfcx(a/√2)/2: R is smooth and
@@ -229,21 +254,23 @@ inline V normal_tail_ratio(V a) {
   return (p * u + lookup16<V>(C::c0_lo, i)) + lookup16<V>(C::c0_hi, i);  // the constant term as hi + lo
 }
 
-// e^{−a²/2}·m·2^K for a ≥ 0 with a² split exactly (a² = hi + lo; e^{−lo/2} ≈ 1 − lo/2), so the large
-// exponent loses nothing to the rounding of a², and the exponential's last steps fused with the product:
-// e^{−a²/2} = 2^n·(1 + s) and m·(1 + s) = fma(m, s, m), one rounding where exp(·)·m takes two.
-// a = inf gives 0 (for finite m), NaN gives NaN.
-template <class V, int K = 0>
+// e^{−a²/2}·m for a ≥ 0 with a² split exactly (a² = hi + lo; e^{−lo/2} ≈ 1 − lo/2), so the large exponent
+// loses nothing to the rounding of a², and with one rounding at the end: e^{−a²/2} = 2^n·(1 + s) and
+// m·(1 + s) = fma(m, s, m) is scaled by 2^n last (one rounding into the subnormal range on AVX-512), so
+// tiny results keep their bits. The exponent is clamped 5 below where e^{−a²/2} < 2^{−150} (float) /
+// 2^{−1075} (double), so that any |m| ≤ 64 gives exactly 0 there. NaN → NaN.
+template <class V>
 inline V gauss_exp_mul(V a, V m) {
   using T = scalar_t<V>;
   using C = exp_consts<T>;
-  const TwoProd<V> sq = two_prod(a, a);
-  const V lo = abs(sq.lo) <= T(1) ? sq.lo * T(-0.5) : splat<V>(T(0));  // NaN when a = inf
-  const V x = max_nan_passes(splat<V>(C::lo - T(K * 0.6931471805599453)), sq.hi * T(-0.5));
-  const ExpReduced<V> e = exp_reduce(x);
+  // beyond 64, e^{−a²/2} is far below the clamp: capping keeps lo small (≤ 2^−12) and never NaN
+  const V ab = min_nan_passes(splat<V>(T(64)), a);
+  const TwoProd<V> sq = two_prod(ab, ab);
+  const V lo = sq.lo * T(-0.5);
+  const ExpReduced<V> e = exp_reduce(max_nan_passes(splat<V>(C::lo - T(5)), sq.hi * T(-0.5)));
   const V em1 = expm1_poly(e.r);
   const V s = (em1 * lo + em1) + lo;  // e^{r + lo} − 1 to first order in lo
-  return scale_pow2(m * s + m, e.nf + T(K), e.n + K);
+  return scale_pow2(m * s + m, e.nf, e.n);
 }
 
 // atan(x), ~1 ulp: |x| is reduced to |t| ≤ tan(π/8) through atan|x| = π/2 + atan(−1/|x|) (|x| > tan(3π/8))
@@ -278,7 +305,7 @@ inline V tanh(V x) {
   using T = scalar_t<V>;
   constexpr T cap = sizeof(T) == 4 ? T(9) : T(19.1);
   const V a = min_nan_passes(splat<V>(cap), abs(x));
-  const V q = expm1<V>(a + a);
+  const V q = expm1<V, true>(a + a);  // 2a ≤ 2·cap: in range
   return copysign(q / (q + T(2)), x);
 }
 

@@ -47,14 +47,14 @@ inline To bit_cast(const From& from) {
 }
 
 // All lanes = c (the scalar itself when V is a scalar).
+// c − 0 (vector) is one broadcast instruction even for a value known only at run time (a lane-by-lane fill
+// compiles to a chain of inserts there), and exactly c, −0 and NaN included.
 template <class V>
 inline V splat(scalar_t<V> c) {
   if constexpr (is_scalar_v<V>) {
     return c;
   } else {
-    V v;
-    for (std::size_t i = 0; i < traits<V>::lanes; ++i) v[i] = c;
-    return v;
+    return c - V{};
   }
 }
 
@@ -130,6 +130,29 @@ inline V min_nan_passes(V hi, V x) {
   if constexpr (sizeof(V) == 32 && std::is_same_v<scalar_t<V>, double>) return (V)_mm256_min_pd((__m256d)hi, (__m256d)x);
 #endif
   return x > hi ? hi : x;
+}
+
+// True when no lane of the comparison mask m (all ones / all zeros per lane, or a bool for scalars) is set:
+// for a branch per vector around a rare slow path.
+template <class M>
+inline bool none_of(M m) {
+  if constexpr (std::is_same_v<M, bool>) {
+    return !m;
+  } else {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(M) == 64 && sizeof(m[0]) == 4) return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) == 0;
+    if constexpr (sizeof(M) == 64 && sizeof(m[0]) == 8) return _mm512_test_epi64_mask((__m512i)m, (__m512i)m) == 0;
+#endif
+#if defined(__AVX__)
+    if constexpr (sizeof(M) == 32) return _mm256_testz_si256((__m256i)m, (__m256i)m) != 0;
+#endif
+#if defined(__SSE2__)
+    if constexpr (sizeof(M) == 16) return _mm_movemask_epi8((__m128i)m) == 0;
+#endif
+    bool any = false;
+    for (std::size_t i = 0; i < sizeof(M) / sizeof(m[0]); ++i) any |= m[i] != 0;
+    return !any;
+  }
 }
 
 // max(x, 0) lanes: NaN propagates, since NaN < 0 is false.
@@ -240,66 +263,67 @@ inline V map_lanes(V x, F&& f) {
   }
 }
 
-// The lanes of a float vector as two double vectors (low half, high half), and back (rounding to float).
-struct Widened {
+// Two double vectors holding the low and high halves of a float vector's lanes.
+struct vd2 {
   vd lo, hi;
 };
-inline Widened widen(vf x) {
+inline vd2 operator+(vd2 a, vd2 b) { return {a.lo + b.lo, a.hi + b.hi}; }
+inline vd2 operator-(vd2 a, vd2 b) { return {a.lo - b.lo, a.hi - b.hi}; }
+inline vd2 operator*(vd2 a, vd2 b) { return {a.lo * b.lo, a.hi * b.hi}; }
+inline vd2 operator/(vd2 a, vd2 b) { return {a.lo / b.lo, a.hi / b.hi}; }
+
+// wide_t<V>: V's lanes in double (double for a scalar, V for a double vector, vd2 for a float vector).
+template <class V> struct wide_of { using type = double; };
+template <> struct wide_of<vd> { using type = vd; };
+template <> struct wide_of<vf> { using type = vd2; };
+template <class V> using wide_t = typename wide_of<V>::type;
+
+// float lanes → double lanes and back, the halves split and joined with the ISA's own instructions.
+template <class V>
+inline wide_t<V> widen(V v) {
+  if constexpr (std::is_same_v<V, vf>) {
 #if defined(__AVX512F__)
-  const __m512 v = (__m512)x;
-  return {(vd)_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
-          (vd)_mm512_cvtps_pd((__m256)_mm512_extractf64x4_pd((__m512d)v, 1))};
+    return {(vd)_mm512_cvtps_pd(_mm512_castps512_ps256((__m512)v)),
+            (vd)_mm512_cvtps_pd(_mm512_extractf32x8_ps((__m512)v, 1))};
 #elif defined(__AVX__)
-  const __m256 v = (__m256)x;
-  return {(vd)_mm256_cvtps_pd(_mm256_castps256_ps128(v)), (vd)_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))};
+    return {(vd)_mm256_cvtps_pd(_mm256_castps256_ps128((__m256)v)),
+            (vd)_mm256_cvtps_pd(_mm256_extractf128_ps((__m256)v, 1))};
 #elif defined(__SSE2__)
-  const __m128 v = (__m128)x;
-  return {(vd)_mm_cvtps_pd(v), (vd)_mm_cvtps_pd(_mm_movehl_ps(v, v))};
+    return {(vd)_mm_cvtps_pd((__m128)v), (vd)_mm_cvtps_pd(_mm_movehl_ps((__m128)v, (__m128)v))};
 #else
-  Widened w;
-  constexpr std::size_t H = traits<vd>::lanes;
-  for (std::size_t i = 0; i < H; ++i) {
-    w.lo[i] = x[i];
-    w.hi[i] = x[i + H];
-  }
-  return w;
+    vd2 w;
+    for (std::size_t j = 0; j < traits<vd>::lanes; ++j) {
+      w.lo[j] = v[j];
+      w.hi[j] = v[j + traits<vd>::lanes];
+    }
+    return w;
 #endif
-}
-inline vf narrow(vd lo, vd hi) {
-#if defined(__AVX512F__)
-  return (vf)_mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps((__m512d)lo))),
-                                                 _mm256_castps_pd(_mm512_cvtpd_ps((__m512d)hi)), 1));
-#elif defined(__AVX__)
-  return (vf)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)lo)), _mm256_cvtpd_ps((__m256d)hi), 1);
-#elif defined(__SSE2__)
-  return (vf)_mm_movelh_ps(_mm_cvtpd_ps((__m128d)lo), _mm_cvtpd_ps((__m128d)hi));
-#else
-  vf r;
-  constexpr std::size_t H = traits<vd>::lanes;
-  for (std::size_t i = 0; i < H; ++i) {
-    r[i] = static_cast<float>(lo[i]);
-    r[i + H] = static_cast<float>(hi[i]);
+  } else {
+    return static_cast<wide_t<V>>(v);
   }
-  return r;
-#endif
 }
 
-// f evaluated in double precision on the lanes of a float V, returned as float hi + lo (the double result
-// split in two floats): for the few places where a float kernel needs an argument to more than 24 bits.
-template <class V, class F>
-inline TwoSum<V> map_in_double(V x, F&& f) {
-  static_assert(std::is_same_v<scalar_t<V>, float>, "map_in_double widens float lanes");
-  if constexpr (is_scalar_v<V>) {
-    const double r = f(static_cast<double>(x));
-    const float hi = static_cast<float>(r);
-    return {hi, static_cast<float>(r - static_cast<double>(hi))};
+template <class V>
+inline V narrow(wide_t<V> w) {
+  if constexpr (std::is_same_v<V, vf>) {
+#if defined(__AVX512F__)
+    return (V)_mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps((__m512d)w.lo)),
+                                 _mm512_cvtpd_ps((__m512d)w.hi), 1);
+#elif defined(__AVX__)
+    return (V)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps((__m256d)w.lo)),
+                                   _mm256_cvtpd_ps((__m256d)w.hi), 1);
+#elif defined(__SSE2__)
+    return (V)_mm_movelh_ps(_mm_cvtpd_ps((__m128d)w.lo), _mm_cvtpd_ps((__m128d)w.hi));
+#else
+    V v;
+    for (std::size_t j = 0; j < traits<vd>::lanes; ++j) {
+      v[j] = static_cast<float>(w.lo[j]);
+      v[j + traits<vd>::lanes] = static_cast<float>(w.hi[j]);
+    }
+    return v;
+#endif
   } else {
-    // the two halves of x widened to double vectors, and back
-    const auto [dlo, dhi] = widen(x);
-    const vd rlo = f(dlo), rhi = f(dhi);
-    const vf vhi = narrow(rlo, rhi);
-    const auto [blo, bhi] = widen(vhi);
-    const vf vlo = narrow(rlo - blo, rhi - bhi);
-    return {vhi, vlo};
+    return static_cast<V>(w);
   }
 }
+

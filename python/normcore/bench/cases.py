@@ -3,7 +3,10 @@
 To add a benchmark, add an :class:`Op` to :data:`ACTIVATION_OPS` (or a new list): its input setup, how many
 array streams it moves, the tolerance against normcore's answer, and one builder per library. A builder gets the
 library's views of the preallocated input buffers and ``out=`` and returns the zero-argument callable to time;
-it must not allocate inside that callable (scratch space is allocated by the builder, outside the timing).
+it must not allocate inside that callable (scratch space is allocated by the builder, outside the timing) —
+except :func:`torch_allocating`, for the PyTorch ops that have no real ``.out`` overload. A normcore builder (or
+its callable) raising NotImplementedError makes the harness skip the case with a note: a case can be written
+before its kernel lands.
 """
 
 from __future__ import annotations
@@ -27,8 +30,16 @@ DEFAULT_SIZES = (LARGE, SMALL)
 OVERHEAD_N = 1000
 
 SLOPE = 0.01  # leaky_relu's negative_slope (PyTorch's default)
+SELU_ALPHA, SELU_SCALE = nc.activations.SELU_ALPHA, nc.activations.SELU_SCALE
 EXACT = (0.0, 0.0)  # (rtol, atol): must be bitwise equal (up to the sign of zero)
 FLOAT32_TOL = (1e-5, 1e-6)
+#: GELU: PyTorch and ONNX Runtime evaluate ½x(1 + tanh(u)) (or 1 + erf), which cancels for x < −3: absolute
+#: errors up to ~|x|·2⁻²⁴ forward, and PyTorch's float32 tanh-form backward is exactly 0 below x ≈ −5.07 where the
+#: true value is ~1e-6·dy. A wrong formula (erf form for tanh form, a missing term) is off by far more than 1e-5.
+GELU_TOL = (1e-5, 1e-5)
+#: silu: ONNX Runtime fuses x·Sigmoid(x) into QuickGelu, whose sigmoid has relative errors up to 5e-4 in the left
+#: tail (x ≈ −8: absolute 1.2e-6); still far below what a wrong formula (x·σ(βx), β ≠ 1; gelu) would give.
+SILU_TOL = (1e-5, 5e-6)
 
 Setup = Callable[[np.random.Generator, int], "tuple[np.ndarray, ...]"]
 
@@ -115,10 +126,21 @@ def setup_dy_x(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
     return _normal(rng, n, 1.0), _normal(rng, n, 3.0)
 
 
-def setup_dy_y(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
-    """Backward from the forward's output (PyTorch's form for sigmoid): dy ~ N(0, 1), y = sigmoid(x ~ N(0, 3))."""
-    dy, x = setup_dy_x(rng, n)
-    return dy, nc.sigmoid(x, out=x)
+def from_output(forward: Callable[..., np.ndarray]) -> Setup:
+    """Backward from the forward's output (PyTorch's form for sigmoid, tanh, elu, selu): the setup making
+    dy ~ N(0, 1) and y = forward(x ~ N(0, 3)), computed by normcore outside the timing."""
+
+    def setup(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+        dy, x = setup_dy_x(rng, n)
+        return dy, forward(x, out=x)
+
+    setup.__name__ = f"setup_dy_y_{forward.__name__}"
+    setup.__doc__ = f"dy ~ N(0, 1), y = {forward.__name__}(x ~ N(0, 3))"
+    return setup
+
+
+#: The sigmoid backward's setup (kept under its historical name).
+setup_dy_y = from_output(nc.sigmoid)
 
 
 # ------------------------------------------------------------------ NumPy spellings needing more than one ufunc
@@ -182,6 +204,154 @@ def numpy_sigmoid_backward(dy: np.ndarray, y: np.ndarray, *, out: np.ndarray) ->
     return run
 
 
+def numpy_elu(x: np.ndarray, *, out: np.ndarray) -> Callable[[], Any]:
+    """max(x, expm1(min(x, 0))): elu with alpha = 1, because expm1(x) >= x."""
+
+    def run() -> None:
+        np.minimum(x, 0.0, out=out)
+        np.expm1(out, out=out)
+        np.maximum(x, out, out=out)
+
+    return run
+
+
+def numpy_selu(x: np.ndarray, *, out: np.ndarray) -> Callable[[], Any]:
+    """scale·(max(x, 0) + alpha·expm1(min(x, 0)))."""
+    positive = np.empty(x.shape, dtype=x.dtype)
+
+    def run() -> None:
+        np.minimum(x, 0.0, out=out)
+        np.expm1(out, out=out)
+        np.multiply(out, SELU_ALPHA, out=out)
+        np.maximum(x, 0.0, out=positive)
+        np.add(out, positive, out=out)
+        np.multiply(out, SELU_SCALE, out=out)
+
+    return run
+
+
+def numpy_silu(x: np.ndarray, *, out: np.ndarray) -> Callable[[], Any]:
+    """x / (1 + exp(−x))."""
+
+    def run() -> None:
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+        np.add(out, 1.0, out=out)
+        np.divide(x, out, out=out)
+
+    return run
+
+
+def numpy_mish(x: np.ndarray, *, out: np.ndarray) -> Callable[[], Any]:
+    """x · tanh(log(1 + e^x)), the softplus as logaddexp(0, x)."""
+
+    def run() -> None:
+        np.logaddexp(0.0, x, out=out)
+        np.tanh(out, out=out)
+        np.multiply(x, out, out=out)
+
+    return run
+
+
+def numpy_hardswish(x: np.ndarray, *, out: np.ndarray) -> Callable[[], Any]:
+    """x · min(max(x + 3, 0), 6) / 6."""
+
+    def run() -> None:
+        np.add(x, 3.0, out=out)
+        np.maximum(out, 0.0, out=out)
+        np.minimum(out, 6.0, out=out)
+        np.multiply(x, out, out=out)
+        np.divide(out, 6.0, out=out)
+
+    return run
+
+
+def numpy_elu_backward(dy: np.ndarray, y: np.ndarray, *, out: np.ndarray) -> Callable[[], Any]:
+    """From y, alpha = 1: dy · (min(y, 0) + 1), which is dy for y > 0 and dy·(y + 1) = dy·e^x below."""
+
+    def run() -> None:
+        np.minimum(y, 0.0, out=out)
+        np.add(out, 1.0, out=out)
+        np.multiply(dy, out, out=out)
+
+    return run
+
+
+def numpy_tanh_backward(dy: np.ndarray, y: np.ndarray, *, out: np.ndarray) -> Callable[[], Any]:
+    """From y: dy · (1 − y²)."""
+
+    def run() -> None:
+        np.multiply(y, y, out=out)
+        np.subtract(1.0, out, out=out)
+        np.multiply(dy, out, out=out)
+
+    return run
+
+
+def numpy_softplus_backward(dy: np.ndarray, x: np.ndarray, *, out: np.ndarray) -> Callable[[], Any]:
+    """dy · σ(x) = dy / (1 + exp(−x)) (beta = 1; above the threshold 20, σ(x) rounds to 1 in float32 anyway)."""
+
+    def run() -> None:
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+        np.add(out, 1.0, out=out)
+        np.divide(dy, out, out=out)
+
+    return run
+
+
+def numpy_arctan_backward(dy: np.ndarray, x: np.ndarray, *, out: np.ndarray) -> Callable[[], Any]:
+    """dy / (1 + x²)."""
+
+    def run() -> None:
+        np.multiply(x, x, out=out)
+        np.add(out, 1.0, out=out)
+        np.divide(dy, out, out=out)
+
+    return run
+
+
+# ------------------------------------------------------------------------------------------ PyTorch spellings
+
+
+def torch_allocating(fn: Callable[..., Any], *args: Any, out: Any) -> Callable[[], Any]:
+    """For a PyTorch op without a real ``.out`` overload: the timed call is the allocating one (its result is
+    allocated, page-faulted in and freed on every call, what a PyTorch user pays); only the first call, the one
+    the harness checks, copies the result into ``out``."""
+    pending = [True]
+
+    def run() -> None:
+        result = fn(*args)
+        if pending[0]:
+            out.copy_(result)
+            pending[0] = False
+
+    return run
+
+
+def torch_arctan_backward(dy: Any, x: Any, *, out: Any) -> Callable[[], Any]:
+    """dy / (1 + x²) with ``.out`` ops (autograd's formula for atan; aten has no atan_backward op)."""
+
+    def run() -> None:
+        torch.mul(x, x, out=out)
+        torch.add(out, 1.0, out=out)
+        torch.div(dy, out, out=out)
+
+    return run
+
+
+# ------------------------------------------------------------------------------------------ normcore spellings
+
+
+def nc_function(name: str) -> Callable[..., Any]:
+    """``normcore.<name>``, or NotImplementedError while this build does not have it (the harness then skips
+    the case with a note instead of failing): cases can be written before their kernel lands."""
+    fn = getattr(nc, name, None)
+    if fn is None:
+        raise NotImplementedError(f"normcore {nc.__version__} has no {name}() yet")
+    return fn
+
+
 # --------------------------------------------------------------------------------------------------- the ops
 # PyTorch: the aten ``.out`` / ``grad_input`` overloads over torch.from_numpy views of the same buffers.
 # For relu, torch 2.13 has aten::relu.out, but it computes into a fresh tensor and copies it: 29.9 ms on 16M
@@ -223,6 +393,119 @@ ACTIVATION_OPS: tuple[Op, ...] = (
         (NUMPY, numpy_sigmoid_backward),
         (TORCH, lambda dy, y, out: partial(torch.ops.aten.sigmoid_backward.grad_input, dy, y, grad_input=out)),
     )),
+    Op("elu fwd", 2, setup_x, FLOAT32_TOL, (
+        (NORMCORE, lambda x, out: partial(nc.elu, x, out=out)),
+        (NUMPY, numpy_elu),
+        (TORCH, lambda x, out: partial(torch._C._nn.elu, x, 1.0, 1.0, 1.0, out=out)),
+        (ONNXRUNTIME, OnnxNode.of("Elu", alpha=1.0)),
+    )),
+    Op("elu bwd", 3, from_output(nc.elu), FLOAT32_TOL, (
+        (NORMCORE, lambda dy, y, out: partial(nc.elu_backward, dy, y=y, out=out)),
+        (NUMPY, numpy_elu_backward),
+        (TORCH, lambda dy, y, out: partial(
+            torch.ops.aten.elu_backward.grad_input, dy, 1.0, 1.0, 1.0, True, y, grad_input=out)),
+    )),
+    # torch.selu has no .out overload; aten's selu is elu(x, alpha, scale), whose .out is used here.
+    Op("selu fwd", 2, setup_x, FLOAT32_TOL, (
+        (NORMCORE, lambda x, out: partial(nc.selu, x, out=out)),
+        (NUMPY, numpy_selu),
+        (TORCH, lambda x, out: partial(torch._C._nn.elu, x, SELU_ALPHA, SELU_SCALE, 1.0, out=out)),
+        (ONNXRUNTIME, OnnxNode.of("Selu", alpha=SELU_ALPHA, gamma=SELU_SCALE)),
+    )),
+    Op("selu bwd", 3, from_output(nc.selu), FLOAT32_TOL, (
+        (NORMCORE, lambda dy, y, out: partial(nc.selu_backward, dy, y=y, out=out)),
+        (TORCH, lambda dy, y, out: partial(
+            torch.ops.aten.elu_backward.grad_input, dy, SELU_ALPHA, SELU_SCALE, 1.0, True, y, grad_input=out)),
+    )),
+    Op("gelu_tanh fwd", 2, setup_x, GELU_TOL, (
+        (NORMCORE, lambda x, out: partial(nc.gelu, x, "tanh", out=out)),
+        (TORCH, lambda x, out: partial(torch._C._nn.gelu, x, approximate="tanh", out=out)),
+        (ONNXRUNTIME, OnnxNode.of("Gelu", approximate="tanh", opset=20)),
+    )),
+    Op("gelu_tanh bwd", 3, setup_dy_x, GELU_TOL, (
+        (NORMCORE, lambda dy, x, out: partial(nc.gelu_backward, dy, x, "tanh", out=out)),
+        (TORCH, lambda dy, x, out: partial(
+            torch.ops.aten.gelu_backward.grad_input, dy, x, approximate="tanh", grad_input=out)),
+    )),
+    # The erf form (PyTorch's default): builds without its kernel raise NotImplementedError (rows skipped).
+    Op("gelu fwd", 2, setup_x, GELU_TOL, (
+        (NORMCORE, lambda x, out: partial(nc.gelu, x, "none", out=out)),
+        (TORCH, lambda x, out: partial(torch._C._nn.gelu, x, approximate="none", out=out)),
+        (ONNXRUNTIME, OnnxNode.of("Gelu", approximate="none", opset=20)),
+    )),
+    Op("gelu bwd", 3, setup_dy_x, GELU_TOL, (
+        (NORMCORE, lambda dy, x, out: partial(nc.gelu_backward, dy, x, "none", out=out)),
+        (TORCH, lambda dy, x, out: partial(
+            torch.ops.aten.gelu_backward.grad_input, dy, x, approximate="none", grad_input=out)),
+    )),
+    Op("silu fwd", 2, setup_x, SILU_TOL, (
+        (NORMCORE, lambda x, out: partial(nc.silu, x, out=out)),
+        (NUMPY, numpy_silu),
+        (TORCH, lambda x, out: partial(torch._C._nn.silu, x, out=out)),
+        (ONNXRUNTIME, OnnxNode.of("Sigmoid", gate=True)),  # x·Sigmoid(x): fused by ONNX Runtime (QuickGelu)
+    )),
+    Op("silu bwd", 3, setup_dy_x, SILU_TOL, (
+        (NORMCORE, lambda dy, x, out: partial(nc.silu_backward, dy, x, out=out)),
+        (TORCH, lambda dy, x, out: partial(torch.ops.aten.silu_backward.grad_input, dy, x, grad_input=out)),
+    )),
+    Op("mish fwd", 2, setup_x, FLOAT32_TOL, (
+        (NORMCORE, lambda x, out: partial(nc.mish, x, out=out)),
+        (NUMPY, numpy_mish),
+        (TORCH, lambda x, out: partial(torch._C._nn.mish, x, out=out)),
+        (ONNXRUNTIME, OnnxNode.of("Mish", opset=18)),
+    )),
+    # aten::mish_backward has no .out / grad_input overload in torch 2.13: its allocating call is timed.
+    Op("mish bwd", 3, setup_dy_x, FLOAT32_TOL, (
+        (NORMCORE, lambda dy, x, out: partial(nc.mish_backward, dy, x, out=out)),
+        (TORCH, lambda dy, x, out: torch_allocating(torch.ops.aten.mish_backward.default, dy, x, out=out)),
+    )),
+    Op("tanh fwd", 2, setup_x, FLOAT32_TOL, (
+        (NORMCORE, lambda x, out: partial(nc.tanh, x, out=out)),
+        (NUMPY, lambda x, out: partial(np.tanh, x, out=out)),
+        (TORCH, lambda x, out: partial(torch.tanh, x, out=out)),
+        (ONNXRUNTIME, OnnxNode.of("Tanh")),
+    )),
+    Op("tanh bwd", 3, from_output(nc.tanh), FLOAT32_TOL, (
+        (NORMCORE, lambda dy, y, out: partial(nc.tanh_backward, dy, y=y, out=out)),
+        (NUMPY, numpy_tanh_backward),
+        (TORCH, lambda dy, y, out: partial(torch.ops.aten.tanh_backward.grad_input, dy, y, grad_input=out)),
+    )),
+    Op("softplus fwd", 2, setup_x, FLOAT32_TOL, (
+        (NORMCORE, lambda x, out: partial(nc.softplus, x, out=out)),
+        (NUMPY, lambda x, out: partial(np.logaddexp, 0.0, x, out=out)),
+        (TORCH, lambda x, out: partial(torch._C._nn.softplus, x, 1.0, 20.0, out=out)),
+        (ONNXRUNTIME, OnnxNode.of("Softplus")),
+    )),
+    Op("softplus bwd", 3, setup_dy_x, FLOAT32_TOL, (
+        (NORMCORE, lambda dy, x, out: partial(nc.softplus_backward, dy, x, out=out)),
+        (NUMPY, numpy_softplus_backward),
+        (TORCH, lambda dy, x, out: partial(
+            torch.ops.aten.softplus_backward.grad_input, dy, x, 1.0, 20.0, grad_input=out)),
+    )),
+    Op("hardswish fwd", 2, setup_x, FLOAT32_TOL, (
+        (NORMCORE, lambda x, out: partial(nc.hardswish, x, out=out)),
+        (NUMPY, numpy_hardswish),
+        (TORCH, lambda x, out: partial(torch._C._nn.hardswish, x, out=out)),
+        (ONNXRUNTIME, OnnxNode.of("HardSwish")),
+    )),
+    # aten::hardswish_backward.out exists but computes into a fresh tensor and copies (16M, 1 thread: 50 ms
+    # against 45 ms for the allocating call): the allocating call is timed.
+    Op("hardswish bwd", 3, setup_dy_x, FLOAT32_TOL, (
+        (NORMCORE, lambda dy, x, out: partial(nc.hardswish_backward, dy, x, out=out)),
+        (TORCH, lambda dy, x, out: torch_allocating(torch.ops.aten.hardswish_backward.default, dy, x, out=out)),
+    )),
+    # normcore.arctan is not in every build: skipped (with a note) where it is missing.
+    Op("arctan fwd", 2, setup_x, FLOAT32_TOL, (
+        (NORMCORE, lambda x, out: partial(nc_function("arctan"), x, out=out)),
+        (NUMPY, lambda x, out: partial(np.arctan, x, out=out)),
+        (TORCH, lambda x, out: partial(torch.atan, x, out=out)),
+        (ONNXRUNTIME, OnnxNode.of("Atan")),
+    )),
+    Op("arctan bwd", 3, setup_dy_x, FLOAT32_TOL, (
+        (NORMCORE, lambda dy, x, out: partial(nc_function("arctan_backward"), dy, x, out=out)),
+        (NUMPY, numpy_arctan_backward),
+        (TORCH, torch_arctan_backward),
+    )),
 )
 
 #: The per-call overhead case: relu over a handful of elements, everything but the call itself is negligible.
@@ -257,3 +540,189 @@ def default_cases(sizes: tuple[int, ...] = DEFAULT_SIZES, overhead_n: int | None
     if overhead_n is not None:
         cases.append(make_case(OVERHEAD_OP, overhead_n, group="overhead", unit="us", roofline=False))
     return cases
+
+
+# ------------------------------------------------------------------------------------------- normalization
+# Issue 4's cases: float32, both sides allocating their outputs (the functional calls as users make them; the
+# first, checked call copies the main result into the harness's ``out``). Streams = the passes over x-sized
+# arrays that a call needs at least (e.g. BatchNorm training forward: read x for the statistics, read x and
+# write y to normalize = 3; its backward: read dy and x for the sums, read them again and write dx = 5).
+
+BN_SHAPE = (32, 64, 56, 56)
+LN_SHAPE = (8192, 1024)
+NORM_TOL = (1e-4, 1e-4)
+
+
+def allocating(fn: Callable[..., Any], *args: Any, out: Any, **kwargs: Any) -> Callable[[], Any]:
+    """A call that allocates its result (a tuple's first element is the one checked): only the first call copies
+    it into ``out``. Works for NumPy arrays and torch tensors."""
+    pending = [True]
+
+    def run() -> None:
+        result = fn(*args, **kwargs)
+        if pending[0]:
+            first = result[0] if isinstance(result, tuple) else result
+            if hasattr(out, "copy_"):
+                out.copy_(first)
+            else:
+                np.copyto(out, first)
+            pending[0] = False
+
+    return run
+
+
+def _layout(x: np.ndarray, channels_last: bool) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if channels_last else x
+
+
+def _torch_nchw(x: Any, channels_last: bool) -> Any:
+    """The NCHW-shaped torch view of a NumPy buffer (channels-last memory when the buffer is NHWC)."""
+    return x.permute(0, 3, 1, 2) if channels_last else x
+
+
+def norm_setup(shape: tuple[int, ...], *, channels: int | None = None, backward: bool = False,
+               channels_last: bool = False, stats: str | None = None) -> Setup:
+    """x ~ 3 + N(0, 2) of ``shape`` (made channels-last when asked), then per-channel weight, bias (and running
+    mean / var for BatchNorm eval, or the forward's (mean, rstd) for a backward: ``stats`` names the forward)."""
+
+    def setup(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+        x = _layout((rng.standard_normal(shape, dtype=np.float32) * 2 + 3).astype(np.float32), channels_last)
+        c = channels if channels is not None else shape[-1]
+        w = rng.uniform(0.5, 1.5, c).astype(np.float32)
+        b = rng.standard_normal(c).astype(np.float32)
+        if stats == "eval":
+            return x, w, b, rng.standard_normal(c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)
+        if not backward:
+            return x, w, b
+        dy = rng.standard_normal(x.shape, dtype=np.float32)
+        axis = -1 if channels_last else 1
+        if stats == "batch":
+            _, mean, rstd = nc.batch_norm_forward(x, w, b, channel_axis=axis)
+        elif stats == "instance":
+            _, mean, rstd = nc.instance_norm_forward(x, w, b, channel_axis=axis)
+        elif stats == "group":
+            _, mean, rstd = nc.group_norm_forward(x, 32, w, b)
+        elif stats == "layer":
+            _, mean, rstd = nc.layer_norm_forward(x, shape[-1:], w, b)
+        else:  # rms
+            _, rstd = nc.rms_norm_forward(x, shape[-1:], w)
+            mean = rstd
+        return dy, x, w, mean, rstd
+
+    return setup
+
+
+def _torch_bn_train_bwd(channels_last: bool):
+    def build(dy, x, w, mean, rstd, *, out):
+        # aten's training-mode kernel with the statistics as its forward saved them (mean, 1/√(var + eps))
+        return allocating(torch.ops.aten.native_batch_norm_backward, _torch_nchw(dy, channels_last),
+                          _torch_nchw(x, channels_last), w, None, None, mean, rstd, True, 1e-5,
+                          [True, True, True], out=_torch_nchw(out, channels_last))
+    return build
+
+
+def _torch_autograd_bwd(forward: Callable[..., Any]):
+    """PyTorch's backward through autograd for ops whose aten backward is composite: the graph is built once
+    (outside the timing) and only the backward pass is timed (retain_graph)."""
+    def build(dy, x, w, mean, rstd, *, out):
+        xr = x.detach().requires_grad_(True)
+        wr = w.detach().requires_grad_(True)
+        y = forward(xr, wr)
+        return allocating(torch.autograd.grad, y, (xr, wr), dy, retain_graph=True, out=out)
+    return build
+
+
+def _bn_ops(shape: tuple[int, ...], channels_last: bool) -> tuple[Op, ...]:
+    layout = "NHWC" if channels_last else "NCHW"
+    axis = -1 if channels_last else 1
+    c = shape[1]
+    t = partial(_torch_nchw, channels_last=channels_last)
+    return (
+        Op(f"batch_norm2d train fwd {layout}", 3, norm_setup(shape, channels=c, channels_last=channels_last),
+           NORM_TOL, (
+               (NORMCORE, lambda x, w, b, *, out: allocating(nc.batch_norm_forward, x, w, b, channel_axis=axis,
+                                                             out=out)),
+               (TORCH, lambda x, w, b, *, out: allocating(torch.nn.functional.batch_norm, t(x), None, None, w, b,
+                                                          True, out=t(out))),
+           )),
+        Op(f"batch_norm2d train bwd {layout}", 5,
+           norm_setup(shape, channels=c, backward=True, channels_last=channels_last, stats="batch"), NORM_TOL, (
+               (NORMCORE, lambda dy, x, w, mean, rstd, *, out: allocating(
+                   nc.batch_norm_backward, dy, x, mean, rstd, w, channel_axis=axis, out=out)),
+               (TORCH, _torch_bn_train_bwd(channels_last)),
+           )),
+        Op(f"batch_norm2d eval {layout}", 2, norm_setup(shape, channels=c, channels_last=channels_last,
+                                                          stats="eval"), NORM_TOL, (
+               (NORMCORE, lambda x, w, b, rm, rv, *, out: allocating(nc.batch_norm, x, rm, rv, w, b,
+                                                                     channel_axis=axis, out=out)),
+               (TORCH, lambda x, w, b, rm, rv, *, out: allocating(torch.nn.functional.batch_norm, t(x), rm, rv, w,
+                                                                  b, False, out=t(out))),
+               *(((ONNXRUNTIME, OnnxNode.of("BatchNormalization", epsilon=1e-5)),) if not channels_last else ()),
+           )),
+    )
+
+
+def _label(shape: tuple[int, ...]) -> str:
+    return "(" + ",".join(map(str, shape)) + ")"
+
+
+def norm_ops(bn: tuple[int, ...] = BN_SHAPE, ln: tuple[int, int] = LN_SHAPE) -> tuple[Op, ...]:
+    """Issue 4's operations over (N, C, H, W) ``bn`` (BatchNorm, GroupNorm with 32 groups, InstanceNorm) and
+    (rows, D) ``ln`` (LayerNorm, RMSNorm) shapes."""
+    c, hw, d = bn[1], int(np.prod(bn[2:])), ln[-1:]
+    return (
+    *_bn_ops(bn, False),
+    *_bn_ops(bn, True),
+    Op(f"layer_norm fwd {_label(ln)}", 2, norm_setup(ln), NORM_TOL, (
+        (NORMCORE, lambda x, w, b, *, out: allocating(nc.layer_norm, x, d, w, b, out=out)),
+        (TORCH, lambda x, w, b, *, out: allocating(torch.nn.functional.layer_norm, x, d, w, b,
+                                                   out=out)),
+        (ONNXRUNTIME, OnnxNode.of("LayerNormalization", opset=17, axis=-1, epsilon=1e-5)),
+    )),
+    Op(f"layer_norm bwd {_label(ln)}", 3, norm_setup(ln, backward=True, stats="layer"), NORM_TOL, (
+        (NORMCORE, lambda dy, x, w, mean, rstd, *, out: allocating(
+            nc.layer_norm_backward, dy, x, d, mean, rstd, w, out=out)),
+        (TORCH, lambda dy, x, w, mean, rstd, *, out: allocating(
+            torch.ops.aten.native_layer_norm_backward, dy, x, list(d), mean.reshape(-1, 1),
+            rstd.reshape(-1, 1), w, torch.zeros_like(w), [True, True, True], out=out)),
+    )),
+    Op(f"group_norm fwd G=32 {_label(bn)}", 2, norm_setup(bn, channels=c), NORM_TOL, (
+        (NORMCORE, lambda x, w, b, *, out: allocating(nc.group_norm, x, 32, w, b, out=out)),
+        (TORCH, lambda x, w, b, *, out: allocating(torch.nn.functional.group_norm, x, 32, w, b, out=out)),
+    )),
+    Op(f"group_norm bwd G=32 {_label(bn)}", 3, norm_setup(bn, channels=c, backward=True, stats="group"),
+       NORM_TOL, (
+           (NORMCORE, lambda dy, x, w, mean, rstd, *, out: allocating(
+               nc.group_norm_backward, dy, x, 32, mean, rstd, w, out=out)),
+           (TORCH, lambda dy, x, w, mean, rstd, *, out: allocating(
+               torch.ops.aten.native_group_norm_backward, dy, x, mean, rstd, w, bn[0], c, hw, 32,
+               [True, True, True], out=out)),
+       )),
+    Op(f"instance_norm fwd {_label(bn)}", 2, norm_setup(bn, channels=c), NORM_TOL, (
+        (NORMCORE, lambda x, w, b, *, out: allocating(nc.instance_norm, x, None, None, w, b, out=out)),
+        (TORCH, lambda x, w, b, *, out: allocating(torch.nn.functional.instance_norm, x, None, None, w, b,
+                                                   out=out)),
+        (ONNXRUNTIME, OnnxNode.of("InstanceNormalization", epsilon=1e-5)),
+    )),
+    Op(f"instance_norm bwd {_label(bn)}", 3, norm_setup(bn, channels=c, backward=True, stats="instance"),
+       NORM_TOL, (
+           (NORMCORE, lambda dy, x, w, mean, rstd, *, out: allocating(
+               nc.instance_norm_backward, dy, x, mean, rstd, w, out=out)),
+           (TORCH, _torch_autograd_bwd(lambda x, w: torch.nn.functional.instance_norm(x, weight=w))),
+       )),
+    Op(f"rms_norm fwd {_label(ln)}", 2, norm_setup(ln), NORM_TOL, (
+        (NORMCORE, lambda x, w, b, *, out: allocating(nc.rms_norm, x, d, w, out=out)),
+        (TORCH, lambda x, w, b, *, out: allocating(torch.nn.functional.rms_norm, x, d, w, out=out)),
+    )),
+    Op(f"rms_norm bwd {_label(ln)}", 3, norm_setup(ln, backward=True, stats="rms"), NORM_TOL, (
+        (NORMCORE, lambda dy, x, w, mean, rstd, *, out: allocating(
+            nc.rms_norm_backward, dy, x, d, rstd, w, out=out)),
+        (TORCH, _torch_autograd_bwd(lambda x, w: torch.nn.functional.rms_norm(x, d, w))),
+    )),
+    )
+
+
+def norm_cases(bn: tuple[int, ...] = BN_SHAPE, ln: tuple[int, int] = LN_SHAPE) -> list[Case]:
+    """The normalization cases, one per op at the given shapes (default: the issue's)."""
+    return [make_case(op, int(np.prod(ln if op.name.endswith(_label(ln)) else bn)), group="normalization")
+            for op in norm_ops(bn, ln)]

@@ -5,7 +5,9 @@ For each row (a case at one thread count):
 1. every library is set to the row's thread count and each contender is bound to the case's preallocated
    buffers (sessions, views and scratch space are made here, outside the timing);
 2. each contender runs once into an output filled with NaN and its answer is compared with normcore's; a
-   contender that disagrees is marked WRONG and is not timed, one that fails is marked "error";
+   contender that disagrees is marked WRONG and is not timed, one that fails is marked "error". When normcore
+   itself raises NotImplementedError (a case written before its kernel landed) the row is *skipped*: nothing is
+   timed, the reports say "skipped: not implemented", and it is not a failure;
 3. the checked contenders, plus the memory-copy roofline over the same arrays, are warmed up; the time per call
    seen meanwhile sizes their *samples*: blocks of k back-to-back calls lasting at least ``sample_s``, timed
    with ``time.perf_counter`` and divided by k;
@@ -14,10 +16,14 @@ For each row (a case at one thread count):
    preceded on multi-threaded rows by ``settle_s`` of untimed calls (see :class:`Config`). A contender stops
    once it has at least ``min_rounds`` turns and ``budget_s`` seconds of samples, or after ``max_rounds``;
 5. each contender's time is the median of its samples.
+
+Single-threaded contenders (NumPy, ``np.copyto``) are measured once per case, in its first thread count's row,
+and their results reused in the other rows of the case.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 import math
@@ -49,7 +55,8 @@ class Config:
       turns. OpenMP runtimes (normcore's, PyTorch's) keep their idle workers spinning ~4 ms after a parallel
       region: without settling, a contender's first milliseconds share a core with the previous contender's
       spinning workers (measured here: 64K-element calls of 5 µs taking 4.5 ms);
-    - ``warmup_s``: untimed calls before a contender's first turn, also used to size its samples.
+    - ``warmup_s``: untimed calls before a contender's first turn (at least ``warmup_calls``), also used to size
+      its samples.
     """
 
     budget_s: float = 0.3
@@ -59,11 +66,15 @@ class Config:
     min_rounds: int = 5
     max_rounds: int = 200
     warmup_s: float = 0.05
+    warmup_calls: int = 2
     seed: int = 20261124
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(budget_s=0.1, turn_s=0.01, warmup_s=0.02, max_rounds=50)
+        """~0.025 s of samples per contender and row, in at least 3 turns, one warm-up call at least (the check
+        has run it once already): the default cases (26 operations × 2 sizes × 2 thread counts, 106 rows) in
+        about 1.5 minutes on this project's 2-core machine with a neighbour compiling, under 2 in any case."""
+        return cls(budget_s=0.025, turn_s=0.006, warmup_s=0.01, min_rounds=3, max_rounds=20, warmup_calls=1)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -71,7 +82,8 @@ class Config:
 
 @dataclass
 class Result:
-    """One contender in one row. ``status``: "ok", "WRONG" (disagreed with normcore: not timed) or "error"."""
+    """One contender in one row. ``status``: "ok", "WRONG" (disagreed with normcore: not timed), "error", or
+    "skipped" (the row was skipped: normcore does not implement the case yet)."""
 
     name: str
     library: str
@@ -108,6 +120,8 @@ class Row:
     unit: str
     results: list[Result]
     error: str = ""
+    #: Why the row was skipped (normcore raised NotImplementedError: the case's kernel has not landed); "" if run.
+    skipped: str = ""
     #: Cores kept busy by other processes (and hypervisor steal) while the row was timed; None if unknown.
     other_load: float | None = None
 
@@ -161,6 +175,12 @@ class Row:
     @property
     def label(self) -> str:
         return f"{self.name} {self.size} t={self.threads}"
+
+    @property
+    def direction(self) -> str:
+        """"fwd", "bwd" or "" from the case name ("sigmoid bwd")."""
+        last = self.name.rsplit(" ", 1)[-1]
+        return last if last in ("fwd", "bwd") else ""
 
     def as_dict(self, hz: float | None = None) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "results"}
@@ -217,21 +237,32 @@ class Progress(Protocol):
 
 def compare(got: np.ndarray, ref: np.ndarray, tolerance: tuple[float, float]) -> tuple[bool, float]:
     """Whether ``got`` matches ``ref`` within (rtol, atol) (NaN where and only where ref has NaN), and the
-    largest absolute difference. (0, 0) demands equality."""
+    largest absolute difference. (0, 0) demands equality. Works through the arrays in blocks of
+    ``_COMPARE_BLOCK`` elements: whole-array float64 temporaries of 16M elements cost ~1 s of page faults per
+    check."""
     rtol, atol = tolerance
     if got.shape != ref.shape:
         return False, math.inf
-    nan_got, nan_ref = np.isnan(got), np.isnan(ref)
-    if not np.array_equal(nan_got, nan_ref):
-        return False, math.nan
-    with np.errstate(invalid="ignore"):  # inf - inf where both are inf: equal, handled by ==
-        same = (got == ref) | nan_ref
-        diff = np.abs(got.astype(np.float64) - ref)
-        diff[same] = 0.0
-        bound = atol + rtol * np.abs(ref.astype(np.float64))
-        bound[same] = np.inf
-    err = float(diff.max(initial=0.0))
-    return bool(np.all(diff <= bound)), err
+    got, ref = got.reshape(-1), ref.reshape(-1)
+    ok, err = True, 0.0
+    for start in range(0, got.size, _COMPARE_BLOCK):
+        g = got[start:start + _COMPARE_BLOCK]
+        r = ref[start:start + _COMPARE_BLOCK]
+        nan_got, nan_ref = np.isnan(g), np.isnan(r)
+        if not np.array_equal(nan_got, nan_ref):
+            return False, math.nan
+        with np.errstate(invalid="ignore"):  # inf - inf where both are inf: equal, handled by ==
+            same = (g == r) | nan_ref
+            diff = np.abs(g.astype(np.float64) - r)
+            diff[same] = 0.0
+            bound = atol + rtol * np.abs(r.astype(np.float64))
+            bound[same] = np.inf
+        err = max(err, float(diff.max(initial=0.0)))
+        ok = ok and bool(np.all(diff <= bound))
+    return ok, err
+
+
+_COMPARE_BLOCK = 1 << 16
 
 
 def check(
@@ -248,7 +279,8 @@ def check(
             calls[c.name]()
             return True
         except Exception as e:  # noqa: BLE001 - a peer's failure is reported, not raised
-            results[c.name].status, results[c.name].detail = "error", f"{type(e).__name__}: {e}"
+            status = "skipped" if c.role == "normcore" and isinstance(e, NotImplementedError) else "error"
+            results[c.name].status, results[c.name].detail = status, f"{type(e).__name__}: {e}"
             del calls[c.name]
             return False
 
@@ -281,11 +313,11 @@ def _block(call: Callable[[], Any], k: int) -> float:
     return time.perf_counter() - t0
 
 
-def _run_for(call: Callable[[], Any], seconds: float) -> tuple[float, int]:
-    """Call ``call`` in doubling blocks until ``seconds`` have passed, at least twice (warm-up and settling:
-    not samples). Returns (elapsed seconds, calls)."""
+def _run_for(call: Callable[[], Any], seconds: float, min_calls: int = 1) -> tuple[float, int]:
+    """Call ``call`` in doubling blocks until ``seconds`` have passed, at least ``min_calls`` times (warm-up and
+    settling: not samples). Returns (elapsed seconds, calls)."""
     spent, count, k = 0.0, 0, 1
-    while count < 2 or spent < seconds:
+    while count < min_calls or spent < seconds:
         spent += _block(call, k)
         count += k
         k = count
@@ -302,7 +334,7 @@ class _Plan:
 
 def _plan(call: Callable[[], Any], config: Config) -> _Plan:
     """Warm ``call`` up and size its samples and turns from the time per call seen meanwhile."""
-    spent, count = _run_for(call, config.warmup_s)
+    spent, count = _run_for(call, config.warmup_s, config.warmup_calls)
     per_call = spent / count
     calls = max(1, math.ceil(config.sample_s / per_call))
     return _Plan(calls, max(1, round(config.turn_s / (calls * per_call))))
@@ -347,6 +379,12 @@ def measure(calls: dict[str, Callable[[], Any]], config: Config, threads: int = 
                     dt = _block(call, plan.calls)
                     samples[name].append(dt / plan.calls)
                     spent[name] += dt
+                    if dt > config.turn_s and plan.calls > 1:
+                        # A block sized for ~sample_s took over a whole turn: the machine slowed this contender
+                        # down (a busy neighbour descheduling a worker thread). Shrink its blocks so its turns stay
+                        # ~turn_s long instead of growing with the slowdown, and end this turn.
+                        plan.calls = max(1, math.ceil(plan.calls * config.sample_s / dt))
+                        break
                 turns[name] += 1
             active = [m for m in active if turns[m] < config.min_rounds or spent[m] < config.budget_s]
     finally:
@@ -358,10 +396,18 @@ def measure(calls: dict[str, Callable[[], Any]], config: Config, threads: int = 
 # ----------------------------------------------------------------------------------------------- rows
 
 
-def run_row(case: Case, inputs: Sequence[np.ndarray], out: np.ndarray, threads: int, config: Config) -> Row:
-    """Check and time every contender of ``case`` at ``threads`` threads over the given buffers."""
+def run_row(case: Case, inputs: Sequence[np.ndarray], out: np.ndarray, threads: int, config: Config,
+            reuse: dict[str, Result] | None = None) -> Row:
+    """Check and time every contender of ``case`` at ``threads`` threads over the given buffers. Contenders
+    named in ``reuse`` (single-threaded ones already measured in this case's row at another thread count) are
+    neither run nor timed again: their result is copied."""
+    reuse = reuse or {}
     contenders = list(case.contenders) + (list(ROOFLINE) if case.roofline else [])
     results = {c.name: Result(c.name, c.library.name, c.role) for c in contenders}
+    for name, res in reuse.items():
+        if name in results:
+            results[name] = dataclasses.replace(res, samples_s=list(res.samples_s), detail=res.detail)
+    contenders = [c for c in contenders if c.name not in reuse]
     row = Row(case.name, case.group, case.n, case.size, np.dtype(case.dtype).name, threads, case.streams,
               case.bytes_moved, case.unit, list(results.values()))
     for lib in {c.library for c in contenders}:
@@ -371,8 +417,17 @@ def run_row(case: Case, inputs: Sequence[np.ndarray], out: np.ndarray, threads: 
         try:
             calls[c.name] = c.library.bind(c.build, inputs, out, threads)
         except Exception as e:  # noqa: BLE001 - reported in the row
-            results[c.name].status, results[c.name].detail = "error", f"{type(e).__name__}: {e}"
-    if not check(case, [c for c in contenders if c.role != "roofline"], calls, out, results):
+            status = "skipped" if c.role == "normcore" and isinstance(e, NotImplementedError) else "error"
+            results[c.name].status, results[c.name].detail = status, f"{type(e).__name__}: {e}"
+    checked = check(case, [c for c in contenders if c.role != "roofline"], calls, out, results)
+    mine = next((r for r in results.values() if r.role == "normcore"), None)
+    if mine is not None and mine.status == "skipped":
+        row.skipped = f"not implemented ({mine.detail.removeprefix('NotImplementedError: ')})"
+        for r in results.values():
+            if r is not mine:
+                r.status, r.detail, r.max_abs_err = "skipped", "not run: normcore does not implement the case", None
+        return row
+    if not checked:
         row.error = "normcore did not run: nothing to compare the peers with, nothing timed"
         return row
     load = OtherLoad()
@@ -413,11 +468,17 @@ def run_suite(
         for case in cases:
             inputs = case.setup(np.random.default_rng(config.seed), case.n)
             out = np.empty_like(inputs[0])
+            # Single-threaded contenders (NumPy, np.copyto) are measured in the case's first row that runs and
+            # reused in its other thread counts: the same measurement again would only cost time.
+            single = {c.name for c in (*case.contenders, *ROOFLINE) if not c.library.threaded}
+            reuse: dict[str, Result] = {}
             for t in threads:
                 index += 1
                 if progress is not None:
                     progress.start(index, total, case, t)
-                row = run_row(case, inputs, out, t, config)
+                row = run_row(case, inputs, out, t, config, reuse)
+                if not reuse and not row.skipped and not row.error:
+                    reuse = {r.name: r for r in row.results if r.name in single}
                 suite.rows.append(row)
                 if progress is not None:
                     progress.done(row)

@@ -101,30 +101,41 @@ class _Torch(Library):
 
 @dataclass(frozen=True)
 class OnnxNode:
-    """A one-node ONNX graph ``y = op_type(inputs...)`` with attributes; ONNX Runtime's "builder"."""
+    """A one-node ONNX graph ``y = op_type(inputs...)`` with attributes; ONNX Runtime's "builder".
+
+    ``opset``: the default-domain opset the model imports (Gelu needs 20, Mish 18); the IR version is the lowest
+    that opset allows. ``gate``: the graph is ``y = in0 · op_type(inputs...)`` instead, a second node (Mul) that
+    spells what has no ONNX op of its own, e.g. silu = x·Sigmoid(x) (ONNX Runtime fuses the pair into one kernel).
+    """
 
     op_type: str
     attributes: tuple[tuple[str, Any], ...] = ()
+    opset: int = 17
+    gate: bool = False
 
     @classmethod
-    def of(cls, op_type: str, **attributes: Any) -> OnnxNode:
-        return cls(op_type, tuple(sorted(attributes.items())))
+    def of(cls, op_type: str, *, opset: int = 17, gate: bool = False, **attributes: Any) -> OnnxNode:
+        return cls(op_type, tuple(sorted(attributes.items())), opset, gate)
 
     def model(self, inputs: Sequence[np.ndarray]) -> Any:
         """The ONNX model over 1-D inputs of the given arrays' length and dtype."""
         h = onnx.helper
         elem = h.np_dtype_to_tensor_dtype(inputs[0].dtype)
         names = [f"in{i}" for i in range(len(inputs))]
-        node = h.make_node(self.op_type, names, ["out"], **dict(self.attributes))
+        if self.gate:
+            nodes = [h.make_node(self.op_type, names, ["gate"], **dict(self.attributes)),
+                     h.make_node("Mul", [names[0], "gate"], ["out"])]
+        else:
+            nodes = [h.make_node(self.op_type, names, ["out"], **dict(self.attributes))]
         graph = h.make_graph(
-            [node],
+            nodes,
             f"normcore_bench_{self.op_type}",
             [h.make_tensor_value_info(nm, elem, list(a.shape)) for nm, a in zip(names, inputs)],
             [h.make_tensor_value_info("out", elem, list(inputs[0].shape))],
         )
-        # An old, widely supported opset and IR version: the ops used here have not changed since.
-        model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], producer_name="normcore.bench")
-        model.ir_version = 8
+        opsets = [h.make_opsetid("", self.opset)]
+        model = h.make_model(graph, opset_imports=opsets, producer_name="normcore.bench")
+        model.ir_version = h.find_min_ir_version_for(opsets)
         onnx.checker.check_model(model)
         return model
 

@@ -83,25 +83,28 @@ struct elu {
   }
 };
 
-// gelu(x) = x·Φ(x) (erf form): with a = |x| and Φ(−a) from the Gaussian tail, x − x·Φ(−a) for x ≥ 0 and
-// x·Φ(−a) below, the small side scaled by 2^K so that Φ(−a) is not rounded to a subnormal before x multiplies
-// it back. f' = Φ(x) + x·φ(x) = 1 − D (x ≥ 0) or D (x < 0) with D = e^{−a²/2}·(R(a) − a/√(2π)).
-// Limits at ±inf: x and −0, gradients 1 and 0.
+// gelu(x) = x·Φ(x) (erf form): with a = |x| and Φ(−a) = e^{−a²/2}·R(a) from the Gaussian tail, x − x·Φ(−a)
+// for x > 0 and x·Φ(−a) otherwise, x·R(a) rounded once with the exponential (no subnormal Φ(−a) on the way).
+// x is capped at the end of R's range there (±15 float, ±40 double), beyond which x·Φ(−a) is 0 anyway:
+// the limits at ±inf are x and −0. f' = Φ(x) + x·φ(x) = 1 − D (x ≥ 0) or D (x < 0) with
+// D = e^{−a²/2}·(R(a) − a/√(2π)); gradients 1 and 0 at ±inf.
 struct gelu {
-  static constexpr int K = 64;  // the 2^-64 below
   static constexpr double kInvSqrt2Pi = 0.3989422804014327;
+  template <class V> static V cap(V x) {
+    using C = normal_tail_consts<scalar_t<V>>;
+    const V c = k<V>(double(C::intervals) * double(C::width));
+    return min_nan_passes(c, max_nan_passes(-c, x));
+  }
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
     const V a = abs(x);
-    const V q = gauss_exp_mul<V, K>(a, normal_tail_ratio(a));  // Φ(−a)·2^K
-    const V small = q == T(0) ? copysign(k<V>(0), x) : (x * q) * T(0x1p-64);  // x·Φ(−a)
-    return x >= T(0) ? x - small : small;  // NaN: small is NaN
+    const V small = gauss_exp_mul(a, cap(x) * normal_tail_ratio(a));  // x·Φ(−a)
+    return x > T(0) ? x - small : small;  // −0 stays −0; NaN: small is NaN
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
     const V a = abs(x);
-    const V ac = min_nan_passes(k<V>(64), a);  // where e^{−a²/2} is 0 already: keeps the product finite
-    const V d = gauss_exp_mul<V>(a, normal_tail_ratio(a) - ac * T(kInvSqrt2Pi));
+    const V d = gauss_exp_mul(a, normal_tail_ratio(a) - abs(cap(x)) * T(kInvSqrt2Pi));
     return dy * (x >= T(0) ? T(1) - d : d);
   }
 };
@@ -111,14 +114,24 @@ struct gelu {
 struct gelu_tanh {
   static constexpr double kBeta2 = 2 * 0.7978845608028654;  // 2·√(2/π)
   static constexpr double kKappa = 0.044715;
-  // z = 2u = 2√(2/π)·x·(1 + 0.044715x²) as hi + lo: σ(z) amplifies z's rounding error |z|-fold, so for
-  // float z is evaluated in double (error ~1e-16·|z|) and split; double keeps its own rounding (|z|·1e-16).
+  // z = 2u = x·(c1 + c3·x²) (c1 = 2√(2/π), c3 = c1·0.044715) as hi + lo: σ(z) amplifies z's rounding error
+  // |z|-fold, so for float z is evaluated in float-float (exact products, constants as hi + lo, one TwoSum;
+  // relative error ~2^-44); double keeps its own rounding (|z|·1e-16).
   template <class V> static TwoSum<V> z(V x) {
     using T = scalar_t<V>;
+    constexpr double c1 = kBeta2, c3 = kBeta2 * kKappa;
     if constexpr (sizeof(T) == 4) {
-      return map_in_double(x, [](auto xd) { return kBeta2 * xd * (1.0 + kKappa * (xd * xd)); });
+      constexpr T c1h = T(c1), c1l = T(c1 - double(c1h)), c3h = T(c3), c3l = T(c3 - double(c3h));
+      const TwoProd<V> x2 = two_prod(x, x);
+      const TwoProd<V> t = two_prod(splat<V>(c3h), x2.hi);                   // c3·x² = t.hi + tl
+      const V tl = t.lo + (c3h * x2.lo + c3l * x2.hi);
+      const V wh = c1h + t.hi;                                                // w = c1 + c3·x² = wh + wl
+      const V bv = wh - c1h;
+      const V wl = ((c1h - (wh - bv)) + (t.hi - bv)) + (tl + c1l);
+      const TwoProd<V> zz = two_prod(x, wh);
+      return {zz.hi, zz.lo + x * wl};
     } else {
-      return {T(kBeta2) * x * (T(1) + T(kKappa) * (x * x)), k<V>(0)};
+      return {x * (T(c1) + T(c3) * (x * x)), k<V>(0)};
     }
   }
   template <class V> static V forward(V x, const P<V>&) {
@@ -138,6 +151,7 @@ struct gelu_tanh {
 // swish(x) = x·σ(a·x) (a = beta; silu: a = 1). f' = σ(ax)·(1 + ax·σ(−ax)).
 struct swish {
   template <class V> static V forward(V x, const P<V>& p) {
+    if (p.a == scalar_t<V>(1)) return x_sigmoid(x, x);  // silu: a·x is exact
     const TwoProd<V> ax = two_prod(x, splat<V>(p.a));  // a·x exactly: e^{−|ax|} amplifies its rounding
     return x_sigmoid(x, ax.hi, ax.lo);
   }
@@ -201,12 +215,13 @@ struct hardsigmoid {
   }
 };
 
-// tanh(x); f' = sech²(x) (exact in the tails), from the output: 1 − y² (PyTorch).
+// tanh(x); f' = sech²(x) (exact in the tails), from the output: 1 − y² (PyTorch's form) as (1 − y)(1 + y).
 struct tanh {
   template <class V> static V forward(V x, const P<V>&) { return normcore::NORMCORE_ISA_NS::tanh(x); }
   template <class V> static V backward(V dy, V x, const P<V>&) { return dy * sech2(x); }
   template <class V> static V backward_from_output(V dy, V y, const P<V>&) {
-    return dy * (scalar_t<V>(1) - y * y);
+    using T = scalar_t<V>;
+    return dy * ((T(1) - y) * (T(1) + y));  // 1 − y² without cancellation near |y| = 1 (FMA or not)
   }
 };
 
