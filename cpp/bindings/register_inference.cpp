@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "bindings/array.hpp"
+#include "bindings/dtype.hpp"
 #include "normcore/inference.hpp"
 
 namespace normcore::bindings {
@@ -32,6 +33,52 @@ py::tuple fold(const F64& weight, std::optional<F64> bias, const F64& mean, cons
   return py::make_tuple(std::move(w), std::move(b));
 }
 
+// y = f(x·scale + shift [+ residual]), channels at axis 1 or at the last axis.
+py::array ssa(py::handle x_obj, py::handle scale_obj, py::handle shift_obj, Activation op, double a, double b,
+              double c, int channel_axis, py::handle residual_obj, py::handle out) {
+  const char* f = "scale_shift_act";
+  Input x = as_input(x_obj, f, "x");
+  const std::vector<py::ssize_t> s = shape_of(x.arr);
+  const int nd = static_cast<int>(s.size());
+  if (nd < 2)
+    throw py::value_error(std::string(f) + ": x must have at least 2 dimensions (N, C, ...), got shape " +
+                          shape_tuple(s));
+  const int axis = channel_axis < 0 ? channel_axis + nd : channel_axis;
+  if (axis != 1 && axis != nd - 1)
+    throw py::value_error(std::string(f) + ": channel_axis must be 1 (channels-first) or -1 (channels-last), got " +
+                          std::to_string(channel_axis) + " for x of shape " + shape_tuple(s));
+  const Layout layout = axis == 1 ? Layout::channels_first : Layout::channels_last;
+  const auto C = static_cast<std::size_t>(s[axis]);
+  std::size_t N = static_cast<std::size_t>(s[0]), S = 1;
+  for (int i = 1; i < nd; ++i)
+    if (i != axis) S *= static_cast<std::size_t>(s[i]);
+  Input scale = as_input(scale_obj, f, "scale"), shift = as_input(shift_obj, f, "shift");
+  for (Input* p : {&scale, &shift}) {
+    if (p->dtype != x.dtype)
+      throw py::type_error(std::string(f) + ": " + p->name + " has dtype " +
+                           py::str(p->arr.dtype()).cast<std::string>() + " but x has dtype " +
+                           py::str(x.arr.dtype()).cast<std::string>() + "; they must match");
+    if (shape_of(p->arr) != std::vector<py::ssize_t>{static_cast<py::ssize_t>(C)})
+      throw py::value_error(std::string(f) + ": " + p->name + " has shape " + shape_str(p->arr) + " but x of shape " +
+                            shape_tuple(s) + " has " + std::to_string(C) + " channels at axis " +
+                            std::to_string(axis));
+  }
+  std::optional<Input> res;
+  if (!residual_obj.is_none()) {
+    res = as_input(residual_obj, f, "residual");
+    check_same(f, x, *res);
+  }
+  py::array y = res ? output_for(f, out, x, {&x, &scale, &shift, &*res}) : output_for(f, out, x, {&x, &scale, &shift});
+  const ActivationParams p{a, b, c};
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    py::gil_scoped_release nogil;
+    scale_shift_act<T>(op, p, data<T>(y), data<T>(x), res ? data<T>(*res) : nullptr, data<T>(scale), data<T>(shift),
+                       N, C, S, layout);
+  });
+  return y;
+}
+
 }  // namespace
 
 void register_inference(py::module_& m) {
@@ -43,6 +90,9 @@ void register_inference(py::module_& m) {
   m.def("fold_batchnorm", &fold, "weight"_a, "bias"_a, "running_mean"_a, "running_var"_a, "bn_weight"_a,
         "bn_bias"_a, "d0"_a, "d1"_a, "K"_a, "kind"_a, "groups"_a, "position"_a, "eps"_a,
         "(fused_weight, fused_bias) in float64, weight seen as (d0, d1, K) (see normcore/inference.hpp).");
+  m.def("scale_shift_act", &ssa, "x"_a, "scale"_a, "shift"_a, "op"_a, "a"_a = 0.0, "b"_a = 0.0, "c"_a = 0.0,
+        "channel_axis"_a = 1, "residual"_a = py::none(), "out"_a = py::none(),
+        "y = f(x·scale + shift [+ residual]) per channel in one pass (f = the activation `op`).");
 }
 
 }  // namespace normcore::bindings

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
+from . import activations as _act
 from ._checks import real, integer
 
-__all__ = ["fold_batchnorm"]
+__all__ = ["fold_batchnorm", "scale_shift_act"]
 
 _KINDS = {"conv": _core.FoldKind.conv, "conv_transpose": _core.FoldKind.conv_transpose, "linear": _core.FoldKind.linear}
 _POSITIONS = {"after": _core.FoldPosition.after, "before": _core.FoldPosition.before}
@@ -92,3 +93,71 @@ def fold_batchnorm(weight, bias, running_mean, running_var, bn_weight, bn_bias, 
     fw, fb = _core.fold_batchnorm(np.ascontiguousarray(w, dtype=np.float64), b, stats[0], stats[1], stats[2],
                                   stats[3], d0, d1, K, _KINDS[kind], groups, _POSITIONS[position], eps)
     return fw.astype(w.dtype, copy=False), fb.astype(w.dtype, copy=False)
+
+
+# ------------------------------------------------------------------------------------------------ scale_shift_act
+
+_A = _core.Activation
+# name → (function of the validated parameters → (op, a, b, c)): the same ids and parameters as nc.NAME passes to
+# the C++ activation (tests/test_scale_shift_act.py checks every entry against nc.NAME bit for bit).
+_SPECS = {
+    "identity": lambda: (_A.identity,),
+    "binary_step": lambda threshold: (_A.binary_step, threshold),
+    "relu": lambda: (_A.relu,),
+    "relu6": lambda: (_A.hardtanh, 0.0, 6.0),
+    "hardtanh": lambda min_val, max_val: (_A.hardtanh, *_act._hardtanh_range("scale_shift_act", min_val, max_val)),
+    "leaky_relu": lambda negative_slope: (_A.leaky_relu, negative_slope),
+    "thresholded_relu": lambda alpha: (_A.thresholded_relu, alpha),
+    "elu": lambda alpha: (_A.elu, alpha, 1.0, 1.0),
+    "selu": lambda alpha, scale: (_A.elu, alpha, scale, 1.0),
+    "celu": lambda alpha: (_A.elu, _act._celu_alpha("scale_shift_act", alpha), 1.0, 1.0 / alpha),
+    "gelu": lambda approximate: (_act._gelu_op("scale_shift_act", approximate),),
+    "silu": lambda: (_A.swish, 1.0),
+    "swish": lambda beta: (_A.swish, beta),
+    "mish": lambda: (_A.mish,),
+    "sigmoid": lambda: (_A.sigmoid,),
+    "log_sigmoid": lambda: (_A.log_sigmoid,),
+    "hardsigmoid": lambda alpha, beta: (_A.hardsigmoid, alpha, beta),
+    "tanh": lambda: (_A.tanh,),
+    "hardswish": lambda: (_A.hardswish,),
+    "softplus": lambda beta, threshold: (_A.softplus, *_act._softplus_params("scale_shift_act", beta, threshold)),
+    "softsign": lambda: (_A.softsign,),
+    "arctan": lambda: (_A.arctan,),
+    "isru": lambda alpha: (_A.isru, alpha),
+    "isrlu": lambda alpha: (_A.isrlu, alpha),
+    "sqnl": lambda: (_A.sqnl,),
+    "sinc": lambda: (_A.sinc,),
+}
+
+
+def _spec(activation, params):
+    """(op, a, b, c) of an elementwise activation given by name (None = identity) and its keyword parameters."""
+    from .registry import ACTIVATIONS, Activation
+
+    if activation is None:
+        activation = "identity"
+    if not isinstance(activation, str):
+        raise TypeError(f"scale_shift_act: activation must be a name (str) or None, got {type(activation).__name__}")
+    if activation not in _SPECS:
+        if activation in ACTIVATIONS:
+            raise ValueError(f"scale_shift_act: {activation!r} is not elementwise; fusable: {', '.join(_SPECS)}")
+        raise ValueError(f"scale_shift_act: unknown activation {activation!r}; fusable: {', '.join(_SPECS)}")
+    bound = Activation(activation, **params).params  # unknown / missing parameters → TypeError, defaults filled
+    values = {k: (real(v, "scale_shift_act", k) if k != "approximate" else v) for k, v in bound.items()}
+    op, *abc = _SPECS[activation](**values)
+    return op, [float(v) for v in abc] + [0.0] * (3 - len(abc))
+
+
+def scale_shift_act(x, scale, shift, activation=None, *, channel_axis=1, residual=None, out=None,
+                    **activation_params):
+    """y = act(x·scale[c] + shift[c] [+ residual]) per channel in one pass.
+
+    ``act`` is any elementwise activation of the catalog by name (``"relu"``, ``"gelu"``, ``"leaky_relu"`` with
+    ``negative_slope=``, ...; None = identity), its parameters as keywords with ``nc.NAME``'s defaults. ``x`` has
+    its channels at ``channel_axis`` = 1 (N, C, ...) or -1 (N, ..., C); ``scale`` and ``shift`` are (C,) arrays of
+    x's dtype; ``residual`` (x's shape and dtype) is added before the activation; ``out`` may be x itself.
+    An eval-mode BatchNorm is ``scale = weight/√(running_var + eps)``, ``shift = bias − running_mean·scale``.
+    """
+    channel_axis = integer(channel_axis, "scale_shift_act", "channel_axis")
+    op, (a, b, c) = _spec(activation, activation_params)
+    return _core.scale_shift_act(x, scale, shift, op, a, b, c, channel_axis, residual, out)

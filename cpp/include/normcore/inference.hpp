@@ -33,4 +33,12 @@ void fold_batchnorm(T* fused_weight, T* fused_bias, const T* weight, const T* bi
                     const T* running_var, const T* bn_weight, const T* bn_bias, std::size_t d0, std::size_t d1,
                     std::size_t K, FoldKind kind, std::size_t groups, FoldPosition position, double eps);
 
+// Fused scale-shift-activation: y = f(x·scale[c] + shift[c] [+ residual]) in one pass, f any activation of the
+// catalog (parameters p as in activation_forward). x seen as (N, C, S) channels-first or (N, S, C) channels-last.
+// y, x, residual: (N, C, S) or (N, S, C), residual may be null, y may be x (or residual); scale, shift: (C,).
+// Bitwise identical for any number of threads.
+template <class T>
+void scale_shift_act(Activation op, const ActivationParams& p, T* y, const T* x, const T* residual, const T* scale,
+                     const T* shift, std::size_t N, std::size_t C, std::size_t S, Layout layout);
+
 }  // namespace normcore

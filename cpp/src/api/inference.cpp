@@ -1,10 +1,16 @@
 // The inference path: BatchNorm folding (plain double loops: weights are small and folded once).
 #include "normcore/inference.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include "api/common.hpp"
+#include "api/parallel.hpp"
+#include "dispatch/dispatch.hpp"
 
 namespace normcore {
 namespace {
@@ -79,9 +85,61 @@ void fold_batchnorm(T* fused_weight, T* fused_bias, const T* weight, const T* bi
     fused_bias[c] = static_cast<T>((bias ? static_cast<double>(bias[c]) : 0.0) * s[c] + t[c]);
 }
 
+// ---- scale_shift_act ------------------------------------------------------------------------------------------
+
+namespace {
+
+template <class T>
+const InferenceKernels<T>& infer_kernels() {
+  if constexpr (std::is_same_v<T, float>) {
+    return dispatch::table().infer_f32;
+  } else {
+    return dispatch::table().infer_f64;
+  }
+}
+
+// A thread is woken for at least this many elements.
+constexpr std::size_t kMinPerThread = 32768;
+
+}  // namespace
+
+template <class T>
+void scale_shift_act(Activation op, const ActivationParams& p, T* y, const T* x, const T* residual, const T* scale,
+                     const T* shift, std::size_t N, std::size_t C, std::size_t S, Layout layout) {
+  const int id = static_cast<int>(op);
+  if (id < 0 || id >= static_cast<int>(Activation::count_))
+    throw std::invalid_argument("scale_shift_act: unknown activation id " + std::to_string(id));
+  if (layout != Layout::channels_first && layout != Layout::channels_last)
+    throw std::invalid_argument("scale_shift_act: unknown layout");
+  const std::size_t n = N * C * S;
+  if (n == 0) return;
+  if (!y || !x || !scale || !shift) throw std::invalid_argument("scale_shift_act: null pointer");
+  const InferenceKernels<T>& k = infer_kernels<T>();
+  if (layout == Layout::channels_first) {
+    const auto span = k.span[id];
+    const StoreHint h = detail::store_hint(n * sizeof(T));
+    // any split of the flat range gives the same bits: each element's result does not depend on its position
+    detail::parallel_ranges(n, kMinPerThread, detail::kAlignBytes / sizeof(T), [&](std::size_t b, std::size_t e) {
+      while (b < e) {
+        const std::size_t plane = b / S, end = std::min(e, (plane + 1) * S), c = plane % C;
+        span(y + b, x + b, residual ? residual + b : nullptr, end - b, scale[c], shift[c], p, h);
+        b = end;
+      }
+    });
+  } else {
+    const auto rows = k.rows[id];
+    const StoreHint h = C * sizeof(T) >= 4096 ? detail::store_hint(n * sizeof(T)) : StoreHint{};
+    detail::parallel_ranges(N * S, std::max<std::size_t>(1, kMinPerThread / C), 1, [&](std::size_t b, std::size_t e) {
+      rows(y + b * C, x + b * C, residual ? residual + b * C : nullptr, e - b, C, scale, shift, p, h);
+    });
+  }
+}
+
 #define NORMCORE_INSTANTIATE(T)                                                                                 \
   template void fold_batchnorm<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, const T*, std::size_t, \
-                                  std::size_t, std::size_t, FoldKind, std::size_t, FoldPosition, double);
+                                  std::size_t, std::size_t, FoldKind, std::size_t, FoldPosition, double); \
+  template void scale_shift_act<T>(Activation, const ActivationParams&, T*, const T*, const T*, const T*, const T*, \
+                                   std::size_t, std::size_t, std::size_t, Layout);
 NORMCORE_INSTANTIATE(float)
 NORMCORE_INSTANTIATE(double)
 #undef NORMCORE_INSTANTIATE

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 
+#include "kernels/inference/kernels.hpp"
 #include "kernels/normalization/kernels.hpp"
 #include "normcore/activations.hpp"
 
@@ -84,6 +85,8 @@ struct KernelTable {
   StructuredKernels<double> structured_f64;
   NormKernels<float> norm_f32;
   NormKernels<double> norm_f64;
+  InferenceKernels<float> infer_f32;
+  InferenceKernels<double> infer_f64;
 };
 
 namespace baseline { const KernelTable& kernel_table(); }
