@@ -4,7 +4,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 #include <utility>
 
 #include "bindings/array.hpp"
@@ -79,6 +82,61 @@ py::array ssa(py::handle x_obj, py::handle scale_obj, py::handle shift_obj, Acti
   return y;
 }
 
+// images (H, W, C) or (N, H, W, C) of uint8 / float32 / float64 → (N, C, H, W) / (C, H, W) or the input's shape.
+py::array norm_image(py::handle images, const std::vector<double>& mean, const std::vector<double>& stdev, double scale,
+                     ImageLayout layout, bool f64, py::handle out) {
+  const char* f = "normalize_image";
+  py::array a = py::isinstance<py::array>(images) ? py::reinterpret_borrow<py::array>(images)
+                                                  : py::array::ensure(images);
+  if (!a) {
+    PyErr_Clear();
+    throw py::type_error(std::string(f) + ": images must be a uint8, float32 or float64 array");
+  }
+  const py::dtype dt = a.dtype();
+  const bool u8 = dt.kind() == 'u' && dt.itemsize() == 1, fl = dt.kind() == 'f' && (dt.itemsize() == 4 || dt.itemsize() == 8);
+  if (!u8 && !fl)
+    throw py::type_error(std::string(f) + ": images have dtype " + py::str(dt).cast<std::string>() +
+                         "; expected uint8, float32 or float64");
+  if (a.ndim() != 3 && a.ndim() != 4)
+    throw py::value_error(std::string(f) + ": images must be (H, W, C) or (N, H, W, C), got shape " + shape_str(a));
+  std::vector<py::ssize_t> s = shape_of(a);
+  const bool batched = s.size() == 4;
+  const auto N = static_cast<std::size_t>(batched ? s[0] : 1);
+  const auto H = s[batched], W = s[batched + 1], C = s[batched + 2];
+  if (mean.size() != static_cast<std::size_t>(C) || stdev.size() != static_cast<std::size_t>(C))
+    throw py::value_error(std::string(f) + ": mean has " + std::to_string(mean.size()) + " and std " +
+                          std::to_string(stdev.size()) + " values but images of shape " + shape_str(a) + " have " +
+                          std::to_string(C) + " channels");
+  std::vector<py::ssize_t> shape = layout == ImageLayout::nhwc ? s : std::vector<py::ssize_t>{C, H, W};
+  if (layout == ImageLayout::nchw && batched) shape.insert(shape.begin(), s[0]);
+  py::array y = output_shaped(f, out, f64 ? DType::f64 : DType::f32, shape, {});
+  if (overlap(a, y)) a = py::array(a.attr("copy")());
+  // C-contiguous, native byte order (no copy when it already is)
+  a = py::array(py::module_::import("numpy").attr("ascontiguousarray")(a, dt.attr("newbyteorder")("=")));
+  const auto HW = static_cast<std::size_t>(H * W);
+  auto run = [&](auto in_t, auto out_t) {
+    using In = decltype(in_t);
+    using Out = decltype(out_t);
+    const In* x = static_cast<const In*>(a.data());
+    Out* yp = static_cast<Out*>(y.mutable_data());
+    py::gil_scoped_release nogil;
+    normalize_image<In, Out>(yp, x, N, HW, static_cast<std::size_t>(C), mean.data(), stdev.data(), scale, layout);
+  };
+  auto with_out = [&](auto in_t) {
+    if (f64)
+      run(in_t, double{});
+    else
+      run(in_t, float{});
+  };
+  if (u8)
+    with_out(std::uint8_t{});
+  else if (dt.itemsize() == 4)
+    with_out(float{});
+  else
+    with_out(double{});
+  return y;
+}
+
 }  // namespace
 
 void register_inference(py::module_& m) {
@@ -93,6 +151,9 @@ void register_inference(py::module_& m) {
   m.def("scale_shift_act", &ssa, "x"_a, "scale"_a, "shift"_a, "op"_a, "a"_a = 0.0, "b"_a = 0.0, "c"_a = 0.0,
         "channel_axis"_a = 1, "residual"_a = py::none(), "out"_a = py::none(),
         "y = f(x·scale + shift [+ residual]) per channel in one pass (f = the activation `op`).");
+  py::enum_<ImageLayout>(m, "ImageLayout").value("NCHW", ImageLayout::nchw).value("NHWC", ImageLayout::nhwc);
+  m.def("normalize_image", &norm_image, "images"_a, "mean"_a, "std"_a, "scale"_a, "out_layout"_a, "float64"_a,
+        "out"_a = py::none(), "(images·scale − mean)/std, HWC/NHWC → NCHW or NHWC, float32 or float64.");
 }
 
 }  // namespace normcore::bindings

@@ -12,7 +12,7 @@ from . import _core
 from . import activations as _act
 from ._checks import real, integer
 
-__all__ = ["fold_batchnorm", "scale_shift_act"]
+__all__ = ["fold_batchnorm", "scale_shift_act", "normalize_image"]
 
 _KINDS = {"conv": _core.FoldKind.conv, "conv_transpose": _core.FoldKind.conv_transpose, "linear": _core.FoldKind.linear}
 _POSITIONS = {"after": _core.FoldPosition.after, "before": _core.FoldPosition.before}
@@ -161,3 +161,39 @@ def scale_shift_act(x, scale, shift, activation=None, *, channel_axis=1, residua
     channel_axis = integer(channel_axis, "scale_shift_act", "channel_axis")
     op, (a, b, c) = _spec(activation, activation_params)
     return _core.scale_shift_act(x, scale, shift, op, a, b, c, channel_axis, residual, out)
+
+
+# ------------------------------------------------------------------------------------------------ normalize_image
+
+def _per_channel(values, name):
+    a = np.asarray(values)
+    if a.dtype.kind not in "fiu" or a.dtype == np.bool_ or a.ndim > 1:
+        raise TypeError(f"normalize_image: {name} must be a real number or a sequence of them, got {values!r}")
+    return [float(v) for v in a.reshape(-1)]
+
+
+def normalize_image(images, mean, std, *, scale=1 / 255, out_layout="NCHW", dtype=np.float32, out=None):
+    """``(images·scale − mean[c]) / std[c]`` for uint8 (or float32/float64) images in HWC or NHWC layout, written in
+    NCHW (default; CHW for one image) or NHWC in one pass: ``ToTensor()`` + ``Normalize(mean, std)`` without the
+    transpose. Computed in double, rounded once to ``dtype`` (float32 or float64). ``mean`` and ``std`` have one value
+    per channel (a single value is used for every channel); another count raises ValueError.
+    """
+    f = "normalize_image"
+    if out_layout not in ("NCHW", "NHWC"):
+        raise ValueError(f"{f}: out_layout must be 'NCHW' or 'NHWC', got {out_layout!r}")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{f}: dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{f}: dtype must be float32 or float64, got {dt}")
+    scale = real(scale, f, "scale")
+    m, sd = _per_channel(mean, "mean"), _per_channel(std, "std")
+    if np.ndim(images) in (3, 4):
+        C = np.shape(images)[-1]
+        m = m * C if len(m) == 1 else m
+        sd = sd * C if len(sd) == 1 else sd
+    if any(v == 0 or v != v for v in sd):
+        raise ValueError(f"{f}: std must be nonzero, got {sd}")
+    layout = _core.ImageLayout.NCHW if out_layout == "NCHW" else _core.ImageLayout.NHWC
+    return _core.normalize_image(images, m, sd, scale, layout, dt == np.float64, out)

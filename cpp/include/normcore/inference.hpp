@@ -41,4 +41,14 @@ template <class T>
 void scale_shift_act(Activation op, const ActivationParams& p, T* y, const T* x, const T* residual, const T* scale,
                      const T* shift, std::size_t N, std::size_t C, std::size_t S, Layout layout);
 
+// Image preprocessing (ToTensor + Normalize in one pass): images (N, H, W, C) of uint8, float or double →
+//   y[n, c, h, w] (ImageLayout::nchw) or y[n, h, w, c] (ImageLayout::nhwc) = (x[n, h, w, c]·scale − mean[c]) / std[c]
+// computed in double and rounded once to Out (float or double). HW = H·W. mean, std: (C,); std[c] ≠ 0.
+// y must not overlap x.
+enum class ImageLayout : int { nchw = 0, nhwc = 1 };
+
+template <class In, class Out>
+void normalize_image(Out* y, const In* x, std::size_t N, std::size_t HW, std::size_t C, const double* mean,
+                     const double* std, double scale, ImageLayout out_layout);
+
 }  // namespace normcore

@@ -135,6 +135,86 @@ void scale_shift_act(Activation op, const ActivationParams& p, T* y, const T* x,
   }
 }
 
+// ---- normalize_image ------------------------------------------------------------------------------------------
+// Table lookups and scattered stores, no vector math: one portable body (not compiled per ISA). uint8 input goes
+// through a per-channel table of the 256 results, so every value is the correctly rounded double result.
+
+namespace {
+
+// (x·scale − mean)/std, the one formula (double).
+inline double normalized(double v, double scale, double mean, double stdev) { return (v * scale - mean) / stdev; }
+
+template <class In, class Out, class Map>
+void image_pixels(Out* y, const In* x, std::size_t N, std::size_t HW, std::size_t C, ImageLayout layout, Map&& map) {
+  const std::size_t total = N * HW;
+  detail::parallel_ranges(total, std::max<std::size_t>(1, kMinPerThread / C), 16, [&](std::size_t b, std::size_t e) {
+    while (b < e) {
+      const std::size_t n = b / HW, p0 = b % HW, p1 = std::min(HW, p0 + (e - b));
+      const In* xs = x + (n * HW) * C;
+      if (layout == ImageLayout::nhwc) {
+        Out* ys = y + (n * HW) * C;
+        for (std::size_t p = p0; p < p1; ++p)
+          for (std::size_t c = 0; c < C; ++c) ys[p * C + c] = map(c, xs[p * C + c]);
+      } else {
+        Out* ys = y + n * C * HW;
+        if (C == 3) {  // RGB: three output planes written side by side
+          Out *r = ys, *g = ys + HW, *bl = ys + 2 * HW;
+          for (std::size_t p = p0; p < p1; ++p) {
+            r[p] = map(0, xs[3 * p]);
+            g[p] = map(1, xs[3 * p + 1]);
+            bl[p] = map(2, xs[3 * p + 2]);
+          }
+        } else {
+          for (std::size_t p = p0; p < p1; ++p)
+            for (std::size_t c = 0; c < C; ++c) ys[c * HW + p] = map(c, xs[p * C + c]);
+        }
+      }
+      b += p1 - p0;
+    }
+  });
+}
+
+}  // namespace
+
+template <class In, class Out>
+void normalize_image(Out* y, const In* x, std::size_t N, std::size_t HW, std::size_t C, const double* mean,
+                     const double* stdev, double scale, ImageLayout out_layout) {
+  const char* f = "normalize_image: ";
+  if (out_layout != ImageLayout::nchw && out_layout != ImageLayout::nhwc)
+    throw std::invalid_argument(std::string(f) + "unknown layout");
+  if (C == 0) throw std::invalid_argument(std::string(f) + "images need at least one channel");
+  if (!mean || !stdev) throw std::invalid_argument(std::string(f) + "null mean or std");
+  for (std::size_t c = 0; c < C; ++c)
+    if (stdev[c] == 0.0 || std::isnan(stdev[c]))
+      throw std::invalid_argument(std::string(f) + "std[" + str(c) + "] must be nonzero");
+  if (N * HW == 0) return;
+  if (!y || !x) throw std::invalid_argument(std::string(f) + "null pointer");
+  if constexpr (std::is_same_v<In, std::uint8_t>) {
+    std::vector<Out> table(C * 256);
+    for (std::size_t c = 0; c < C; ++c)
+      for (int v = 0; v < 256; ++v) table[c * 256 + v] = static_cast<Out>(normalized(v, scale, mean[c], stdev[c]));
+    const Out* t = table.data();
+    image_pixels(y, x, N, HW, C, out_layout, [t](std::size_t c, std::uint8_t v) { return t[c * 256 + v]; });
+  } else {
+    image_pixels(y, x, N, HW, C, out_layout, [=](std::size_t c, In v) {
+      return static_cast<Out>(normalized(static_cast<double>(v), scale, mean[c], stdev[c]));
+    });
+  }
+}
+
+template void normalize_image<std::uint8_t, float>(float*, const std::uint8_t*, std::size_t, std::size_t, std::size_t,
+                                                   const double*, const double*, double, ImageLayout);
+template void normalize_image<std::uint8_t, double>(double*, const std::uint8_t*, std::size_t, std::size_t,
+                                                    std::size_t, const double*, const double*, double, ImageLayout);
+template void normalize_image<float, float>(float*, const float*, std::size_t, std::size_t, std::size_t, const double*,
+                                            const double*, double, ImageLayout);
+template void normalize_image<float, double>(double*, const float*, std::size_t, std::size_t, std::size_t,
+                                             const double*, const double*, double, ImageLayout);
+template void normalize_image<double, float>(float*, const double*, std::size_t, std::size_t, std::size_t,
+                                             const double*, const double*, double, ImageLayout);
+template void normalize_image<double, double>(double*, const double*, std::size_t, std::size_t, std::size_t,
+                                              const double*, const double*, double, ImageLayout);
+
 #define NORMCORE_INSTANTIATE(T)                                                                                 \
   template void fold_batchnorm<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, const T*, std::size_t, \
                                   std::size_t, std::size_t, FoldKind, std::size_t, FoldPosition, double); \
