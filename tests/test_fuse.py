@@ -181,6 +181,22 @@ def test_fold_onnx_against_onnxruntime():
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
 
 
+def test_fold_onnx_skips_overridable_parameters():
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    model = _graph_model()
+    # bn1's mean becomes a graph input with a default: not constant, so bn1 stays
+    model.graph.input.append(helper.make_tensor_value_info("bn1_m", TensorProto.FLOAT, [6]))
+    report = []
+    folded = nc.fuse.fold_onnx(model, report=report)
+    assert [n.name for n in folded.graph.node if n.op_type == "BatchNormalization"] == ["bn1", "bn5"]
+    assert len(report) == 3
+    x = np.random.default_rng(5).standard_normal((2, 4, 7, 7)).astype(np.float32)
+    for r, g in zip(_ort_run(model, {"x": x}), _ort_run(folded, {"x": x})):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
+
+
 def test_fold_onnx_cli(tmp_path, capsys):
     onnx = pytest.importorskip("onnx")
     from normcore.__main__ import main

@@ -124,8 +124,11 @@ def _fold_onnx(model):
     def consumers(name):
         return [n for n in g.node if name in n.input]
 
+    graph_inputs = {i.name for i in g.input}
+
     def const(name):
-        return numpy_helper.to_array(inits[name]) if name in inits else None
+        """The initializer's value; None when absent or also a graph input (then a caller may override it)."""
+        return numpy_helper.to_array(inits[name]) if name in inits and name not in graph_inputs else None
 
     def new_init(base, array):
         name = base + "_bnfold"
@@ -209,7 +212,7 @@ def _fold_onnx(model):
                 g.value_info.remove(vi)
         folded.append((f"{prod.op_type} {prod.name or '?'}", f"BatchNormalization {bn.name or '?'}"))
     # drop the replaced initializers nothing reads any more (subgraphs included)
-    used = {o.name for o in g.output} | {i.name for i in g.input}
+    used = {o.name for o in g.output} | graph_inputs
 
     def collect(graph):
         for n in graph.node:
