@@ -73,8 +73,8 @@ def test_fuse_torch_resnet_like():
     assert model.training
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k])
-    bn_left = [m for m in fused.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    assert bn_left == []
+    bn_left = [n for n, m in fused.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert all(".bn" in n and "fc_bnfold" in n for n in bn_left)  # only the 3-D fallback of the folded Linear
     assert len(report) == 8  # stem, 2×2 block convs, downsample, transposed conv, fc
     assert not fused.training
     x = torch.randn(2, 3, 12, 12)
@@ -82,6 +82,18 @@ def test_fuse_torch_resnet_like():
     with torch.no_grad():
         ref, got = model(x), fused(x)
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
+
+
+def test_fuse_torch_linear_3d_activation():
+    """BatchNorm1d(L) after Linear(·, L) on (N, L, L): BN normalizes dim 1, the folded form would be wrong."""
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4))
+    _randomize(torch, model, 3)
+    fused = nc.fuse.fuse_torch(model)
+    model.eval()
+    with torch.no_grad():
+        for x in (torch.randn(3, 5), torch.randn(3, 4, 5)):
+            torch.testing.assert_close(fused(x), model(x), rtol=1e-5, atol=1e-5)
 
 
 def test_fuse_torch_keeps_what_it_cannot_fold():

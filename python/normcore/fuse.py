@@ -43,14 +43,34 @@ def _torch_fold(torch, layer, bn, kind):
     return fused
 
 
+_GUARDED = {}
+
+
+def _guarded_linear(torch, fused, layer, bn):
+    """Linear → BatchNorm1d folds only for 2-D activations (N, features): on (N, L, features) BatchNorm1d
+    normalizes dim 1 instead. The folded layer runs for 2-D input, the original pair otherwise."""
+    if "cls" not in _GUARDED:
+        class FoldedLinear(torch.nn.Module):
+            def __init__(self, fused, layer, bn):
+                super().__init__()
+                self.fused, self.layer, self.bn = fused, layer, bn
+
+            def forward(self, x):
+                return self.fused(x) if x.dim() == 2 else self.bn(self.layer(x))
+
+        _GUARDED["cls"] = FoldedLinear
+    return _GUARDED["cls"](fused, copy.deepcopy(layer), copy.deepcopy(bn))
+
+
 def fuse_torch(model, *, report=None):
     """A new eval-mode ``torch.fx.GraphModule`` equal to ``model`` in eval mode, in which every Conv1d/2d/3d,
     ConvTranspose1d/2d/3d and Linear module directly followed by a BatchNorm module (with running statistics) is
     replaced by the folded layer and the BatchNorm removed. ``model`` is not modified.
 
     The layer's output must have no other user than the BatchNorm (residual blocks are fine: the sum comes after
-    the BatchNorm). Linear → BatchNorm is folded when the BatchNorm's ``num_features`` equals ``out_features``
-    (BatchNorm1d on a 2-D ``(N, features)`` activation). Tracing uses ``torch.fx.symbolic_trace``, so the model
+    the BatchNorm). Linear → BatchNorm1d is folded when ``num_features`` equals ``out_features``; the folded layer
+    runs for 2-D ``(N, features)`` activations and the original pair for 3-D ones (where BatchNorm1d normalizes
+    dim 1, not the features). Tracing uses ``torch.fx.symbolic_trace``, so the model
     must be traceable. ``report``, a list, receives one ``(layer_name, bn_name)`` per fold.
     """
     import torch
@@ -76,6 +96,8 @@ def fuse_torch(model, *, report=None):
         if kind is None or channels != bn.num_features:
             continue
         fused = _torch_fold(torch, layer, bn, kind)
+        if kind == "linear":
+            fused = _guarded_linear(torch, fused, layer, bn)
         # the layer may be called elsewhere too: register the fused copy under a new name
         name = prev.target.replace(".", "_") + "_bnfold"
         while name in modules:
