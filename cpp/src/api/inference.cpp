@@ -116,15 +116,11 @@ void scale_shift_act(Activation op, const ActivationParams& p, T* y, const T* x,
   if (!y || !x || !scale || !shift) throw std::invalid_argument("scale_shift_act: null pointer");
   const InferenceKernels<T>& k = infer_kernels<T>();
   if (layout == Layout::channels_first) {
-    const auto span = k.span[id];
+    const auto planes = k.planes[id];
     const StoreHint h = detail::store_hint(n * sizeof(T));
     // any split of the flat range gives the same bits: each element's result does not depend on its position
     detail::parallel_ranges(n, kMinPerThread, detail::kAlignBytes / sizeof(T), [&](std::size_t b, std::size_t e) {
-      while (b < e) {
-        const std::size_t plane = b / S, end = std::min(e, (plane + 1) * S), c = plane % C;
-        span(y + b, x + b, residual ? residual + b : nullptr, end - b, scale[c], shift[c], p, h);
-        b = end;
-      }
+      planes(y, x, residual, b, e, C, S, scale, shift, p, h);
     });
   } else {
     const auto rows = k.rows[id];

@@ -12,6 +12,8 @@ namespace normcore {
 // only evict the cache), otherwise ordinary stores.
 struct StoreHint {
   bool stream = false;
+  // The caller fences once after many calls (the loop then does not fence its own non-temporal stores).
+  bool defer_fence = false;
 };
 
 template <class T>

@@ -10,13 +10,14 @@ struct StoreHint;  // kernels/table.hpp
 
 template <class T>
 struct InferenceKernels {
-  // y = f(x·s + t [+ r]) over a span (a channels-first plane: one scale and shift).  y, x, r: (n,); r may be null
-  using Span = void (*)(T* y, const T* x, const T* r, std::size_t n, T s, T t, const ActivationParams& p,
-                        StoreHint h);
+  // y = f(x·s[c] + t[c] [+ r]) for the flat elements [b, e) of channels-first arrays (plane (n, c) = S contiguous
+  // elements), one fence at the end.  y, x, r: (N, C, S); s, t: (C,); r may be null
+  using Planes = void (*)(T* y, const T* x, const T* r, std::size_t b, std::size_t e, std::size_t C, std::size_t S,
+                          const T* s, const T* t, const ActivationParams& p, StoreHint h);
   // y[i, c] = f(x[i, c]·s[c] + t[c] [+ r[i, c]]) over rows (channels-last).  y, x, r: (rows, C); s, t: (C,)
   using Rows = void (*)(T* y, const T* x, const T* r, std::size_t rows, std::size_t C, const T* s, const T* t,
                         const ActivationParams& p, StoreHint h);
-  Span span[static_cast<int>(Activation::count_)];
+  Planes planes[static_cast<int>(Activation::count_)];
   Rows rows[static_cast<int>(Activation::count_)];
 };
 
