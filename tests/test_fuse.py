@@ -221,3 +221,34 @@ def test_fold_onnx_cli(tmp_path, capsys):
     onnx.checker.check_model(onnx.load(str(dst)))
     with pytest.raises(TypeError, match="ModelProto"):
         nc.fuse.fold_onnx(3)
+
+
+def test_fold_onnx_torch_export():
+    """A ResNet-like model exported by torch.onnx (BatchNormalization nodes kept), folded, run under ORT."""
+    torch = pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import io
+    import warnings
+
+    torch.manual_seed(1)
+    model = _resnet_like(torch)
+    _randomize(torch, model, 4)
+    model.eval()
+    x = torch.randn(2, 3, 12, 12)
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (x,), buf, dynamo=False, do_constant_folding=False, input_names=["x"])
+    except Exception as e:  # pragma: no cover - exporter unavailable in this environment
+        pytest.skip(f"torch.onnx.export unavailable: {e}")
+    exported = onnx.load_from_string(buf.getvalue())
+    assert [n.op_type for n in exported.graph.node].count("BatchNormalization") == 8
+    report = []
+    folded = nc.fuse.fold_onnx(exported, report=report)
+    assert len(report) == 8 and all(n.op_type != "BatchNormalization" for n in folded.graph.node)
+    with torch.no_grad():
+        want = model(x).numpy()
+    (got,) = _ort_run(folded, {"x": x.numpy()})
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
