@@ -219,6 +219,52 @@ void test_threads_deterministic() {
   CHECK(threw, "set_num_threads(0) must throw");
 }
 
+// fold_batchnorm (a grouped transposed convolution) and scale_shift_act (relu, both layouts) against double loops.
+template <class T>
+void test_inference(const std::string& isa) {
+  const char* tname = sizeof(T) == 4 ? "f32" : "f64";
+  // ConvTranspose weight (C_in = 4, C_out/groups = 3, K = 2), groups = 2: C_out = 6
+  const std::size_t d0 = 4, d1 = 3, K = 2, G = 2, Cout = 6;
+  std::vector<T> w(d0 * d1 * K), b(Cout), m(Cout), v(Cout), g(Cout), be(Cout), fw(w.size()), fb(Cout);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = T(0.25) * T(i % 7) - T(0.5);
+  for (std::size_t c = 0; c < Cout; ++c) {
+    b[c] = T(c) / 8, m[c] = T(c) - 2, v[c] = T(0.5) + T(c) / 4, g[c] = T(1) - T(c) / 5, be[c] = T(c) / 3;
+  }
+  normcore::fold_batchnorm<T>(fw.data(), fb.data(), w.data(), b.data(), m.data(), v.data(), g.data(), be.data(), d0,
+                              d1, K, normcore::FoldKind::conv_transpose, G, normcore::FoldPosition::after, 1e-5);
+  for (std::size_t i = 0; i < d0; ++i)
+    for (std::size_t j = 0; j < d1; ++j) {
+      const std::size_t c = (i / (d0 / G)) * d1 + j;
+      const double s = double(g[c]) / std::sqrt(double(v[c]) + 1e-5);
+      for (std::size_t k = 0; k < K; ++k)
+        CHECK(fw[(i * d1 + j) * K + k] == T(double(w[(i * d1 + j) * K + k]) * s), "%s fold conv_transpose", tname);
+    }
+  for (std::size_t c = 0; c < Cout; ++c) {
+    const double s = double(g[c]) / std::sqrt(double(v[c]) + 1e-5);
+    const double want = double(b[c]) * s + (double(be[c]) - double(m[c]) * s);
+    const double tol = 2 * std::numeric_limits<T>::epsilon() *
+                       (std::fabs(double(b[c]) * s) + std::fabs(double(be[c])) + std::fabs(double(m[c]) * s));
+    CHECK(std::fabs(double(fb[c]) - want) <= tol, "%s fold bias[%zu]", tname, c);
+  }
+  // y = relu(x·s + t + r), (N = 2, C = 3, S = 37) channels-first and (2, 37, 3) channels-last
+  const std::size_t N = 2, C = 3, S = 37, n = N * C * S;
+  std::vector<T> x(n), r(n), y(n), sc{T(0.5), T(-2), T(1.5)}, sh{T(0.25), T(1), T(-3)};
+  for (std::size_t i = 0; i < n; ++i) x[i] = T(std::sin(double(i))) * 4, r[i] = T(std::cos(double(i)));
+  for (int cl = 0; cl < 2; ++cl) {
+    const auto layout = cl ? normcore::Layout::channels_last : normcore::Layout::channels_first;
+    normcore::scale_shift_act<T>(normcore::Activation::relu, {}, y.data(), x.data(), r.data(), sc.data(), sh.data(),
+                                 N, C, S, layout);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t c = cl ? i % C : (i / S) % C;
+      const double z = double(x[i]) * double(sc[c]) + double(sh[c]) + double(r[i]);
+      const double tol = 4 * std::numeric_limits<T>::epsilon() * (std::fabs(double(x[i]) * double(sc[c])) +
+                                                                  std::fabs(double(sh[c])) + std::fabs(double(r[i])));
+      CHECK(std::fabs(double(y[i]) - (z > 0 ? z : 0.0)) <= tol, "%s %s scale_shift_act layout %d at %zu", isa.c_str(),
+            tname, cl, i);
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -232,6 +278,8 @@ int main() {
     test_type<double>(isa);
     test_structured<float>(isa);
     test_structured<double>(isa);
+    test_inference<float>(isa);
+    test_inference<double>(isa);
     std::printf("checked %s\n", isa.c_str());
   }
   bool threw = false;

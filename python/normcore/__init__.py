@@ -29,6 +29,9 @@ from .registry import ACTIVATIONS, Activation, activation
 from . import nn
 from . import normalization as _normalization
 from .normalization import *  # noqa: F403
+from . import inference as _inference
+from .inference import *  # noqa: F403
+from . import fuse
 
 __version__: str = _core.__version__
 
@@ -46,3 +49,5 @@ __all__ += _activations.__all__
 __all__ += _structured.__all__
 __all__ += ["ACTIVATIONS", "Activation", "activation", "nn"]
 __all__ += _normalization.__all__
+__all__ += _inference.__all__
+__all__ += ["fuse"]

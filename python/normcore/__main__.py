@@ -1,4 +1,5 @@
-"""Command line: ``python -m normcore bench ...``, ``python -m normcore --cmakedir``."""
+"""Command line: ``python -m normcore bench ...``, ``python -m normcore fuse in.onnx -o out.onnx``,
+``python -m normcore --cmakedir``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     from .bench.cli import add_arguments
 
     add_arguments(bench)
+    fuse = sub.add_parser("fuse", help="fold BatchNormalization nodes into Conv/ConvTranspose/Gemm of an ONNX model")
+    fuse.add_argument("input", help="the ONNX model to read")
+    fuse.add_argument("-o", "--output", required=True, help="where to write the folded model")
     args = parser.parse_args(argv)
 
     import normcore
@@ -34,6 +38,18 @@ def main(argv: list[str] | None = None) -> int:
         from .bench.cli import run
 
         return run(args)
+    if args.command == "fuse":
+        import onnx
+
+        from .fuse import fold_onnx
+
+        folded: list = []
+        model = fold_onnx(args.input, report=folded)
+        onnx.save(model, args.output)
+        for producer, bn in folded:
+            print(f"folded {bn} into {producer}")
+        print(f"{len(folded)} BatchNormalization node(s) folded; wrote {args.output}")
+        return 0
     parser.print_help()
     return 0
 

@@ -167,3 +167,31 @@ def rms_norm_backward(
     grad_output: npt.ArrayLike, x: npt.ArrayLike, normalized_ndim: int, rstd: npt.ArrayLike,
     weight: npt.ArrayLike | None,
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]: ...
+
+# ---- inference path (register_inference.cpp)
+class FoldKind(enum.IntEnum):
+    conv = 0
+    conv_transpose = 1
+    linear = 2
+
+class FoldPosition(enum.IntEnum):
+    after = 0
+    before = 1
+
+class ImageLayout(enum.IntEnum):
+    NCHW = 0
+    NHWC = 1
+
+def fold_batchnorm(
+    weight: npt.ArrayLike, bias: npt.ArrayLike | None, running_mean: npt.ArrayLike, running_var: npt.ArrayLike,
+    bn_weight: npt.ArrayLike | None, bn_bias: npt.ArrayLike | None, d0: int, d1: int, K: int, kind: FoldKind,
+    groups: int, position: FoldPosition, eps: float,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]: ...
+def scale_shift_act(
+    x: npt.ArrayLike, scale: npt.ArrayLike, shift: npt.ArrayLike, op: Activation, a: float = 0.0, b: float = 0.0,
+    c: float = 0.0, channel_axis: int = 1, residual: npt.ArrayLike | None = None, out: np.ndarray | None = None,
+) -> np.ndarray[Any, Any]: ...
+def normalize_image(
+    images: npt.ArrayLike, mean: list[float], std: list[float], scale: float, out_layout: ImageLayout, float64: bool,
+    out: np.ndarray | None = None,
+) -> np.ndarray[Any, Any]: ...

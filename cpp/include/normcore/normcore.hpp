@@ -4,3 +4,4 @@
 #include "normcore/normalization.hpp"
 #include "normcore/runtime.hpp"
 #include "normcore/structured.hpp"
+#include "normcore/inference.hpp"

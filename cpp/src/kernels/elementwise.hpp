@@ -33,7 +33,7 @@ inline void elementwise(T* out, std::size_t n, StoreHint hint, F&& f, const In*.
     }
     if (reinterpret_cast<std::uintptr_t>(out + i) % sizeof(V) == 0) {
       for (; i + W <= n; i += W) store_stream<V>(out + i, f(load<V>(in + i)...));
-      stream_fence();
+      if (!hint.defer_fence) stream_fence();
     }
   }
   for (; i + W <= n; i += W) store<V>(out + i, f(load<V>(in + i)...));

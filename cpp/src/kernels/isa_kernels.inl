@@ -35,6 +35,7 @@ namespace {
 #include "kernels/activation/activations.hpp"
 #include "kernels/structured/structured.hpp"
 #include "kernels/normalization/normalization.hpp"
+#include "kernels/inference/inference.hpp"
 
 template <class Op, class T>
 void forward_kernel(T* y, const T* x, std::size_t n, const ActivationParams& q, StoreHint h) {
@@ -94,7 +95,8 @@ ElementwiseKernels<T> make_kernels() {
 const KernelTable& kernel_table() {
   static const KernelTable table{NORMCORE_STR(NORMCORE_ISA_NS), make_kernels<float>(), make_kernels<double>(),
                                  make_structured_kernels<float>(), make_structured_kernels<double>(),
-                                 make_norm_kernels<float>(), make_norm_kernels<double>()};
+                                 make_norm_kernels<float>(), make_norm_kernels<double>(),
+                                 make_inference_kernels<float>(), make_inference_kernels<double>()};
   return table;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 
+#include "kernels/inference/kernels.hpp"
 #include "kernels/normalization/kernels.hpp"
 #include "normcore/activations.hpp"
 
@@ -11,6 +12,8 @@ namespace normcore {
 // only evict the cache), otherwise ordinary stores.
 struct StoreHint {
   bool stream = false;
+  // The caller fences once after many calls (the loop then does not fence its own non-temporal stores).
+  bool defer_fence = false;
 };
 
 template <class T>
@@ -84,6 +87,8 @@ struct KernelTable {
   StructuredKernels<double> structured_f64;
   NormKernels<float> norm_f32;
   NormKernels<double> norm_f64;
+  InferenceKernels<float> infer_f32;
+  InferenceKernels<double> infer_f64;
 };
 
 namespace baseline { const KernelTable& kernel_table(); }
