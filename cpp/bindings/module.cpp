@@ -8,6 +8,7 @@ void register_runtime(pybind11::module_& m);
 void register_activations(pybind11::module_& m);
 void register_structured(pybind11::module_& m);
 void register_normalization(pybind11::module_& m);
+void register_setup(pybind11::module_& m);
 }  // namespace normcore::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -18,5 +19,6 @@ PYBIND11_MODULE(_core, m) {
   normcore::bindings::register_activations(m);
   normcore::bindings::register_structured(m);
   normcore::bindings::register_normalization(m);
+  normcore::bindings::register_setup(m);
   m.attr("__version__") = normcore::version();
 }

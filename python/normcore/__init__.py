@@ -29,6 +29,9 @@ from .registry import ACTIVATIONS, Activation, activation
 from . import nn
 from . import normalization as _normalization
 from .normalization import *  # noqa: F403
+from . import init
+from . import utils as _utils
+from .utils import *  # noqa: F403
 
 __version__: str = _core.__version__
 
@@ -46,3 +49,5 @@ __all__ += _activations.__all__
 __all__ += _structured.__all__
 __all__ += ["ACTIVATIONS", "Activation", "activation", "nn"]
 __all__ += _normalization.__all__
+__all__ += ["init"]
+__all__ += _utils.__all__

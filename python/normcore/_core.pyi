@@ -167,3 +167,6 @@ def rms_norm_backward(
     grad_output: npt.ArrayLike, x: npt.ArrayLike, normalized_ndim: int, rstd: npt.ArrayLike,
     weight: npt.ArrayLike | None,
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]: ...
+
+# setup layer (register_setup.cpp)
+def sum_abs_pow(grads: Any, p: float) -> float: ...

@@ -3,4 +3,5 @@
 #include "normcore/activations.hpp"
 #include "normcore/normalization.hpp"
 #include "normcore/runtime.hpp"
+#include "normcore/setup.hpp"
 #include "normcore/structured.hpp"

@@ -1,0 +1,16 @@
+// normcore setup layer: the reduction behind gradient clipping (torch.nn.utils.clip_grad_norm_).
+#pragma once
+#include <cstddef>
+
+namespace normcore {
+
+// Σ_k Σ_i |g_k[i]|^p over `count` arrays g_k of sizes[k] elements, accumulated in double; p = +inf gives
+// max_k max_i |g_k[i]| (NaN wins). The total p-norm of all gradients is this to the power 1/p (p finite).
+// Each array is split into fixed blocks of 4096 elements; the blocks (in array order) are reduced on any
+// thread and merged left to right, so the result is bitwise identical for any thread count.
+// p = 1 and p = 2 use |g| and g·g; other p use std::pow(|g|, p).
+// Throws std::invalid_argument unless p > 0 (NaN refused) and, when count > 0, arrays/sizes are non-null.
+template <class T>
+double sum_abs_pow(const T* const* arrays, const std::size_t* sizes, std::size_t count, double p);
+
+}  // namespace normcore
