@@ -41,11 +41,34 @@ double sum_abs_pow(py::handle grads, double p) {
   return a + b;
 }
 
+// (mean, m2) per column of a 2-D float32/float64 array (N, C), both float64 of shape (C,).
+py::tuple column_moments(py::handle x) {
+  Input in = as_input(x, "column_moments", "x");
+  if (in.arr.ndim() != 2)
+    throw py::value_error("column_moments: x must be 2-D (N, C), got shape " + shape_str(in.arr));
+  const auto N = static_cast<std::size_t>(in.arr.shape(0)), C = static_cast<std::size_t>(in.arr.shape(1));
+  py::array_t<double> mean(static_cast<py::ssize_t>(C)), m2(static_cast<py::ssize_t>(C));
+  double* pm = mean.mutable_data();
+  double* pm2 = m2.mutable_data();
+  if (in.dtype == DType::f32) {
+    const float* px = data<float>(in);
+    py::gil_scoped_release nogil;
+    normcore::column_moments<float>(pm, pm2, px, N, C);
+  } else {
+    const double* px = data<double>(in);
+    py::gil_scoped_release nogil;
+    normcore::column_moments<double>(pm, pm2, px, N, C);
+  }
+  return py::make_tuple(mean, m2);
+}
+
 }  // namespace
 
 void register_setup(py::module_& m) {
   m.def("sum_abs_pow", &sum_abs_pow, "grads"_a, "p"_a,
         "Σ |g|^p in double over several arrays (p = inf: max |g|), bitwise identical for any thread count.");
+  m.def("column_moments", &column_moments, "x"_a,
+        "(mean, m2) per column of x (N, C) in float64: blocked two-pass + Chan merge, thread-count independent.");
 }
 
 }  // namespace normcore::bindings

@@ -13,4 +13,12 @@ namespace normcore {
 template <class T>
 double sum_abs_pow(const T* const* arrays, const std::size_t* sizes, std::size_t count, double p);
 
+// Per-column statistics of x: (N, C) row-major, for feature scaling: mean[c] and m2[c] = Σ_n (x[n, c] − mean[c])²
+// (so the biased variance is m2/N), in double. Rows are split into fixed blocks (by N only), each reduced in two
+// passes (block mean, then squared deviations) and merged with Chan et al.'s formula left to right: bitwise
+// identical for any thread count. N = 0 gives NaN means and zero m2. Throws std::invalid_argument for null
+// pointers with N·C > 0.
+template <class T>
+void column_moments(double* mean, double* m2, const T* x, std::size_t N, std::size_t C);
+
 }  // namespace normcore

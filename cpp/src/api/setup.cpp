@@ -55,6 +55,60 @@ double sum_abs_pow(const T* const* arrays, const std::size_t* sizes, std::size_t
   return reduce(arrays, blocks, [p](double a) { return std::pow(a, p); }, add);
 }
 
+namespace {
+
+// Count, mean and M2 of every column over a range of rows.
+struct Moments {
+  double n = 0;
+  std::vector<double> mean, m2;
+};
+
+// Chan et al. (1979): merge the statistics of two disjoint sets of rows.
+Moments chan_merge(Moments a, const Moments& b) {
+  if (b.n == 0) return a;
+  if (a.n == 0) return b;
+  const double n = a.n + b.n;
+  for (std::size_t c = 0; c < a.mean.size(); ++c) {
+    const double delta = b.mean[c] - a.mean[c];
+    a.mean[c] += delta * (b.n / n);
+    a.m2[c] += b.m2[c] + delta * delta * (a.n * b.n / n);
+  }
+  a.n = n;
+  return a;
+}
+
+}  // namespace
+
+template <class T>
+void column_moments(double* mean, double* m2, const T* x, std::size_t N, std::size_t C) {
+  if (C == 0) return;
+  if (mean == nullptr || m2 == nullptr || (N > 0 && x == nullptr))
+    throw std::invalid_argument("column_moments: null pointer for a non-empty array");
+  // Rows per block: at least 256, and few enough blocks that their partial statistics stay small.
+  const std::size_t block = std::max<std::size_t>(256, (N + 63) / 64);
+  const Moments total = detail::blocked_reduce(
+      N, block, Moments{},
+      [&](std::size_t b, std::size_t e) {
+        Moments m{static_cast<double>(e - b), std::vector<double>(C, 0.0), std::vector<double>(C, 0.0)};
+        for (std::size_t r = b; r < e; ++r)
+          for (std::size_t c = 0; c < C; ++c) m.mean[c] += static_cast<double>(x[r * C + c]);
+        for (std::size_t c = 0; c < C; ++c) m.mean[c] /= m.n;
+        for (std::size_t r = b; r < e; ++r)
+          for (std::size_t c = 0; c < C; ++c) {
+            const double d = static_cast<double>(x[r * C + c]) - m.mean[c];
+            m.m2[c] += d * d;
+          }
+        return m;
+      },
+      chan_merge);
+  for (std::size_t c = 0; c < C; ++c) {
+    mean[c] = total.n > 0 ? total.mean[c] : std::nan("");
+    m2[c] = total.n > 0 ? total.m2[c] : 0.0;
+  }
+}
+
+template void column_moments<float>(double*, double*, const float*, std::size_t, std::size_t);
+template void column_moments<double>(double*, double*, const double*, std::size_t, std::size_t);
 template double sum_abs_pow<float>(const float* const*, const std::size_t*, std::size_t, double);
 template double sum_abs_pow<double>(const double* const*, const std::size_t*, std::size_t, double);
 

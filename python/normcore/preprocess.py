@@ -1,0 +1,197 @@
+"""Input preprocessing as scikit-learn-compatible estimators (fit / partial_fit / transform / fit_transform /
+inverse_transform, get_params / set_params; usable inside ``sklearn.pipeline.Pipeline``).
+
+The statistics pass is C++ (``_core.column_moments``: per-column mean and M2 in double over fixed row blocks,
+merged with Chan et al.'s formula, so it is bitwise identical for any thread count); ``partial_fit`` merges batch
+statistics exactly with the same formula, so a dataset that does not fit in memory is fitted from an iterable of
+batches (``fit_batches``). The elementwise transform is NumPy broadcasting.
+
+Implemented here: ``Standardizer`` and ``MeanSubtraction``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["NotFittedError", "Standardizer", "MeanSubtraction"]
+
+try:  # scikit-learn's bases give get_params / set_params / clone / tags / set_output exactly as sklearn expects
+    from sklearn.base import BaseEstimator as _Base, TransformerMixin as _Mixin
+except ImportError:  # pragma: no cover - exercised only without scikit-learn
+    import inspect
+
+    class _Base:
+        @classmethod
+        def _get_param_names(cls):
+            return sorted(p for p in inspect.signature(cls.__init__).parameters if p != "self")
+
+        def get_params(self, deep=True):
+            return {k: getattr(self, k) for k in self._get_param_names()}
+
+        def set_params(self, **params):
+            valid = self._get_param_names()
+            for k, v in params.items():
+                if k not in valid:
+                    raise ValueError(f"Invalid parameter {k!r} for estimator {type(self).__name__}; valid: {valid}")
+                setattr(self, k, v)
+            return self
+
+    class _Mixin:
+        def fit_transform(self, X, y=None, **fit_params):
+            return self.fit(X, y, **fit_params).transform(X)
+
+
+class NotFittedError(ValueError, AttributeError):
+    """transform / inverse_transform before fit (the same bases as scikit-learn's NotFittedError)."""
+
+
+def _array(X, fname):
+    x = np.asarray(X)
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{fname}: X has dtype {x.dtype}; only float32 and float64 are supported")
+    if x.ndim < 1:
+        raise ValueError(f"{fname}: X must have at least 1 dimension, got shape {x.shape}")
+    return x
+
+
+class Standardizer(_Mixin, _Base):
+    """z-normalization: y = (x − mean) / scale, statistics over ``axis`` (scikit-learn's ``StandardScaler``
+    for ``axis=0`` on 2-D data).
+
+    ``axis``: an int, a tuple of ints (e.g. ``(0, 2, 3)`` for per-channel statistics of NCHW images) or None (one
+    global mean and std over all values). Fitted attributes, named as scikit-learn: ``mean_`` and ``var_`` (biased
+    variance, float64, shaped like the dimensions not reduced), ``scale_`` = √var_ with constant features given
+    scale 1 (scikit-learn's rule), ``n_samples_seen_`` = values reduced per statistic. ``with_mean=False`` skips
+    centering, ``with_std=False`` skips scaling (``var_`` and ``scale_`` are then None; both False → ``mean_``
+    None too, as scikit-learn). Results keep X's dtype; statistics are float64.
+    """
+
+    def __init__(self, axis=0, with_mean=True, with_std=True):
+        self.axis = axis
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    # ---------------------------------------------------------------- shapes
+    def _axes(self, x, fname):
+        axis = self.axis
+        if axis is None:
+            return tuple(range(x.ndim))
+        items = axis if isinstance(axis, tuple) else (axis,)
+        axes = []
+        for a in items:
+            if isinstance(a, bool) or not isinstance(a, numbers.Integral):
+                raise TypeError(f"{fname}: axis must be an int, a tuple of ints or None, got {self.axis!r}")
+            if not -x.ndim <= a < x.ndim:
+                raise ValueError(f"{fname}: axis {a} is out of range for X of shape {x.shape}")
+            axes.append(int(a) % x.ndim)
+        if len(set(axes)) != len(axes) or not axes:
+            raise ValueError(f"{fname}: axis must name distinct axes, got {self.axis!r}")
+        return tuple(sorted(axes))
+
+    def _layout(self, x, fname):
+        """(reduced axes, kept shape); X's kept shape must match the fitted one."""
+        axes = self._axes(x, fname)
+        kept = tuple(s for i, s in enumerate(x.shape) if i not in axes)
+        if hasattr(self, "_kept") and (kept, x.ndim) != (self._kept, self._ndim):
+            raise ValueError(f"{fname}: X of shape {x.shape} has {kept} features over axis={self.axis!r}, but the "
+                             f"estimator was fitted with {self._kept} features on {self._ndim}-D input")
+        return axes, kept
+
+    def _check_fitted(self, fname):
+        if not hasattr(self, "_kept"):
+            raise NotFittedError(f"{fname}: this {type(self).__name__} is not fitted yet; call fit first")
+
+    def _bcast(self, v, axes):
+        return np.expand_dims(v, axes) if v is not None else None
+
+    # ---------------------------------------------------------------- fitting
+    def _reset(self):
+        for k in ("_kept", "_ndim", "_mean", "_m2", "mean_", "var_", "scale_", "n_samples_seen_"):
+            self.__dict__.pop(k, None)
+
+    def fit(self, X, y=None):
+        """Compute the statistics of X (forgetting earlier ones); returns self."""
+        self._reset()
+        return self.partial_fit(X, y)
+
+    def fit_batches(self, batches):
+        """Fit from an iterable of arrays (e.g. a generator reading a large dataset chunk by chunk); the result
+        equals ``fit`` on their concatenation along the reduced axes (exact Chan merging). Returns self."""
+        self._reset()
+        for b in batches:
+            self.partial_fit(b)
+        if not hasattr(self, "_kept"):
+            raise ValueError("fit_batches: the iterable gave no batches")
+        return self
+
+    def partial_fit(self, X, y=None):
+        """Merge the statistics of one more batch X (Chan et al.: exact, order-independent up to rounding)."""
+        fname = f"{type(self).__name__}.partial_fit"
+        x = _array(X, fname)
+        axes, kept = self._layout(x, fname)
+        n = int(np.prod([x.shape[i] for i in axes]))
+        if n == 0:
+            raise ValueError(f"{fname}: X of shape {x.shape} has no samples over axis={self.axis!r}")
+        x2 = np.moveaxis(x, axes, tuple(range(len(axes)))).reshape(n, -1)
+        mean, m2 = _core.column_moments(x2)
+        if hasattr(self, "_kept"):
+            n0 = self.n_samples_seen_
+            total = n0 + n
+            delta = mean - self._mean
+            mean = self._mean + delta * (n / total)
+            m2 = self._m2 + m2 + delta * delta * (n0 * n / total)
+            n = total
+        self._kept, self._ndim, self._mean, self._m2 = kept, x.ndim, mean, m2
+        self.n_samples_seen_ = n
+        var = m2 / n
+        self.mean_ = mean.reshape(kept) if (self.with_mean or self.with_std) else None
+        if self.with_std:
+            self.var_ = var.reshape(kept)
+            eps = np.finfo(np.float64).eps  # scikit-learn's _is_constant_feature bound on rounding error
+            constant = var <= n * eps * var + (n * mean * eps) ** 2
+            self.scale_ = np.where(constant, 1.0, np.sqrt(var)).reshape(kept)
+        else:
+            self.var_ = self.scale_ = None
+        return self
+
+    # ---------------------------------------------------------------- transforms
+    def transform(self, X):
+        """y = (X − mean_) / scale_ (each step only when enabled), in X's dtype."""
+        fname = f"{type(self).__name__}.transform"
+        self._check_fitted(fname)
+        x = _array(X, fname)
+        axes, _ = self._layout(x, fname)
+        y = x.astype(np.float64)
+        if self.with_mean:
+            y -= self._bcast(self.mean_, axes)
+        if self.with_std:
+            y /= self._bcast(self.scale_, axes)
+        return y.astype(x.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """x = X·scale_ + mean_ (each step only when enabled), in X's dtype."""
+        fname = f"{type(self).__name__}.inverse_transform"
+        self._check_fitted(fname)
+        x = _array(X, fname)
+        axes, _ = self._layout(x, fname)
+        y = x.astype(np.float64)
+        if self.with_std:
+            y *= self._bcast(self.scale_, axes)
+        if self.with_mean:
+            y += self._bcast(self.mean_, axes)
+        return y.astype(x.dtype, copy=False)
+
+
+class MeanSubtraction(Standardizer):
+    """Center only: y = x − mean over ``axis`` (the mean image for ``axis=0``, per-channel means for
+    ``axis=(0, 2, 3)`` on NCHW). Fitted attributes ``mean_``, ``n_samples_seen_``."""
+
+    with_mean = True
+    with_std = False
+
+    def __init__(self, axis=0):
+        self.axis = axis

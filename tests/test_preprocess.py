@@ -1,0 +1,122 @@
+"""nc.preprocess against scikit-learn's StandardScaler (1e-10 in float64), batched fitting, layouts, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import normcore as nc
+from normcore import _core
+from normcore.preprocess import MeanSubtraction, NotFittedError, Standardizer
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.base import clone  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+
+def _data(shape, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return (1000.0 + 3.0 * rng.standard_normal(shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("with_mean,with_std", [(True, True), (False, True), (True, False), (False, False)])
+def test_standardizer_matches_sklearn(with_mean, with_std):
+    x = _data((500, 7))
+    x[:, 3] = 5.0  # a constant feature: scale 1
+    ours = Standardizer(with_mean=with_mean, with_std=with_std).fit(x)
+    ref = StandardScaler(with_mean=with_mean, with_std=with_std).fit(x)
+    for attr in ("mean_", "var_", "scale_"):
+        a, b = getattr(ours, attr), getattr(ref, attr)
+        if b is None:
+            assert a is None
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=0)
+    assert ours.n_samples_seen_ == ref.n_samples_seen_ == 500
+    np.testing.assert_allclose(ours.transform(x), ref.transform(x), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ours.inverse_transform(ours.transform(x)), x, rtol=1e-12)
+    np.testing.assert_allclose(ours.fit_transform(x), ref.fit_transform(x), rtol=1e-10, atol=1e-10)
+
+
+def test_partial_fit_and_batches_equal_full_fit():
+    x = _data((3001, 5), seed=1)
+    chunks = [x[:1], x[1:700], x[700:2999], x[2999:]]
+    full = Standardizer().fit(x)
+    ref = StandardScaler()
+    for c in chunks:
+        ref.partial_fit(c)
+    batched = Standardizer().fit_batches(iter(chunks))
+    np.testing.assert_allclose(batched.mean_, full.mean_, rtol=1e-13)
+    np.testing.assert_allclose(batched.var_, full.var_, rtol=1e-10)
+    np.testing.assert_allclose(batched.var_, ref.var_, rtol=1e-10)
+    assert batched.n_samples_seen_ == 3001
+    with pytest.raises(ValueError, match="no batches"):
+        Standardizer().fit_batches([])
+
+
+@pytest.mark.parametrize("axis", [(0, 2, 3), None, 1, (0, -1)])
+def test_axes_match_numpy(axis):
+    x = _data((6, 3, 5, 4), seed=2)
+    s = Standardizer(axis=axis).fit(x)
+    np.testing.assert_allclose(s.mean_, x.mean(axis=axis), rtol=1e-13)
+    np.testing.assert_allclose(s.var_, x.var(axis=axis), rtol=1e-10)
+    y = s.transform(x)
+    np.testing.assert_allclose(y.mean(axis=axis), 0, atol=1e-10)
+    np.testing.assert_allclose(y.std(axis=axis), 1, rtol=1e-10)
+    m = MeanSubtraction(axis=axis).fit(x)
+    np.testing.assert_allclose(m.transform(x), x - x.mean(axis=axis, keepdims=True), rtol=1e-10, atol=1e-10)
+    assert m.get_params() == {"axis": axis}
+
+
+def test_float32_keeps_dtype_and_statistics_in_double():
+    x = _data((400, 6), seed=3, dtype=np.float32)
+    s = Standardizer().fit(x)
+    assert s.mean_.dtype == np.float64 and s.transform(x).dtype == np.float32
+    np.testing.assert_allclose(s.mean_, x.astype(np.float64).mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(s.var_, x.astype(np.float64).var(axis=0), rtol=1e-10)
+
+
+def test_moments_identical_for_any_thread_count():
+    x = _data((40_000, 9), seed=4, dtype=np.float32)
+    saved = nc.get_num_threads()
+    try:
+        res = []
+        for n in (1, 2, 3):
+            nc.set_num_threads(n)
+            m, m2 = _core.column_moments(x)
+            res.append((m.tobytes(), m2.tobytes()))
+    finally:
+        nc.set_num_threads(saved)
+    assert res[0] == res[1] == res[2]
+
+
+def test_pipeline_and_params():
+    x = _data((200, 4), seed=5)
+    pipe = Pipeline([("std", Standardizer()), ("center", MeanSubtraction())])
+    np.testing.assert_allclose(pipe.fit_transform(x), StandardScaler().fit_transform(x), rtol=1e-10, atol=1e-10)
+    s = Standardizer(axis=(0, 1), with_std=False)
+    c = clone(s)
+    assert c.get_params() == {"axis": (0, 1), "with_mean": True, "with_std": False}
+    assert s.set_params(with_std=True) is s and s.with_std is True
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        s.set_params(foo=1)
+
+
+def test_errors():
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        Standardizer().transform(np.ones((3, 2)))
+    s = Standardizer().fit(np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"X of shape \(3, 5\) has \(5,\) features .* fitted with \(2,\)"):
+        s.transform(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="fitted with"):
+        s.partial_fit(np.ones((3, 2, 1)))
+    with pytest.raises(TypeError, match="X has dtype int64"):
+        Standardizer().fit(np.ones((3, 2), np.int64))
+    with pytest.raises(ValueError, match="axis 2 is out of range"):
+        Standardizer(axis=2).fit(np.ones((3, 2)))
+    with pytest.raises(TypeError, match="axis must be an int, a tuple of ints or None"):
+        Standardizer(axis="rows").fit(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="no samples"):
+        Standardizer().fit(np.ones((0, 2)))
+    with pytest.raises(ValueError, match="column_moments: x must be 2-D"):
+        _core.column_moments(np.ones(3))
