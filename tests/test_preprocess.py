@@ -120,3 +120,38 @@ def test_errors():
         Standardizer().fit(np.ones((0, 2)))
     with pytest.raises(ValueError, match="column_moments: x must be 2-D"):
         _core.column_moments(np.ones(3))
+
+
+@pytest.mark.parametrize("feature_range", [(0, 1), (-1, 1)])
+def test_min_max_matches_sklearn(feature_range):
+    from sklearn.preprocessing import MinMaxScaler as SkMinMax
+
+    from normcore.preprocess import MinMaxScaler
+
+    x = _data((300, 5), seed=6)
+    x[:, 2] = 4.0  # constant feature
+    x[7, 1] = np.nan  # ignored by the fit, NaN out
+    ours = MinMaxScaler(feature_range).fit(x)
+    ref = SkMinMax(feature_range=feature_range).fit(x)
+    for attr in ("data_min_", "data_max_", "data_range_", "scale_", "min_"):
+        np.testing.assert_allclose(getattr(ours, attr), getattr(ref, attr), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.transform(x), ref.transform(x), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ours.inverse_transform(ours.transform(x)), x, rtol=1e-12)
+    batched = MinMaxScaler(feature_range).fit_batches([x[:100], x[100:]])
+    np.testing.assert_array_equal(batched.data_min_, ours.data_min_)
+    np.testing.assert_array_equal(batched.data_max_, ours.data_max_)
+    assert batched.n_samples_seen_ == 300
+    img = _data((4, 3, 6, 5), seed=7, dtype=np.float32)
+    per_channel = MinMaxScaler((-1, 1), axis=(0, 2, 3)).fit(img)
+    y = per_channel.transform(img)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.min(axis=(0, 2, 3)), -1, atol=1e-6)
+    np.testing.assert_allclose(y.max(axis=(0, 2, 3)), 1, atol=1e-6)
+    with pytest.raises(ValueError, match="feature_range must have min < max"):
+        MinMaxScaler((1, 0)).fit(x)
+    with pytest.raises(TypeError, match="feature_range must be a pair"):
+        MinMaxScaler("ab").fit(x)
+    with pytest.raises(NotFittedError):
+        MinMaxScaler().inverse_transform(x)
+    _, mx = _core.column_min_max(np.full((3, 2), np.nan))
+    assert np.isnan(mx).all()

@@ -41,25 +41,34 @@ double sum_abs_pow(py::handle grads, double p) {
   return a + b;
 }
 
-// (mean, m2) per column of a 2-D float32/float64 array (N, C), both float64 of shape (C,).
-py::tuple column_moments(py::handle x) {
-  Input in = as_input(x, "column_moments", "x");
+// Two float64 (C,) results per column of a 2-D float32/float64 array (N, C): fn<T>(a, b, x, N, C).
+template <class F32, class F64>
+py::tuple per_column(const char* fname, py::handle x, F32 f32, F64 f64) {
+  Input in = as_input(x, fname, "x");
   if (in.arr.ndim() != 2)
-    throw py::value_error("column_moments: x must be 2-D (N, C), got shape " + shape_str(in.arr));
+    throw py::value_error(std::string(fname) + ": x must be 2-D (N, C), got shape " + shape_str(in.arr));
   const auto N = static_cast<std::size_t>(in.arr.shape(0)), C = static_cast<std::size_t>(in.arr.shape(1));
-  py::array_t<double> mean(static_cast<py::ssize_t>(C)), m2(static_cast<py::ssize_t>(C));
-  double* pm = mean.mutable_data();
-  double* pm2 = m2.mutable_data();
+  py::array_t<double> a(static_cast<py::ssize_t>(C)), b(static_cast<py::ssize_t>(C));
+  double* pa = a.mutable_data();
+  double* pb = b.mutable_data();
   if (in.dtype == DType::f32) {
     const float* px = data<float>(in);
     py::gil_scoped_release nogil;
-    normcore::column_moments<float>(pm, pm2, px, N, C);
+    f32(pa, pb, px, N, C);
   } else {
     const double* px = data<double>(in);
     py::gil_scoped_release nogil;
-    normcore::column_moments<double>(pm, pm2, px, N, C);
+    f64(pa, pb, px, N, C);
   }
-  return py::make_tuple(mean, m2);
+  return py::make_tuple(a, b);
+}
+
+py::tuple column_moments(py::handle x) {
+  return per_column("column_moments", x, &normcore::column_moments<float>, &normcore::column_moments<double>);
+}
+
+py::tuple column_min_max(py::handle x) {
+  return per_column("column_min_max", x, &normcore::column_min_max<float>, &normcore::column_min_max<double>);
 }
 
 }  // namespace
@@ -69,6 +78,7 @@ void register_setup(py::module_& m) {
         "Σ |g|^p in double over several arrays (p = inf: max |g|), bitwise identical for any thread count.");
   m.def("column_moments", &column_moments, "x"_a,
         "(mean, m2) per column of x (N, C) in float64: blocked two-pass + Chan merge, thread-count independent.");
+  m.def("column_min_max", &column_min_max, "x"_a, "(min, max) per column of x (N, C) in float64, NaN ignored.");
 }
 
 }  // namespace normcore::bindings

@@ -82,6 +82,39 @@ void test_checks() {
   CHECK(threw, "null arrays must throw");
 }
 
+// column_moments / column_min_max against direct double loops; bitwise identical for 1 and 3 threads.
+template <class T>
+void test_columns() {
+  const std::size_t N = 20011, C = 7;
+  std::mt19937 g(11);
+  std::normal_distribution<double> d(1000.0, 3.0);
+  std::vector<T> x(N * C);
+  for (auto& v : x) v = static_cast<T>(d(g));
+  std::vector<double> mean(C), m2(C), mn(C), mx(C), mean2(C), m22(C), mn2(C), mx2(C);
+  normcore::set_num_threads(1);
+  normcore::column_moments<T>(mean.data(), m2.data(), x.data(), N, C);
+  normcore::column_min_max<T>(mn.data(), mx.data(), x.data(), N, C);
+  normcore::set_num_threads(3);
+  normcore::column_moments<T>(mean2.data(), m22.data(), x.data(), N, C);
+  normcore::column_min_max<T>(mn2.data(), mx2.data(), x.data(), N, C);
+  for (std::size_t c = 0; c < C; ++c) {
+    double s = 0, lo = INFINITY, hi = -INFINITY;
+    for (std::size_t r = 0; r < N; ++r) {
+      const double v = static_cast<double>(x[r * C + c]);
+      s += v;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    const double m = s / static_cast<double>(N);
+    double q = 0;
+    for (std::size_t r = 0; r < N; ++r) q += (static_cast<double>(x[r * C + c]) - m) * (static_cast<double>(x[r * C + c]) - m);
+    CHECK(std::fabs(mean[c] - m) <= 1e-13 * std::fabs(m), "mean[%zu] %.17g vs %.17g", c, mean[c], m);
+    CHECK(std::fabs(m2[c] - q) <= 1e-10 * q, "m2[%zu] %.17g vs %.17g", c, m2[c], q);
+    CHECK(mn[c] == lo && mx[c] == hi, "min/max[%zu]", c);
+    CHECK(mean[c] == mean2[c] && m2[c] == m22[c] && mn[c] == mn2[c] && mx[c] == mx2[c], "threads changed column %zu", c);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -89,6 +122,8 @@ int main() {
   test_values_and_threads<float>();
   test_values_and_threads<double>();
   test_checks();
+  test_columns<float>();
+  test_columns<double>();
   normcore::set_num_threads(saved);
   if (g_failures) std::printf("%d failure(s)\n", g_failures);
   else std::printf("all setup tests passed\n");

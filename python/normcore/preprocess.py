@@ -6,7 +6,7 @@ merged with Chan et al.'s formula, so it is bitwise identical for any thread cou
 statistics exactly with the same formula, so a dataset that does not fit in memory is fitted from an iterable of
 batches (``fit_batches``). The elementwise transform is NumPy broadcasting.
 
-Implemented here: ``Standardizer`` and ``MeanSubtraction``.
+Implemented here: ``Standardizer``, ``MeanSubtraction`` and ``MinMaxScaler``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["NotFittedError", "Standardizer", "MeanSubtraction"]
+__all__ = ["NotFittedError", "Standardizer", "MeanSubtraction", "MinMaxScaler"]
 
 try:  # scikit-learn's bases give get_params / set_params / clone / tags / set_output exactly as sklearn expects
     from sklearn.base import BaseEstimator as _Base, TransformerMixin as _Mixin
@@ -58,22 +58,11 @@ def _array(X, fname):
     return x
 
 
-class Standardizer(_Mixin, _Base):
-    """z-normalization: y = (x − mean) / scale, statistics over ``axis`` (scikit-learn's ``StandardScaler``
-    for ``axis=0`` on 2-D data).
+class _AxisEstimator(_Mixin, _Base):
+    """Statistics per position of the dimensions not in ``axis``; subclasses define ``_merge(x2, n)`` (x2 = X seen
+    as (n values, features), merged into the fitted state) and the transforms."""
 
-    ``axis``: an int, a tuple of ints (e.g. ``(0, 2, 3)`` for per-channel statistics of NCHW images) or None (one
-    global mean and std over all values). Fitted attributes, named as scikit-learn: ``mean_`` and ``var_`` (biased
-    variance, float64, shaped like the dimensions not reduced), ``scale_`` = √var_ with constant features given
-    scale 1 (scikit-learn's rule), ``n_samples_seen_`` = values reduced per statistic. ``with_mean=False`` skips
-    centering, ``with_std=False`` skips scaling (``var_`` and ``scale_`` are then None; both False → ``mean_``
-    None too, as scikit-learn). Results keep X's dtype; statistics are float64.
-    """
-
-    def __init__(self, axis=0, with_mean=True, with_std=True):
-        self.axis = axis
-        self.with_mean = with_mean
-        self.with_std = with_std
+    _STATE = ("_kept", "_ndim", "n_samples_seen_")
 
     # ---------------------------------------------------------------- shapes
     def _axes(self, x, fname):
@@ -105,12 +94,19 @@ class Standardizer(_Mixin, _Base):
         if not hasattr(self, "_kept"):
             raise NotFittedError(f"{fname}: this {type(self).__name__} is not fitted yet; call fit first")
 
-    def _bcast(self, v, axes):
-        return np.expand_dims(v, axes) if v is not None else None
+    def _input(self, X, kind):
+        """(x, reduced axes) of a fitted estimator's transform input."""
+        fname = f"{type(self).__name__}.{kind}"
+        self._check_fitted(fname)
+        x = _array(X, fname)
+        return x, self._layout(x, fname)[0]
+
+    def _check_params(self, fname):
+        """Subclasses check their parameters here, before any state changes."""
 
     # ---------------------------------------------------------------- fitting
     def _reset(self):
-        for k in ("_kept", "_ndim", "_mean", "_m2", "mean_", "var_", "scale_", "n_samples_seen_"):
+        for k in self._STATE:
             self.__dict__.pop(k, None)
 
     def fit(self, X, y=None):
@@ -120,7 +116,7 @@ class Standardizer(_Mixin, _Base):
 
     def fit_batches(self, batches):
         """Fit from an iterable of arrays (e.g. a generator reading a large dataset chunk by chunk); the result
-        equals ``fit`` on their concatenation along the reduced axes (exact Chan merging). Returns self."""
+        equals ``fit`` on their concatenation along the reduced axes. Returns self."""
         self._reset()
         for b in batches:
             self.partial_fit(b)
@@ -129,60 +125,81 @@ class Standardizer(_Mixin, _Base):
         return self
 
     def partial_fit(self, X, y=None):
-        """Merge the statistics of one more batch X (Chan et al.: exact, order-independent up to rounding)."""
+        """Merge the statistics of one more batch X into the fitted ones; returns self."""
         fname = f"{type(self).__name__}.partial_fit"
         x = _array(X, fname)
         axes, kept = self._layout(x, fname)
         n = int(np.prod([x.shape[i] for i in axes]))
         if n == 0:
             raise ValueError(f"{fname}: X of shape {x.shape} has no samples over axis={self.axis!r}")
+        self._check_params(fname)
         x2 = np.moveaxis(x, axes, tuple(range(len(axes)))).reshape(n, -1)
+        first = not hasattr(self, "_kept")
+        self._kept, self._ndim = kept, x.ndim
+        self._merge(x2, n, first)
+        self.n_samples_seen_ = n if first else self.n_samples_seen_ + n
+        return self
+
+
+class Standardizer(_AxisEstimator):
+    """z-normalization: y = (x − mean) / scale, statistics over ``axis`` (scikit-learn's ``StandardScaler``
+    for ``axis=0`` on 2-D data).
+
+    ``axis``: an int, a tuple of ints (e.g. ``(0, 2, 3)`` for per-channel statistics of NCHW images) or None (one
+    global mean and std over all values). Fitted attributes, named as scikit-learn: ``mean_`` and ``var_`` (biased
+    variance, float64, shaped like the dimensions not reduced), ``scale_`` = √var_ with constant features given
+    scale 1 (scikit-learn's rule), ``n_samples_seen_`` = values reduced per statistic. ``with_mean=False`` skips
+    centering, ``with_std=False`` skips scaling (``var_`` and ``scale_`` are then None; both False → ``mean_``
+    None too, as scikit-learn). Results keep X's dtype; statistics are float64.
+    """
+
+    def __init__(self, axis=0, with_mean=True, with_std=True):
+        self.axis = axis
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    _STATE = _AxisEstimator._STATE + ("_mean", "_m2", "mean_", "var_", "scale_")
+
+    def _merge(self, x2, n, first):
+        """Chan et al.: the batch's (mean, M2) merged exactly into the fitted ones."""
         mean, m2 = _core.column_moments(x2)
-        if hasattr(self, "_kept"):
+        if not first:
             n0 = self.n_samples_seen_
             total = n0 + n
             delta = mean - self._mean
             mean = self._mean + delta * (n / total)
             m2 = self._m2 + m2 + delta * delta * (n0 * n / total)
             n = total
-        self._kept, self._ndim, self._mean, self._m2 = kept, x.ndim, mean, m2
-        self.n_samples_seen_ = n
+        self._mean, self._m2 = mean, m2
         var = m2 / n
-        self.mean_ = mean.reshape(kept) if (self.with_mean or self.with_std) else None
+        self.mean_ = mean.reshape(self._kept) if (self.with_mean or self.with_std) else None
         if self.with_std:
-            self.var_ = var.reshape(kept)
+            self.var_ = var.reshape(self._kept)
             eps = np.finfo(np.float64).eps  # scikit-learn's _is_constant_feature bound on rounding error
             constant = var <= n * eps * var + (n * mean * eps) ** 2
-            self.scale_ = np.where(constant, 1.0, np.sqrt(var)).reshape(kept)
+            self.scale_ = np.where(constant, 1.0, np.sqrt(var)).reshape(self._kept)
         else:
             self.var_ = self.scale_ = None
-        return self
 
     # ---------------------------------------------------------------- transforms
     def transform(self, X):
         """y = (X − mean_) / scale_ (each step only when enabled), in X's dtype."""
-        fname = f"{type(self).__name__}.transform"
-        self._check_fitted(fname)
-        x = _array(X, fname)
-        axes, _ = self._layout(x, fname)
+        x, axes = self._input(X, "transform")
         y = x.astype(np.float64)
         if self.with_mean:
-            y -= self._bcast(self.mean_, axes)
+            y -= np.expand_dims(self.mean_, axes)
         if self.with_std:
-            y /= self._bcast(self.scale_, axes)
+            y /= np.expand_dims(self.scale_, axes)
         return y.astype(x.dtype, copy=False)
 
     def inverse_transform(self, X):
         """x = X·scale_ + mean_ (each step only when enabled), in X's dtype."""
-        fname = f"{type(self).__name__}.inverse_transform"
-        self._check_fitted(fname)
-        x = _array(X, fname)
-        axes, _ = self._layout(x, fname)
+        x, axes = self._input(X, "inverse_transform")
         y = x.astype(np.float64)
         if self.with_std:
-            y *= self._bcast(self.scale_, axes)
+            y *= np.expand_dims(self.scale_, axes)
         if self.with_mean:
-            y += self._bcast(self.mean_, axes)
+            y += np.expand_dims(self.mean_, axes)
         return y.astype(x.dtype, copy=False)
 
 
@@ -195,3 +212,57 @@ class MeanSubtraction(Standardizer):
 
     def __init__(self, axis=0):
         self.axis = axis
+
+
+class MinMaxScaler(_AxisEstimator):
+    """Rescale each feature to ``feature_range``: y = x·scale_ + min_, scale_ = (hi − lo)/(data_max_ − data_min_),
+    min_ = lo − data_min_·scale_, as scikit-learn's ``MinMaxScaler`` for ``axis=0`` on 2-D data ((0, 1): [0, 1]
+    rescaling; (−1, 1): [−1, 1] normalization). A constant feature gets range 1 (scikit-learn's rule); NaN values
+    are ignored by the fit (nanmin / nanmax). The min/max pass is C++ (``_core.column_min_max``); ``partial_fit``
+    takes the running min/max. Attributes: ``data_min_``, ``data_max_``, ``data_range_``, ``scale_``, ``min_``,
+    ``n_samples_seen_``.
+    """
+
+    _STATE = _AxisEstimator._STATE + ("data_min_", "data_max_", "data_range_", "scale_", "min_")
+
+    def __init__(self, feature_range=(0, 1), axis=0):
+        self.feature_range = feature_range
+        self.axis = axis
+
+    def _range(self, fname):
+        fr = self.feature_range
+        try:
+            lo, hi = (float(v) for v in fr)
+        except (TypeError, ValueError):
+            raise TypeError(f"{fname}: feature_range must be a pair of numbers, got {fr!r}") from None
+        if not lo < hi:
+            raise ValueError(f"{fname}: feature_range must have min < max, got {fr!r}")
+        return lo, hi
+
+    def _check_params(self, fname):
+        self._range(fname)
+
+    def _merge(self, x2, n, first):
+        lo, hi = self._range(f"{type(self).__name__}.partial_fit")
+        mn, mx = _core.column_min_max(x2)
+        if not first:
+            mn = np.fmin(self.data_min_.ravel(), mn)
+            mx = np.fmax(self.data_max_.ravel(), mx)
+        rng = mx - mn
+        safe = np.where(rng < 10 * np.finfo(np.float64).eps, 1.0, rng)
+        scale = (hi - lo) / safe
+        k = self._kept
+        self.data_min_, self.data_max_, self.data_range_ = mn.reshape(k), mx.reshape(k), rng.reshape(k)
+        self.scale_, self.min_ = scale.reshape(k), (lo - mn * scale).reshape(k)
+
+    def transform(self, X):
+        """y = X·scale_ + min_, in X's dtype."""
+        x, axes = self._input(X, "transform")
+        y = x * np.expand_dims(self.scale_, axes) + np.expand_dims(self.min_, axes)
+        return y.astype(x.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """x = (X − min_) / scale_, in X's dtype."""
+        x, axes = self._input(X, "inverse_transform")
+        y = (x - np.expand_dims(self.min_, axes)) / np.expand_dims(self.scale_, axes)
+        return y.astype(x.dtype, copy=False)

@@ -21,4 +21,10 @@ double sum_abs_pow(const T* const* arrays, const std::size_t* sizes, std::size_t
 template <class T>
 void column_moments(double* mean, double* m2, const T* x, std::size_t N, std::size_t C);
 
+// Per-column minimum and maximum of x: (N, C) row-major, ignoring NaN (scikit-learn's nanmin / nanmax); a column
+// without a non-NaN value (or N = 0) gives NaN. Blocked over rows like column_moments. Throws
+// std::invalid_argument for null pointers with N·C > 0.
+template <class T>
+void column_min_max(double* min, double* max, const T* x, std::size_t N, std::size_t C);
+
 }  // namespace normcore

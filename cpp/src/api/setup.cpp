@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -107,6 +108,45 @@ void column_moments(double* mean, double* m2, const T* x, std::size_t N, std::si
   }
 }
 
+template <class T>
+void column_min_max(double* min, double* max, const T* x, std::size_t N, std::size_t C) {
+  if (C == 0) return;
+  if (min == nullptr || max == nullptr || (N > 0 && x == nullptr))
+    throw std::invalid_argument("column_min_max: null pointer for a non-empty array");
+  using MinMax = std::vector<double>;  // [min_0..min_{C-1}, max_0..max_{C-1}]
+  const double inf = std::numeric_limits<double>::infinity();
+  MinMax init(2 * C);
+  std::fill(init.begin(), init.begin() + C, inf);
+  std::fill(init.begin() + C, init.end(), -inf);
+  const std::size_t block = std::max<std::size_t>(256, (N + 63) / 64);
+  const MinMax r = detail::blocked_reduce(
+      N, block, init,
+      [&](std::size_t b, std::size_t e) {
+        MinMax m = init;
+        for (std::size_t i = b; i < e; ++i)
+          for (std::size_t c = 0; c < C; ++c) {
+            const double v = static_cast<double>(x[i * C + c]);  // NaN fails both comparisons: ignored
+            if (v < m[c]) m[c] = v;
+            if (v > m[C + c]) m[C + c] = v;
+          }
+        return m;
+      },
+      [C](MinMax a, const MinMax& b) {
+        for (std::size_t c = 0; c < C; ++c) {
+          a[c] = std::min(a[c], b[c]);
+          a[C + c] = std::max(a[C + c], b[C + c]);
+        }
+        return a;
+      });
+  for (std::size_t c = 0; c < C; ++c) {
+    const bool none = r[c] > r[C + c];  // still (+inf, −inf): no value seen
+    min[c] = none ? std::nan("") : r[c];
+    max[c] = none ? std::nan("") : r[C + c];
+  }
+}
+
+template void column_min_max<float>(double*, double*, const float*, std::size_t, std::size_t);
+template void column_min_max<double>(double*, double*, const double*, std::size_t, std::size_t);
 template void column_moments<float>(double*, double*, const float*, std::size_t, std::size_t);
 template void column_moments<double>(double*, double*, const double*, std::size_t, std::size_t);
 template double sum_abs_pow<float>(const float* const*, const std::size_t*, std::size_t, double);
