@@ -155,3 +155,70 @@ def test_min_max_matches_sklearn(feature_range):
         MinMaxScaler().inverse_transform(x)
     _, mx = _core.column_min_max(np.full((3, 2), np.nan))
     assert np.isnan(mx).all()
+
+
+def _correlated(n=400, d=6, seed=8):
+    rng = np.random.default_rng(seed)
+    mix = rng.standard_normal((d, d)) * np.linspace(3, 0.5, d)
+    return 5.0 + rng.standard_normal((n, d)) @ mix
+
+
+@pytest.mark.parametrize("n_components,whiten", [(None, False), (3, True), (6, True)])
+def test_pca_matches_sklearn_up_to_signs(n_components, whiten):
+    from sklearn.decomposition import PCA as SkPCA
+
+    from normcore.preprocess import PCA
+
+    x = _correlated()
+    ours = PCA(n_components, whiten=whiten).fit(x)
+    ref = SkPCA(n_components, whiten=whiten, svd_solver="full").fit(x)
+    signs = np.sign(np.sum(ours.components_ * ref.components_, axis=1))
+    assert np.all(np.abs(signs) == 1)
+    np.testing.assert_allclose(ours.components_ * signs[:, None], ref.components_, rtol=1e-10, atol=1e-10)
+    for attr in ("explained_variance_", "explained_variance_ratio_", "singular_values_", "mean_"):
+        np.testing.assert_allclose(getattr(ours, attr), getattr(ref, attr), rtol=1e-10)
+    np.testing.assert_allclose(ours.transform(x) * signs, ref.transform(x), rtol=1e-10, atol=1e-10)
+    if n_components in (None, 6):
+        np.testing.assert_allclose(ours.inverse_transform(ours.transform(x)), x, rtol=1e-10)
+    batched = PCA(n_components, whiten=whiten).partial_fit(x[:150]).partial_fit(x[150:])
+    np.testing.assert_allclose(batched.explained_variance_, ours.explained_variance_, rtol=1e-10)
+    np.testing.assert_allclose(np.abs(batched.components_ @ ours.components_.T), np.eye(ours.n_components_),
+                               atol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["zca", "pca"])
+def test_whitening(method):
+    from normcore.preprocess import Whitening
+
+    x = _correlated(seed=9)
+    wh = Whitening(method, eps=0.0).fit(x)
+    y = wh.transform(x)
+    np.testing.assert_allclose(np.cov(y, rowvar=False, bias=True), np.eye(6), atol=1e-10)
+    np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-10)
+    W = wh.whitening_matrix_
+    if method == "zca":
+        np.testing.assert_allclose(W, W.T, atol=1e-12)
+        # ZCA: W = Σ^(−1/2), the whitening closest to the input (W·Σ·W = I with W symmetric positive definite)
+        assert np.all(np.linalg.eigvalsh(W) > 0)
+    np.testing.assert_allclose(wh.inverse_transform(y), x, rtol=1e-10)
+    reg = Whitening(method, eps=1e-2).fit(x).transform(x)
+    assert np.all(np.var(reg, axis=0) < 1)  # eps shrinks the variance below 1
+    with pytest.raises(ValueError, match="method must be 'zca' or 'pca'"):
+        Whitening("cholesky").fit(x)
+    with pytest.raises(ValueError, match="has 3 features, but the estimator was fitted with 6"):
+        wh.transform(x[:, :3])
+
+
+def test_pca_errors():
+    from normcore.preprocess import PCA
+
+    with pytest.raises(ValueError, match=r"n_components must be in \[1, 3\]"):
+        PCA(5).fit(np.ones((4, 3)))
+    with pytest.raises(TypeError, match="n_components must be an int or None"):
+        PCA(0.9).fit(np.ones((4, 3)))
+    with pytest.raises(NotFittedError):
+        PCA().transform(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        PCA().fit(np.ones(4))
+    with pytest.raises(NotFittedError, match="at least 2 samples"):
+        PCA().fit(np.ones((1, 3))).transform(np.ones((1, 3)))

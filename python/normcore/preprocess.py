@@ -6,7 +6,8 @@ merged with Chan et al.'s formula, so it is bitwise identical for any thread cou
 statistics exactly with the same formula, so a dataset that does not fit in memory is fitted from an iterable of
 batches (``fit_batches``). The elementwise transform is NumPy broadcasting.
 
-Implemented here: ``Standardizer``, ``MeanSubtraction`` and ``MinMaxScaler``.
+Implemented here: ``Standardizer``, ``MeanSubtraction``, ``MinMaxScaler``, ``PCA`` and ``Whitening`` (their
+covariance is a BLAS matmul of the centred data; the eigendecomposition is NumPy's ``eigh``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["NotFittedError", "Standardizer", "MeanSubtraction", "MinMaxScaler"]
+__all__ = ["NotFittedError", "Standardizer", "MeanSubtraction", "MinMaxScaler", "PCA", "Whitening"]
 
 try:  # scikit-learn's bases give get_params / set_params / clone / tags / set_output exactly as sklearn expects
     from sklearn.base import BaseEstimator as _Base, TransformerMixin as _Mixin
@@ -266,3 +267,166 @@ class MinMaxScaler(_AxisEstimator):
         x, axes = self._input(X, "inverse_transform")
         y = (x - np.expand_dims(self.min_, axes)) / np.expand_dims(self.scale_, axes)
         return y.astype(x.dtype, copy=False)
+
+
+class _CovarianceEstimator(_Mixin, _Base):
+    """Mean (C++ column pass) and scatter matrix S = Σ (x − mean)(x − mean)ᵀ (BLAS matmul) of 2-D X
+    (n_samples, n_features), merged across ``partial_fit`` batches exactly (Chan et al.:
+    S = S_a + S_b + δδᵀ·n_a·n_b/n); ``_update()`` derives the fitted attributes."""
+
+    def _check_fitted(self, fname):
+        if not hasattr(self, "n_samples_seen_"):
+            raise NotFittedError(f"{fname}: this {type(self).__name__} is not fitted yet; call fit first")
+
+    def _x(self, X, fname):
+        x = _array(X, fname)
+        if x.ndim != 2:
+            raise ValueError(f"{fname}: X must be 2-D (n_samples, n_features), got shape {x.shape}")
+        if hasattr(self, "n_samples_seen_") and x.shape[1] != self.mean_.shape[0]:
+            raise ValueError(f"{fname}: X of shape {x.shape} has {x.shape[1]} features, but the estimator was "
+                             f"fitted with {self.mean_.shape[0]} features")
+        return x
+
+    def fit(self, X, y=None):
+        """Fit on X (forgetting earlier batches); returns self."""
+        for k in ("n_samples_seen_", "mean_", "_scatter"):
+            self.__dict__.pop(k, None)
+        return self.partial_fit(X, y)
+
+    def partial_fit(self, X, y=None):
+        """Merge one more batch X into the mean and scatter matrix; returns self."""
+        fname = f"{type(self).__name__}.partial_fit"
+        x = self._x(X, fname)
+        self._check_params(fname, x.shape[1])
+        n = x.shape[0]
+        if n == 0:
+            raise ValueError(f"{fname}: X of shape {x.shape} has no samples")
+        mean, _ = _core.column_moments(x)
+        xc = x.astype(np.float64) - mean
+        scatter = xc.T @ xc
+        if hasattr(self, "n_samples_seen_"):
+            n0 = self.n_samples_seen_
+            delta = mean - self.mean_
+            total = n0 + n
+            scatter = self._scatter + scatter + np.outer(delta, delta) * (n0 * n / total)
+            mean = self.mean_ + delta * (n / total)
+            n = total
+        self.n_samples_seen_, self.mean_, self._scatter = n, mean, scatter
+        self._update()
+        return self
+
+    def _eigh(self, ddof):
+        """Eigenvalues (descending) and eigenvectors (columns) of the covariance scatter/(n − ddof)."""
+        n = self.n_samples_seen_
+        if n - ddof <= 0:
+            raise ValueError(f"{type(self).__name__}: need more than {ddof} sample(s) for the covariance, got {n}")
+        w, v = np.linalg.eigh(self._scatter / (n - ddof))
+        order = np.argsort(w)[::-1]
+        return np.maximum(w[order], 0.0), v[:, order]
+
+
+class PCA(_CovarianceEstimator):
+    """Principal component analysis: project centred X on the top ``n_components`` eigenvectors of its covariance
+    (unbiased, /(n − 1), as scikit-learn), optionally whitened (divided by √explained_variance_). Attributes as
+    scikit-learn: ``components_`` (n_components, n_features), ``explained_variance_``,
+    ``explained_variance_ratio_``, ``singular_values_``, ``mean_``, ``n_components_``, ``n_samples_seen_``.
+    Component signs are fixed so that each component's largest-magnitude entry is positive (scikit-learn fixes
+    them from the SVD; results agree up to the sign of each component). ``partial_fit`` merges exactly.
+    ``n_components`` is an int or None (all); scikit-learn's fraction-of-variance and "mle" forms are not supported.
+    """
+
+    def __init__(self, n_components=None, whiten=False):
+        self.n_components = n_components
+        self.whiten = whiten
+
+    def _check_params(self, fname, n_features):
+        k = self.n_components
+        if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral)):
+            raise TypeError(f"{fname}: n_components must be an int or None, got {type(k).__name__}")
+        if k is not None and not 1 <= k <= n_features:
+            raise ValueError(f"{fname}: n_components must be in [1, {n_features}] for {n_features} features, got {k}")
+
+    def _update(self):
+        n = self.n_samples_seen_
+        if n < 2:
+            return  # components need at least 2 samples; the next partial_fit completes them
+        k = self.mean_.shape[0] if self.n_components is None else int(self.n_components)
+        w, v = self._eigh(ddof=1)
+        comp = v[:, :k].T
+        big = np.argmax(np.abs(comp), axis=1)
+        comp *= np.sign(comp[np.arange(k), big])[:, None]
+        self.components_, self.n_components_ = comp, k
+        self.explained_variance_ = w[:k]
+        self.explained_variance_ratio_ = w[:k] / w.sum()
+        self.singular_values_ = np.sqrt(w[:k] * (n - 1))
+
+    def _fitted(self, fname):
+        self._check_fitted(fname)
+        if not hasattr(self, "components_"):
+            raise NotFittedError(f"{fname}: PCA needs at least 2 samples, got {self.n_samples_seen_}")
+
+    def transform(self, X):
+        """(X − mean_)·components_ᵀ, divided by √explained_variance_ when whiten, in X's dtype."""
+        fname = "PCA.transform"
+        self._fitted(fname)
+        x = self._x(X, fname)
+        y = (x.astype(np.float64) - self.mean_) @ self.components_.T
+        if self.whiten:
+            y /= np.sqrt(self.explained_variance_)
+        return y.astype(x.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """Back to feature space: X·(√explained_variance_ when whiten)·components_ + mean_."""
+        self._fitted("PCA.inverse_transform")
+        x = _array(X, "PCA.inverse_transform")
+        if x.ndim != 2 or x.shape[1] != self.n_components_:
+            raise ValueError(f"PCA.inverse_transform: X must have shape (n, {self.n_components_}), got {x.shape}")
+        y = x.astype(np.float64)
+        if self.whiten:
+            y = y * np.sqrt(self.explained_variance_)
+        return (y @ self.components_ + self.mean_).astype(x.dtype, copy=False)
+
+
+class Whitening(_CovarianceEstimator):
+    """Decorrelate features and give them unit variance: y = (x − mean_)·whitening_matrix_ᵀ with the biased
+    covariance Σ = U·diag(λ)·Uᵀ (/n) and
+    - ``method="pca"``: W = diag(1/√(λ + eps))·Uᵀ (rotated onto the principal axes);
+    - ``method="zca"``: W = U·diag(1/√(λ + eps))·Uᵀ (symmetric: the whitened data closest to the input, Bell &
+      Sejnowski 1997).
+    ``eps`` regularizes small eigenvalues. Attributes ``mean_``, ``whitening_matrix_`` (n_features, n_features),
+    ``n_samples_seen_``.
+    """
+
+    def __init__(self, method="zca", eps=1e-5):
+        self.method = method
+        self.eps = eps
+
+    def _check_params(self, fname, n_features):
+        if self.method not in ("zca", "pca"):
+            raise ValueError(f"{fname}: method must be 'zca' or 'pca', got {self.method!r}")
+        eps = self.eps
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+            raise TypeError(f"{fname}: eps must be a real number, got {type(eps).__name__}")
+        if not eps >= 0:
+            raise ValueError(f"{fname}: eps must be >= 0, got {eps}")
+
+    def _update(self):
+        w, u = self._eigh(ddof=0)
+        d = 1.0 / np.sqrt(w + float(self.eps))
+        pca = d[:, None] * u.T
+        self.whitening_matrix_ = pca if self.method == "pca" else u @ pca
+
+    def transform(self, X):
+        """(X − mean_)·whitening_matrix_ᵀ, in X's dtype."""
+        fname = "Whitening.transform"
+        self._check_fitted(fname)
+        x = self._x(X, fname)
+        return ((x.astype(np.float64) - self.mean_) @ self.whitening_matrix_.T).astype(x.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """X·(whitening_matrix_ᵀ)⁻¹ + mean_, in X's dtype."""
+        fname = "Whitening.inverse_transform"
+        self._check_fitted(fname)
+        x = self._x(X, fname)
+        y = np.linalg.solve(self.whitening_matrix_, x.astype(np.float64).T).T
+        return (y + self.mean_).astype(x.dtype, copy=False)
