@@ -31,6 +31,7 @@ from . import normalization as _normalization
 from .normalization import *  # noqa: F403
 from . import init
 from . import preprocess
+from . import lab
 from . import utils as _utils
 from .utils import *  # noqa: F403
 
@@ -50,5 +51,5 @@ __all__ += _activations.__all__
 __all__ += _structured.__all__
 __all__ += ["ACTIVATIONS", "Activation", "activation", "nn"]
 __all__ += _normalization.__all__
-__all__ += ["init", "preprocess"]
+__all__ += ["init", "preprocess", "lab"]
 __all__ += _utils.__all__
