@@ -9,6 +9,7 @@ void register_activations(pybind11::module_& m);
 void register_structured(pybind11::module_& m);
 void register_normalization(pybind11::module_& m);
 void register_inference(pybind11::module_& m);
+void register_setup(pybind11::module_& m);
 }  // namespace normcore::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -20,5 +21,6 @@ PYBIND11_MODULE(_core, m) {
   normcore::bindings::register_structured(m);
   normcore::bindings::register_normalization(m);
   normcore::bindings::register_inference(m);
+  normcore::bindings::register_setup(m);
   m.attr("__version__") = normcore::version();
 }

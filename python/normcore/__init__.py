@@ -32,6 +32,11 @@ from .normalization import *  # noqa: F403
 from . import inference as _inference
 from .inference import *  # noqa: F403
 from . import fuse
+from . import init
+from . import preprocess
+from . import lab
+from . import utils as _utils
+from .utils import *  # noqa: F403
 
 __version__: str = _core.__version__
 
@@ -51,3 +56,5 @@ __all__ += ["ACTIVATIONS", "Activation", "activation", "nn"]
 __all__ += _normalization.__all__
 __all__ += _inference.__all__
 __all__ += ["fuse"]
+__all__ += ["init", "preprocess", "lab"]
+__all__ += _utils.__all__

@@ -3,5 +3,6 @@
 #include "normcore/activations.hpp"
 #include "normcore/normalization.hpp"
 #include "normcore/runtime.hpp"
+#include "normcore/setup.hpp"
 #include "normcore/structured.hpp"
 #include "normcore/inference.hpp"
