@@ -363,7 +363,8 @@ def test_targets_list_the_rows_that_miss():
         _row("c bwd", small, 1, 1e-4, 1e-3, 1e-6),  # far from the in-cache roofline: not judged
     ]
     suite = harness.Suite(_machine(2e9), TINY, [1, 2], rows)
-    geo, faster, copy, bwd = report.targets(suite)
+    geo, faster, copy, bwd, own = report.targets(suite)
+    assert own["status"] == "n/a"  # no case with targets of its own
     assert geo["values"]["1"] == pytest.approx(math.sqrt(3 * 2)) and geo["values"]["2"] == pytest.approx(0.5)
     assert geo["status"] == "MISSED" and len(geo["missed"]) == 1 and geo["missed"][0].startswith("2 threads")
     assert [m.split(":")[0] for m in faster["missed"]] == ["a fwd 16M t=2", "b fwd 64K t=1"]
@@ -373,7 +374,7 @@ def test_targets_list_the_rows_that_miss():
     assert "## Missed targets" in md and "- b bwd 16M t=2: 2.00× the roofline" in md
     assert "target MISSED: every forward at least as fast as the faster peer" in md
     data = report.json_report(suite)
-    assert [x["status"] for x in data["targets"]] == ["MISSED"] * 4
+    assert [x["status"] for x in data["targets"]] == ["MISSED"] * 4 + ["n/a"]
 
 
 def test_elements_per_cycle():
@@ -449,3 +450,23 @@ def test_normalization_cases_check_every_peer():
         for r in row.results:
             assert r.status == "ok", (row.label, r.name, r.detail)
     assert any(r.name == "torch" for row in s.rows for r in row.results) or not cases.TORCH.available()
+
+
+def test_inference_cases_check_every_peer_and_own_targets():
+    """Issue 5's cases at tiny shapes: every peer (ONNX Runtime's BatchNormalization → Relu, PyTorch's batch_norm +
+    relu_, the NumPy / PyTorch image spellings, the unfolded model) matches normcore's answer; the Summary judges
+    the cases' own targets (a made-up impossible target is reported as missed)."""
+    inf = cases.inference_cases(bn=(2, 16, 5, 7), image=(2, 9, 11, 3), model_input=(2, 3, 16, 16))
+    assert {c.group for c in inf} == {"inference"} and len(inf) == 3 + cases.TORCH.available()
+    assert inf[2].bytes_moved == 5 * 2 * 9 * 11 * 3 and inf[0].min_speedup == 1.2 and inf[0].max_roofline == 1.2
+    s = harness.run_suite(inf, [1], TINY)
+    for row in s.rows:
+        assert not row.error and not row.skipped, (row.label, row.error, row.skipped)
+        for r in row.results:
+            assert r.status == "ok", (row.label, r.name, r.detail)
+    own = [t for t in report.targets(s) if "targets of its own" in t["target"]]
+    assert len(own) == 1 and own[0]["judged"] == 3
+    impossible = dataclasses.replace(inf[2], min_speedup=1e9)
+    s2 = harness.run_suite([impossible], [1], TINY)
+    own = [t for t in report.targets(s2) if "targets of its own" in t["target"]][0]
+    assert own["status"] == "MISSED" and "target 1e+09×" in own["missed"][0]

@@ -38,6 +38,22 @@ def test_large_batch_threads(threads, rng):
         np.testing.assert_array_equal(nc.normalize_image(images, MEAN, STD), want)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rgb_gather_kernel_every_isa(isa, dtype, threads, rng):
+    """The vector RGB → NCHW path: every plane length around the vector widths (vector loop, scalar tail, the
+    pixel the vector loop leaves for the last one), and an image big enough for streaming stores, every ISA."""
+    mean, std = rng.random(3), rng.random(3) + 0.1
+    for hw in (*range(1, 50), 255, 256, 257):
+        images = rng.integers(0, 256, (2, 1, hw, 3), dtype=np.uint8)
+        want = _reference(images, mean, std, 1 / 255, "NCHW").astype(dtype)
+        np.testing.assert_array_equal(nc.normalize_image(images, mean, std, dtype=dtype), want, err_msg=f"hw={hw}")
+    images = rng.integers(0, 256, (2, 700, 777, 3), dtype=np.uint8)  # 13 MB of float32 output: streamed
+    want = _reference(images, mean, std, 1 / 255, "NCHW").astype(dtype)
+    for n in (1, 2):
+        nc.set_num_threads(n)
+        np.testing.assert_array_equal(nc.normalize_image(images, mean, std, dtype=dtype), want)
+
+
 @pytest.mark.parametrize("in_dtype", [np.float32, np.float64])
 def test_float_images(in_dtype, rng):
     images = rng.random((2, 6, 5, 3)).astype(in_dtype)

@@ -244,6 +244,30 @@ inline V lookup16(const scalar_t<V>* table, int_t<V> idx) {
   }
 }
 
+// The bytes of W interleaved 3-byte pixels (3W bytes at p, W = float lanes), zero-extended to 32-bit lanes and
+// split by channel: c[k][j] = p[3j + k]. AVX-512 / AVX2: a masked load of exactly 3W bytes, a dword permute that
+// gives each 128-bit lane 4 pixels (12 bytes), one in-lane byte shuffle per channel. (No other ISA has it.)
+#if defined(__AVX2__)
+inline void load_rgb_bytes(const std::uint8_t* p, vi32 c[3]) {
+#if defined(__AVX512F__)
+  const __m512i v = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 0, 9, 10, 11, 0),
+                                             _mm512_maskz_loadu_epi32(0x0fff, p));
+  for (int k = 0; k < 3; ++k) {
+    const __m128i lane = _mm_setr_epi8(k, -1, -1, -1, 3 + k, -1, -1, -1, 6 + k, -1, -1, -1, 9 + k, -1, -1, -1);
+    c[k] = (vi32)_mm512_shuffle_epi8(v, _mm512_broadcast_i32x4(lane));
+  }
+#elif defined(__AVX2__)
+  const __m256i v = _mm256_permutevar8x32_epi32(
+      _mm256_maskload_epi32(reinterpret_cast<const int*>(p), _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0)),
+      _mm256_setr_epi32(0, 1, 2, 0, 3, 4, 5, 0));
+  for (int k = 0; k < 3; ++k) {
+    const __m128i lane = _mm_setr_epi8(k, -1, -1, -1, 3 + k, -1, -1, -1, 6 + k, -1, -1, -1, 9 + k, -1, -1, -1);
+    c[k] = (vi32)_mm256_shuffle_epi8(v, _mm256_broadcastsi128_si256(lane));
+  }
+#endif
+}
+#endif
+
 // An unevaluated sum hi + lo, |lo| ≤ ulp(hi)/2.
 template <class V>
 struct TwoSum {

@@ -65,6 +65,11 @@ class Op:
     setup: Setup
     tolerance: tuple[float, float]
     spellings: tuple[tuple[Library, Any], ...]
+    #: Optional, as in :class:`Case`: the output buffer's maker, bytes per element, the case's own targets.
+    output: Callable[[tuple[np.ndarray, ...]], np.ndarray] | None = None
+    bytes_per_element: float | None = None
+    min_speedup: float | None = None
+    max_roofline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,14 @@ class Case:
     unit: str = "ms"
     #: Whether to time the memory-copy roofline of the same arrays alongside.
     roofline: bool = True
+    #: Makes the output buffer from the inputs (default: ``np.empty_like(inputs[0])``).
+    output: Callable[[tuple[np.ndarray, ...]], np.ndarray] | None = None
+    #: Bytes one element moves, all streams together, when not ``streams · itemsize`` (mixed dtypes).
+    bytes_per_element: float | None = None
+    #: The case's own targets, checked by the Summary at every thread count: speed-up over the best peer at
+    #: least ``min_speedup``; normcore's time at most ``max_roofline`` × the copy roofline.
+    min_speedup: float | None = None
+    max_roofline: float | None = None
 
     @property
     def size(self) -> str:
@@ -95,6 +108,8 @@ class Case:
 
     @property
     def bytes_moved(self) -> int:
+        if self.bytes_per_element is not None:
+            return round(self.n * self.bytes_per_element)
         return self.streams * self.n * np.dtype(self.dtype).itemsize
 
 
@@ -531,7 +546,8 @@ def contenders(op: Op) -> tuple[Contender, ...]:
 
 def make_case(op: Op, n: int, *, group: str = "activation", unit: str = "ms", roofline: bool = True) -> Case:
     return Case(op.name, group, n, op.streams, op.setup, contenders(op), op.tolerance, unit=unit,
-                roofline=roofline)
+                roofline=roofline, output=op.output, bytes_per_element=op.bytes_per_element,
+                min_speedup=op.min_speedup, max_roofline=op.max_roofline)
 
 
 def default_cases(sizes: tuple[int, ...] = DEFAULT_SIZES, overhead_n: int | None = OVERHEAD_N) -> list[Case]:
@@ -726,3 +742,188 @@ def norm_cases(bn: tuple[int, ...] = BN_SHAPE, ln: tuple[int, int] = LN_SHAPE) -
     """The normalization cases, one per op at the given shapes (default: the issue's)."""
     return [make_case(op, int(np.prod(ln if op.name.endswith(_label(ln)) else bn)), group="normalization")
             for op in norm_ops(bn, ln)]
+
+
+# ----------------------------------------------------------------------------------------------- inference
+# Issue 5's cases. The fused BatchNorm-eval + ReLU (scale_shift_act, the per-channel scale and shift folded from
+# the running statistics outside the timing, as an inference engine does once) against PyTorch's batch_norm +
+# relu_ and ONNX Runtime's BatchNormalization → Relu; the fused uint8 image normalization against NumPy's and
+# PyTorch's best spellings; and a small ResNet-like PyTorch model in eval mode, folded by nc.fuse.fuse_torch
+# (normcore's column) against the same model unfolded (end-to-end inference speed-up; both run on PyTorch).
+
+IMAGE_SHAPE = (64, 224, 224, 3)
+IMAGE_MEAN = (0.485, 0.456, 0.406)  # ImageNet's, as torchvision's Normalize is usually given
+IMAGE_STD = (0.229, 0.224, 0.225)
+MODEL_INPUT = (16, 3, 64, 64)
+#: The issue's targets: scale_shift_act ≥ 1.2× the best peer and within 1.2× a memory copy; normalize_image ≥ 3×.
+TARGET_SSA_SPEEDUP, TARGET_SSA_ROOFLINE, TARGET_IMAGE_SPEEDUP = 1.2, 1.2, 3.0
+
+
+def _folded_scale_shift(w: np.ndarray, b: np.ndarray, rm: np.ndarray, rv: np.ndarray, eps: float = 1e-5):
+    """BatchNorm eval as y = x·scale + shift (float64, rounded once to float32)."""
+    scale = w.astype(np.float64) / np.sqrt(rv.astype(np.float64) + eps)
+    return scale.astype(np.float32), (b - rm.astype(np.float64) * scale).astype(np.float32)
+
+
+def _ssa_op(shape: tuple[int, ...], channels_last: bool) -> Op:
+    layout = "NHWC" if channels_last else "NCHW"
+    axis = -1 if channels_last else 1
+    t = partial(_torch_nchw, channels_last=channels_last)
+
+    def normcore(x, w, b, rm, rv, *, out):
+        scale, shift = _folded_scale_shift(w, b, rm, rv)
+        return partial(nc.scale_shift_act, x, scale, shift, "relu", channel_axis=axis, out=out)
+
+    def torch_bn_relu(x, w, b, rm, rv, *, out):
+        return allocating(lambda: torch.nn.functional.batch_norm(t(x), rm, rv, w, b, False).relu_(), out=t(out))
+
+    return Op(f"scale_shift_act relu {layout} {_label(shape)}", 2,
+              norm_setup(shape, channels=shape[1], channels_last=channels_last, stats="eval"), NORM_TOL, (
+                  (NORMCORE, normcore),
+                  (TORCH, torch_bn_relu),
+                  *(((ONNXRUNTIME, OnnxNode.of("BatchNormalization", epsilon=1e-5, then=("Relu",))),)
+                    if not channels_last else ()),
+              ), min_speedup=TARGET_SSA_SPEEDUP, max_roofline=TARGET_SSA_ROOFLINE)
+
+
+def image_setup(shape: tuple[int, ...]) -> Setup:
+    """Random uint8 images of ``shape`` (NHWC) and ImageNet's mean and std."""
+
+    def setup(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+        return (rng.integers(0, 256, shape, dtype=np.uint8), np.array(IMAGE_MEAN, np.float32),
+                np.array(IMAGE_STD, np.float32))
+
+    return setup
+
+
+def _nchw_float32(inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+    return np.empty(np.moveaxis(inputs[0], -1, 1).shape, np.float32)
+
+
+def _image_affine(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(images·(1/255) − mean) / std = images·a − b, with a, b of shape (C, 1, 1) for NCHW broadcasting."""
+    a = (1.0 / 255.0) / std.astype(np.float64)
+    b = mean.astype(np.float64) / std.astype(np.float64)
+    return a.astype(np.float32).reshape(-1, 1, 1), b.astype(np.float32).reshape(-1, 1, 1)
+
+
+def numpy_normalize_image(images, mean, std, *, out):
+    """Two ufuncs with out=: multiply the NCHW view of the uint8 images by 1/(255·std), subtract mean/std."""
+    a, b = _image_affine(mean, std)
+    nchw = images.transpose(0, 3, 1, 2)
+
+    def run() -> None:
+        np.multiply(nchw, a, out=out)
+        np.subtract(out, b, out=out)
+
+    return run
+
+
+def torch_normalize_image(images, mean, std, *, out):
+    """The same two passes in PyTorch with out= (faster than ToTensor's ``.float().div(255)`` followed by
+    Normalize's ``sub_(mean).div_(std)``: two fewer passes, no allocation)."""
+    a, b = (torch.from_numpy(v) for v in _image_affine(mean.numpy(), std.numpy()))
+    nchw = images.permute(0, 3, 1, 2)
+
+    def run() -> None:
+        torch.mul(nchw, a, out=out)
+        out.sub_(b)
+
+    return run
+
+
+def image_op(shape: tuple[int, ...] = IMAGE_SHAPE) -> Op:
+    """uint8 NHWC images of ``shape`` → normalized NCHW float32 (5 bytes per element: 1 read, 4 written)."""
+    return Op(f"normalize_image uint8 NHWC->NCHW {_label(shape)}", 2, image_setup(shape), (1e-5, 1e-5), (
+        (NORMCORE, lambda images, mean, std, *, out: partial(nc.normalize_image, images, mean, std, out=out)),
+        (NUMPY, numpy_normalize_image),
+        (TORCH, torch_normalize_image),
+    ), output=_nchw_float32, bytes_per_element=5, min_speedup=TARGET_IMAGE_SPEEDUP)
+
+
+def resnet_like(channels: int = 32, blocks: int = 4, classes: int = 10, seed: int = 0) -> Any:
+    """A small ResNet-like torch model in eval mode (conv-BN-ReLU stem, residual blocks of two conv-BN with a
+    strided 1×1 conv-BN shortcut where the shape changes, pooling, a Linear → BatchNorm1d head), random BatchNorm
+    statistics; deterministic for a seed."""
+    nn = torch.nn
+    torch.manual_seed(seed)
+
+    class Block(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.short = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                          if stride != 1 or cin != cout else nn.Identity())
+
+        def forward(self, x):
+            y = torch.relu(self.bn1(self.conv1(x)))
+            return torch.relu(self.bn2(self.conv2(y)) + self.short(x))
+
+    layers: list[Any] = [nn.Conv2d(3, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()]
+    c = channels
+    for i in range(blocks):
+        stride = 2 if i and i % 2 == 0 else 1
+        cout = c * stride
+        layers.append(Block(c, cout, stride))
+        c = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, c), nn.BatchNorm1d(c), nn.ReLU(),
+               nn.Linear(c, classes)]
+    model = nn.Sequential(*layers)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    return model.eval()
+
+
+def model_setup(shape: tuple[int, ...]) -> Setup:
+    def setup(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+        return (rng.standard_normal(shape, dtype=np.float32),)
+
+    return setup
+
+
+def _model_output(inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+    return np.empty((inputs[0].shape[0], 10), np.float32)
+
+
+def _torch_model(fold: bool):
+    def build(x, *, out):
+        from ..fuse import fuse_torch
+
+        model = resnet_like()
+        if fold:
+            model = fuse_torch(model)
+
+        def infer():
+            with torch.inference_mode():
+                return model(x)
+
+        return allocating(infer, out=out)
+
+    return build
+
+
+#: normcore's column is the folded model (nc.fuse.fuse_torch, run by PyTorch), the peer the original: speed-up =
+#: the end-to-end inference speed-up of folding.
+MODEL_CONTENDERS = (Contender("torch + nc.fuse.fuse_torch", TORCH, _torch_model(True), "normcore"),
+                    Contender("torch (unfolded)", TORCH, _torch_model(False)))
+
+
+def inference_cases(bn: tuple[int, ...] = BN_SHAPE, image: tuple[int, ...] = IMAGE_SHAPE,
+                    model_input: tuple[int, ...] = MODEL_INPUT) -> list[Case]:
+    """scale_shift_act with ReLU (NCHW, NHWC) on ``bn``, normalize_image on ``image``, then the folded model on
+    ``model_input`` (when PyTorch is installed)."""
+    out = [make_case(_ssa_op(bn, last), int(np.prod(bn)), group="inference") for last in (False, True)]
+    out.append(make_case(image_op(image), int(np.prod(image)), group="inference", roofline=False))
+    if TORCH.available():
+        out.append(Case(f"resnet-like eval, BatchNorm folded {_label(model_input)}", "inference",
+                        int(np.prod(model_input)), 2, model_setup(model_input), MODEL_CONTENDERS, (1e-4, 1e-4),
+                        roofline=False, output=_model_output, bytes_per_element=0))
+    return out

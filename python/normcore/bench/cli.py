@@ -19,7 +19,7 @@ import time
 import normcore as nc
 
 from . import report
-from .cases import default_cases, norm_cases
+from .cases import default_cases, inference_cases, norm_cases
 from .harness import Config, Row, run_suite, select
 from .machine import usable_cores
 
@@ -103,14 +103,14 @@ def run(args: argparse.Namespace) -> int:
     if any(t < 1 for t in threads):
         print(f"normcore bench: --threads must be >= 1, got {threads}", file=sys.stderr)
         return 2
-    cases = default_cases(tuple(args.sizes)) if args.sizes else default_cases() + norm_cases()
+    cases = default_cases(tuple(args.sizes)) if args.sizes else default_cases() + norm_cases() + inference_cases()
     try:
         cases = select(cases, args.filter)
     except re.error as e:
         print(f"normcore bench: bad --filter {args.filter!r}: {e}", file=sys.stderr)
         return 2
     if not cases:
-        names = ", ".join(dict.fromkeys(c.label for c in default_cases() + norm_cases()))
+        names = ", ".join(dict.fromkeys(c.label for c in default_cases() + norm_cases() + inference_cases()))
         print(f"normcore bench: no case matches --filter {args.filter!r}; cases: {names}", file=sys.stderr)
         return 2
 

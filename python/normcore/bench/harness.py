@@ -124,6 +124,9 @@ class Row:
     skipped: str = ""
     #: Cores kept busy by other processes (and hypervisor steal) while the row was timed; None if unknown.
     other_load: float | None = None
+    #: The case's own targets (see :class:`Case`), None where it has none.
+    min_speedup: float | None = None
+    max_roofline: float | None = None
 
     def _timed(self, role: str) -> list[Result]:
         return [r for r in self.results if r.role == role and r.median_s is not None]
@@ -409,7 +412,8 @@ def run_row(case: Case, inputs: Sequence[np.ndarray], out: np.ndarray, threads: 
             results[name] = dataclasses.replace(res, samples_s=list(res.samples_s), detail=res.detail)
     contenders = [c for c in contenders if c.name not in reuse]
     row = Row(case.name, case.group, case.n, case.size, np.dtype(case.dtype).name, threads, case.streams,
-              case.bytes_moved, case.unit, list(results.values()))
+              case.bytes_moved, case.unit, list(results.values()), min_speedup=case.min_speedup,
+              max_roofline=case.max_roofline)
     for lib in {c.library for c in contenders}:
         lib.set_threads(threads)
     calls: dict[str, Callable[[], Any]] = {}
@@ -467,7 +471,7 @@ def run_suite(
         total, index = len(cases) * len(threads), 0
         for case in cases:
             inputs = case.setup(np.random.default_rng(config.seed), case.n)
-            out = np.empty_like(inputs[0])
+            out = case.output(inputs) if case.output is not None else np.empty_like(inputs[0])
             # Single-threaded contenders (NumPy, np.copyto) are measured in the case's first row that runs and
             # reused in its other thread counts: the same measurement again would only cost time.
             single = {c.name for c in (*case.contenders, *ROOFLINE) if not c.library.threaded}

@@ -106,27 +106,32 @@ class OnnxNode:
     ``opset``: the default-domain opset the model imports (Gelu needs 20, Mish 18); the IR version is the lowest
     that opset allows. ``gate``: the graph is ``y = in0 · op_type(inputs...)`` instead, a second node (Mul) that
     spells what has no ONNX op of its own, e.g. silu = x·Sigmoid(x) (ONNX Runtime fuses the pair into one kernel).
+    ``then``: unary ops applied in turn to the result, e.g. ``("Relu",)`` for BatchNormalization → Relu.
     """
 
     op_type: str
     attributes: tuple[tuple[str, Any], ...] = ()
     opset: int = 17
     gate: bool = False
+    then: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, op_type: str, *, opset: int = 17, gate: bool = False, **attributes: Any) -> OnnxNode:
-        return cls(op_type, tuple(sorted(attributes.items())), opset, gate)
+    def of(cls, op_type: str, *, opset: int = 17, gate: bool = False, then: tuple[str, ...] = (),
+           **attributes: Any) -> OnnxNode:
+        return cls(op_type, tuple(sorted(attributes.items())), opset, gate, tuple(then))
 
     def model(self, inputs: Sequence[np.ndarray]) -> Any:
         """The ONNX model over 1-D inputs of the given arrays' length and dtype."""
         h = onnx.helper
         elem = h.np_dtype_to_tensor_dtype(inputs[0].dtype)
         names = [f"in{i}" for i in range(len(inputs))]
+        stages = [f"t{i}" for i in range(len(self.then))] + ["out"]  # the main op writes stages[0]
         if self.gate:
             nodes = [h.make_node(self.op_type, names, ["gate"], **dict(self.attributes)),
-                     h.make_node("Mul", [names[0], "gate"], ["out"])]
+                     h.make_node("Mul", [names[0], "gate"], [stages[0]])]
         else:
-            nodes = [h.make_node(self.op_type, names, ["out"], **dict(self.attributes))]
+            nodes = [h.make_node(self.op_type, names, [stages[0]], **dict(self.attributes))]
+        nodes += [h.make_node(op, [a], [b]) for op, a, b in zip(self.then, stages, stages[1:])]
         graph = h.make_graph(
             nodes,
             f"normcore_bench_{self.op_type}",

@@ -138,7 +138,7 @@ def throughput_table(suite: Suite) -> Table:
             continue
         unit = _unit_for(row)
         best = row.best_peer
-        epc = row.elements_per_cycle(hz) if row.n <= IN_CACHE_MAX else None
+        epc = row.elements_per_cycle(hz) if row.n <= IN_CACHE_MAX and row.group != "inference" else None
         rows.append([
             row.name, row.size, str(row.threads),
             f"{fmt_time(row.normcore_s, unit)} {_unit_label(unit)}" if row.normcore_s else (
@@ -260,9 +260,27 @@ def targets(suite: Suite) -> list[dict[str, Any]]:
                    f"{fmt_time(r.roofline_s, 'ms')} ms)" for r in judged
                    if r.roofline_ratio > TARGET_BWD_ROOFLINE],  # type: ignore[operator]
     })
+    judged = [r for r in suite.rows if r.normcore_s and (r.min_speedup is not None or r.max_roofline is not None)]
+    out.append({
+        "target": "every case with targets of its own meets them (a minimum speed-up over the best peer, a maximum "
+                  "ratio to the copy roofline), every thread count",
+        "judged": len(judged),
+        "missed": [f"{r.label}: {miss}" for r in judged for miss in _own_misses(r)],
+    })
     for t in out:
         t["status"] = "n/a" if not t["judged"] else ("met" if not t["missed"] else "MISSED")
     return out
+
+
+def _own_misses(row: Row) -> list[str]:
+    """How a row misses its case's own targets (empty when it meets them, or they cannot be judged)."""
+    misses = []
+    if row.min_speedup is not None and row.speedup is not None and row.speedup < row.min_speedup:
+        misses.append(f"{fmt_ratio(row.speedup)} the best peer ({row.best_peer.name}), target "  # type: ignore[union-attr]
+                      f"{row.min_speedup:g}×")
+    if row.max_roofline is not None and row.roofline_ratio is not None and row.roofline_ratio > row.max_roofline:
+        misses.append(f"{fmt_ratio(row.roofline_ratio)} the copy roofline, target {row.max_roofline:g}×")
+    return misses
 
 
 def skipped(suite: Suite) -> list[str]:
@@ -278,7 +296,7 @@ def in_cache_table(suite: Suite) -> Table | None:
     """normcore's in-cache throughput in elements per cycle, one line per function and size, a column per thread
     count: n / (median seconds × nominal clock)."""
     hz = suite.machine.get("cpu_hz")
-    rows_in = [r for r in suite.rows if r.group != "overhead" and r.n <= IN_CACHE_MAX]
+    rows_in = [r for r in suite.rows if r.group not in ("overhead", "inference") and r.n <= IN_CACHE_MAX]
     if not hz or not rows_in:
         return None
     lines: dict[tuple[str, str], dict[int, Row]] = {}

@@ -44,6 +44,55 @@ void ssa_rows_kernel(T* y, const T* x, const T* r, std::size_t rows, std::size_t
   if (h.stream) stream_fence();
 }
 
+// uint8 RGB pixels to planes through the (3, 256) table of results (exact: it holds them correctly rounded), or,
+// with affine and AVX2 / AVX-512, in double arithmetic on whole vectors of pixels, v·A + B per channel (without
+// their byte shuffles the table is faster).
+template <class T>
+void rgb_planes_kernel(T* r, T* g, T* b, const std::uint8_t* x, std::size_t n, const T* tab, const double* affine,
+                       StoreHint h) {
+  auto pixel = [&](std::size_t q) {
+    r[q] = tab[x[3 * q]];
+    g[q] = tab[256 + x[3 * q + 1]];
+    b[q] = tab[512 + x[3 * q + 2]];
+  };
+  std::size_t q = 0;
+#if defined(__AVX2__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (affine) {
+      using V = vf;
+      using I = vi32;
+      constexpr std::size_t W = traits<V>::lanes;
+      auto misalign = [](const T* p) { return reinterpret_cast<std::uintptr_t>(p) % sizeof(V); };
+      // streaming stores need aligned destinations: the three planes must be equally misaligned
+      const bool stream = h.stream && misalign(r) == misalign(g) && misalign(r) == misalign(b) &&
+                          misalign(r) % sizeof(T) == 0;
+      if (stream)
+        for (; q < n && misalign(r + q) != 0; ++q) pixel(q);
+      auto wide = [](double a) { return vd2{splat<vd>(a), splat<vd>(a)}; };
+      const vd2 A[3] = {wide(affine[0]), wide(affine[1]), wide(affine[2])};
+      const vd2 B[3] = {wide(affine[3]), wide(affine[4]), wide(affine[5])};
+      T* planes[3] = {r, g, b};
+      for (; q + W <= n; q += W) {
+        I v[3];
+        load_rgb_bytes(x + 3 * q, v);
+        for (int c = 0; c < 3; ++c) {
+          const V f = __builtin_convertvector(v[c], V);  // exact
+          const V y = narrow<V>(widen(f) * A[c] + B[c]);
+          if (stream)
+            store_stream<V>(planes[c] + q, y);
+          else
+            store<V>(planes[c] + q, y);
+        }
+      }
+      if (stream && !h.defer_fence) stream_fence();
+    }
+  }
+#endif
+  (void)affine;
+  (void)h;
+  for (; q < n; ++q) pixel(q);
+}
+
 template <class T>
 InferenceKernels<T> make_inference_kernels() {
   InferenceKernels<T> k{};
@@ -52,5 +101,6 @@ InferenceKernels<T> make_inference_kernels() {
   k.rows[static_cast<int>(Activation::name)] = &ssa_rows_kernel<ops::name, T>;
   NORMCORE_ACTIVATION_LIST(NORMCORE_REGISTER_SSA)
 #undef NORMCORE_REGISTER_SSA
+  k.rgb_planes = &rgb_planes_kernel<T>;
   return k;
 }
