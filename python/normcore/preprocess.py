@@ -6,6 +6,11 @@ merged with Chan et al.'s formula, so it is bitwise identical for any thread cou
 statistics exactly with the same formula, so a dataset that does not fit in memory is fitted from an iterable of
 batches (``fit_batches``). The elementwise transform is NumPy broadcasting.
 
+``Standardizer`` (and ``MeanSubtraction``) also fit a ``dask.array`` without loading it: one dask task per block
+computes the block's (mean, M2), on whichever scheduler or cluster is active, and the blocks are merged with the
+same exact formula; transform / inverse_transform of a dask array return a lazy dask array. dask is optional and
+not imported unless a dask array is given; the other estimators turn a dask array into a NumPy one.
+
 Implemented here: ``Standardizer``, ``MeanSubtraction``, ``MinMaxScaler``, ``PCA`` and ``Whitening`` (their
 covariance is a BLAS matmul of the centred data; the eigendecomposition is NumPy's ``eigh``).
 """
@@ -206,6 +211,9 @@ class Standardizer(_AxisEstimator):
     scale 1 (scikit-learn's rule), ``n_samples_seen_`` = values reduced per statistic. ``with_mean=False`` skips
     centering, ``with_std=False`` skips scaling (``var_`` and ``scale_`` are then None; both False → ``mean_``
     None too, as scikit-learn). Results keep X's dtype; statistics are float64.
+
+    X may be a ``dask.array``: fitted block by block (blocks may split any axis; per-block statistics computed by
+    dask, merged exactly), transformed lazily (a dask array back).
     """
 
     def __init__(self, axis=0, with_mean=True, with_std=True):
