@@ -101,7 +101,7 @@ def activation_statistics(depth=10, width=500, batch=1000, init="xavier", activa
     net = MLP([_weight(init, (width, width), gen) for _ in range(depth)], act, head=False)
     net.forward(x)
     rows = []
-    for layer, c in enumerate(net._cache, 1):
+    for layer, c in enumerate(net.cache, 1):
         h = c["output"]
         counts, edges = np.histogram(h, bins=bins)
         rows.append({"layer": layer, "mean": float(h.mean()), "std": float(h.std()),
@@ -124,8 +124,8 @@ def gradient_flow(depth=10, width=500, batch=1000, init="xavier", activation="ta
 
     Sigmoid (Xavier, He or small init) makes ∂L/∂W vanish towards the input (orders of magnitude smaller in the
     first layer than in the last); a small init with tanh or ReLU makes ∂L/∂h vanish towards the input and every
-    ∂L/∂W tiny; He + ReLU keeps ∂L/∂h constant (∂L/∂W grows ~10× over 10 layers as deep ReLU features align
-    across samples); BatchNorm keeps ∂L/∂W within a small factor across layers for any init.
+    ∂L/∂W tiny; He + ReLU keeps ∂L/∂h constant (∂L/∂W does not vanish: it grows ~10× from the first layer to
+    the last); BatchNorm keeps ∂L/∂W within a small factor across layers for any init.
     """
     fname = "gradient_flow"
     depth = _positive_int(depth, fname, "depth")
@@ -147,7 +147,7 @@ def gradient_flow(depth=10, width=500, batch=1000, init="xavier", activation="ta
     grads = net.backward(grad_logits)
     return [{"layer": layer, "act_std": float(c["output"].std()), "grad_std": float(d["output"].std()),
              "grad_norm": float(np.linalg.norm(d["output"])), "weight_grad_norm": float(np.linalg.norm(d["weight"]))}
-            for layer, (c, d) in enumerate(zip(net._cache[:depth], grads[:depth]), 1)]
+            for layer, (c, d) in enumerate(zip(net.cache[:depth], grads[:depth]), 1)]
 
 
 # activations whose output is not one value per input value (no elementwise derivative)

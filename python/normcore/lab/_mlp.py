@@ -32,7 +32,9 @@ class MLP:
             self.bn.append({"weight": np.ones(w.shape[0], dtype), "bias": np.zeros(w.shape[0], dtype),
                             "running_mean": np.zeros(w.shape[0], dtype),
                             "running_var": np.ones(w.shape[0], dtype)} if hidden_bn else None)
-        self._cache: list[dict] = []
+        #: per layer after a forward: "input", "output" (and for hidden layers "preact", the activation's input;
+        #: with BatchNorm in training "bn_input", "mean", "rstd")
+        self.cache: list[dict] = []
 
     def forward(self, x, training=True):
         """The network's output for the batch x of shape (batch, in); ``training``: BatchNorm with the batch's
@@ -62,7 +64,7 @@ class MLP:
                 h = z
             c["output"] = h
             cache.append(c)
-        self._cache = cache
+        self.cache = cache
         return h
 
     def backward(self, grad_output):
@@ -72,7 +74,7 @@ class MLP:
         grads = [None] * len(self.weights)
         g = grad_output
         for i in reversed(range(len(self.weights))):
-            c = self._cache[i]
+            c = self.cache[i]
             d = {"output": g, "bn_weight": None, "bn_bias": None}
             if i < self.n_hidden:
                 g = self.act.backward(g, c["preact"])
