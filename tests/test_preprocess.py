@@ -222,3 +222,44 @@ def test_pca_errors():
         PCA().fit(np.ones(4))
     with pytest.raises(NotFittedError, match="at least 2 samples"):
         PCA().fit(np.ones((1, 3))).transform(np.ones((1, 3)))
+
+
+# ---------------------------------------------------------------- dask arrays: fitted block by block
+
+@pytest.mark.parametrize("shape,chunks,axis", [
+    ((1000, 7), (130, 3), 0),                                # rows and features both chunked
+    ((12, 9, 10, 3), (5, 4, 3, 2), (0, 1, 2)),               # per-channel image statistics, NHWC
+    ((6, 3, 8, 5), (4, 2, 3, 5), (0, 2, 3)),                 # NCHW
+    ((40, 6), (7, 4), None),                                 # one global mean / std
+])
+def test_standardizer_fits_dask_chunk_by_chunk(shape, chunks, axis):
+    da = pytest.importorskip("dask.array")
+    x = _data(shape, seed=11)
+    lazy = da.from_array(x, chunks=chunks)
+    s, ref = Standardizer(axis=axis).fit(lazy), Standardizer(axis=axis).fit(x)
+    assert s.mean_.shape == ref.mean_.shape and s.n_samples_seen_ == ref.n_samples_seen_
+    np.testing.assert_allclose(s.mean_, x.mean(axis=axis), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(s.var_, x.var(axis=axis), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(s.var_, ref.var_, rtol=1e-12, atol=0)
+    y = s.transform(lazy)  # lazy: still a dask array, same values as the NumPy transform
+    assert type(y).__module__.startswith("dask") and y.dtype == np.float64
+    np.testing.assert_allclose(y.compute(), ref.transform(x), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(s.inverse_transform(y).compute(), x, rtol=1e-12)
+
+
+def test_standardizer_dask_partial_fit_merges_with_numpy_batches():
+    da = pytest.importorskip("dask.array")
+    x = _data((900, 4, 3), seed=12, dtype=np.float32)
+    s = Standardizer(axis=(0, 1)).partial_fit(x[:100])  # a NumPy batch, then a dask one
+    s.partial_fit(da.from_array(x[100:], chunks=(250, 3, 2)))
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(s.mean_, x64.mean(axis=(0, 1)), rtol=1e-12)
+    np.testing.assert_allclose(s.var_, x64.var(axis=(0, 1)), rtol=1e-10)
+    assert s.n_samples_seen_ == 3600 and s.transform(da.from_array(x)).dtype == np.float32
+    with pytest.raises(TypeError, match="dtype int64"):
+        Standardizer().fit(da.from_array(np.arange(12).reshape(4, 3)))
+    unknown = da.from_array(x64[:, 0, 0], chunks=100)
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        Standardizer().fit(unknown[unknown > 1000.0])
+    with pytest.raises(ValueError, match=r"fitted with \(3,\) features"):
+        s.partial_fit(da.from_array(x[:, :, :2]))

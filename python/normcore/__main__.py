@@ -1,5 +1,5 @@
 """Command line: ``python -m normcore bench ...``, ``python -m normcore fuse in.onnx -o out.onnx``,
-``python -m normcore --cmakedir``."""
+``python -m normcore lab init|gradients|saturation|batchnorm [--plot PATH.png]``, ``python -m normcore --cmakedir``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     fuse = sub.add_parser("fuse", help="fold BatchNormalization nodes into Conv/ConvTranspose/Gemm of an ONNX model")
     fuse.add_argument("input", help="the ONNX model to read")
     fuse.add_argument("-o", "--output", required=True, help="where to write the folded model")
+    lab = sub.add_parser("lab", help="the lecture's experiments: activations per init, gradient flow, saturation, "
+                                     "BatchNorm's effect on training (tables; figures with --plot)")
+    from .lab.cli import add_arguments as add_lab_arguments
+
+    add_lab_arguments(lab)
     args = parser.parse_args(argv)
 
     import normcore
@@ -50,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"folded {bn} into {producer}")
         print(f"{len(folded)} BatchNormalization node(s) folded; wrote {args.output}")
         return 0
+    if args.command == "lab":
+        from .lab.cli import run as run_lab
+
+        return run_lab(args)
     parser.print_help()
     return 0
 

@@ -6,6 +6,11 @@ merged with Chan et al.'s formula, so it is bitwise identical for any thread cou
 statistics exactly with the same formula, so a dataset that does not fit in memory is fitted from an iterable of
 batches (``fit_batches``). The elementwise transform is NumPy broadcasting.
 
+``Standardizer`` (and ``MeanSubtraction``) also fit a ``dask.array`` without loading it: one dask task per block
+computes the block's (mean, M2), on whichever scheduler or cluster is active, and the blocks are merged with the
+same exact formula; transform / inverse_transform of a dask array return a lazy dask array. dask is optional and
+not imported unless a dask array is given; the other estimators turn a dask array into a NumPy one.
+
 Implemented here: ``Standardizer``, ``MeanSubtraction``, ``MinMaxScaler``, ``PCA`` and ``Whitening`` (their
 covariance is a BLAS matmul of the centred data; the eigendecomposition is NumPy's ``eigh``).
 """
@@ -50,13 +55,64 @@ class NotFittedError(ValueError, AttributeError):
     """transform / inverse_transform before fit (the same bases as scikit-learn's NotFittedError)."""
 
 
-def _array(X, fname):
-    x = np.asarray(X)
+def _is_dask(X):
+    """A dask array (told without importing dask, which is optional)."""
+    return type(X).__module__.startswith("dask.")
+
+
+def _array(X, fname, lazy=False):
+    """X as a NumPy array, or kept as it is when ``lazy`` and it is a dask array (then not computed here)."""
+    x = X if lazy and _is_dask(X) else np.asarray(X)
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{fname}: X has dtype {x.dtype}; only float32 and float64 are supported")
     if x.ndim < 1:
         raise ValueError(f"{fname}: X must have at least 1 dimension, got shape {x.shape}")
+    if any(isinstance(s, float) and np.isnan(s) for s in x.shape):
+        raise ValueError(f"{fname}: the dask array X has unknown chunk sizes (shape {x.shape}); call "
+                         "X.compute_chunk_sizes() first")
     return x
+
+
+def _chan(n0, mean0, m20, n1, mean1, m21):
+    """Chan et al.'s exact merge of two sets' (count, mean, M2) → the union's (count, mean, M2)."""
+    total = n0 + n1
+    delta = mean1 - mean0
+    return total, mean0 + delta * (n1 / total), m20 + m21 + delta * delta * (n0 * n1 / total)
+
+
+def _rows(x, axes, n):
+    """X seen as (n values, features): the reduced axes first, flattened."""
+    return np.moveaxis(x, axes, tuple(range(len(axes)))).reshape(n, -1)
+
+
+def _block_moments(block, axes):
+    n = int(np.prod([block.shape[i] for i in axes]))
+    return _core.column_moments(_rows(block, axes, n))
+
+
+def _dask_moments(x, axes):
+    """Per-feature (mean, M2) over the reduced ``axes`` of the dask array x, flattened like the NumPy path: each
+    block's moments are computed by dask (one task per block, on whichever scheduler is active), then the blocks
+    along the reduced axes are merged here with Chan's formula."""
+    import dask
+
+    blocks = x.to_delayed()
+    task = dask.delayed(_block_moments, pure=True)
+    indices = [i for i in np.ndindex(*x.numblocks) if all(x.chunks[a][i[a]] > 0 for a in range(x.ndim))]
+    moments = dask.compute(*[task(blocks[i], axes) for i in indices])
+    kept = [a for a in range(x.ndim) if a not in axes]
+    start = [np.concatenate(([0], np.cumsum(c))).astype(int) for c in x.chunks]
+    mean, m2 = np.zeros([x.shape[a] for a in kept]), np.zeros([x.shape[a] for a in kept])
+    merged = {}  # kept-axes block index → (count, mean, M2) over the reduced axes so far
+    for i, (bmean, bm2) in zip(indices, moments):
+        n = int(np.prod([x.chunks[a][i[a]] for a in axes]))
+        key = tuple(i[a] for a in kept)
+        merged[key] = (n, bmean, bm2) if key not in merged else _chan(*merged[key], n, bmean, bm2)
+    for key, (_, bmean, bm2) in merged.items():
+        where = tuple(slice(start[a][k], start[a][k + 1]) for a, k in zip(kept, key))
+        shape = [x.chunks[a][k] for a, k in zip(kept, key)]
+        mean[where], m2[where] = bmean.reshape(shape), bm2.reshape(shape)
+    return mean.ravel(), m2.ravel()
 
 
 class _AxisEstimator(_Mixin, _Base):
@@ -64,6 +120,7 @@ class _AxisEstimator(_Mixin, _Base):
     as (n values, features), merged into the fitted state) and the transforms."""
 
     _STATE = ("_kept", "_ndim", "n_samples_seen_")
+    _LAZY = False  # True: dask arrays are fitted block by block and transformed lazily (else made NumPy arrays)
 
     # ---------------------------------------------------------------- shapes
     def _axes(self, x, fname):
@@ -99,7 +156,7 @@ class _AxisEstimator(_Mixin, _Base):
         """(x, reduced axes) of a fitted estimator's transform input."""
         fname = f"{type(self).__name__}.{kind}"
         self._check_fitted(fname)
-        x = _array(X, fname)
+        x = _array(X, fname, lazy=self._LAZY)
         return x, self._layout(x, fname)[0]
 
     def _check_params(self, fname):
@@ -128,16 +185,18 @@ class _AxisEstimator(_Mixin, _Base):
     def partial_fit(self, X, y=None):
         """Merge the statistics of one more batch X into the fitted ones; returns self."""
         fname = f"{type(self).__name__}.partial_fit"
-        x = _array(X, fname)
+        x = _array(X, fname, lazy=self._LAZY)
         axes, kept = self._layout(x, fname)
         n = int(np.prod([x.shape[i] for i in axes]))
         if n == 0:
             raise ValueError(f"{fname}: X of shape {x.shape} has no samples over axis={self.axis!r}")
         self._check_params(fname)
-        x2 = np.moveaxis(x, axes, tuple(range(len(axes)))).reshape(n, -1)
         first = not hasattr(self, "_kept")
         self._kept, self._ndim = kept, x.ndim
-        self._merge(x2, n, first)
+        if _is_dask(x):  # only estimators with _LAZY get here
+            self._merge_moments(*_dask_moments(x, axes), n, first)
+        else:
+            self._merge(_rows(x, axes, n), n, first)
         self.n_samples_seen_ = n if first else self.n_samples_seen_ + n
         return self
 
@@ -152,6 +211,9 @@ class Standardizer(_AxisEstimator):
     scale 1 (scikit-learn's rule), ``n_samples_seen_`` = values reduced per statistic. ``with_mean=False`` skips
     centering, ``with_std=False`` skips scaling (``var_`` and ``scale_`` are then None; both False → ``mean_``
     None too, as scikit-learn). Results keep X's dtype; statistics are float64.
+
+    X may be a ``dask.array``: fitted block by block (blocks may split any axis; per-block statistics computed by
+    dask, merged exactly), transformed lazily (a dask array back).
     """
 
     def __init__(self, axis=0, with_mean=True, with_std=True):
@@ -161,16 +223,15 @@ class Standardizer(_AxisEstimator):
 
     _STATE = _AxisEstimator._STATE + ("_mean", "_m2", "mean_", "var_", "scale_")
 
+    _LAZY = True
+
     def _merge(self, x2, n, first):
+        self._merge_moments(*_core.column_moments(x2), n, first)
+
+    def _merge_moments(self, mean, m2, n, first):
         """Chan et al.: the batch's (mean, M2) merged exactly into the fitted ones."""
-        mean, m2 = _core.column_moments(x2)
         if not first:
-            n0 = self.n_samples_seen_
-            total = n0 + n
-            delta = mean - self._mean
-            mean = self._mean + delta * (n / total)
-            m2 = self._m2 + m2 + delta * delta * (n0 * n / total)
-            n = total
+            n, mean, m2 = _chan(self.n_samples_seen_, self._mean, self._m2, n, mean, m2)
         self._mean, self._m2 = mean, m2
         var = m2 / n
         self.mean_ = mean.reshape(self._kept) if (self.with_mean or self.with_std) else None
