@@ -48,7 +48,7 @@ def _reference(x, s, t, r, name, axis):
 @pytest.mark.parametrize("with_residual", [False, True])
 def test_against_float64_reference(isa, name, dtype, axis, with_residual, rng):
     W = lanes(dtype)
-    for C, S in [(1, 1), (3, W - 1), (W + 1, W), (5, 61)]:
+    for C, S in [(1, 1), (3, W - 1), (W + 1, W), (5, 61), (W, 3), (2 * W, 5), (8 * W, 2), (9 * W, 2)]:
         shape = (2, C, S) if axis == 1 else (2, S, C)
         x = (rng.standard_normal(shape) * 3).astype(dtype)
         s = rng.standard_normal(C).astype(dtype)
@@ -63,6 +63,23 @@ def test_against_float64_reference(isa, name, dtype, axis, with_residual, rng):
         eps = np.finfo(dtype).eps
         np.testing.assert_allclose(got, want, rtol=4 * eps, atol=4 * eps * mag.max())
         assert got.dtype == dtype and got.shape == shape
+
+
+@pytest.mark.parametrize("C", [16, 64, 40])
+def test_channels_last_large_streamed_equals_channels_first(isa, C, threads, rng):
+    """Channels-last rows of whole vectors (s, t in registers, streaming stores) and other rows give the bits of the
+    channels-first kernel, into aligned and misaligned outputs, on 1 and 2 threads."""
+    n_rows = (9 << 20) // (4 * C) + 3  # > 8 MiB of float32 output: streamed
+    xl = rng.standard_normal((n_rows, C)).astype(np.float32)
+    s, t = rng.standard_normal(C).astype(np.float32), rng.standard_normal(C).astype(np.float32)
+    r = rng.standard_normal((n_rows, C)).astype(np.float32)
+    want = nc.scale_shift_act(np.ascontiguousarray(xl.T)[None], s, t, "silu", residual=np.ascontiguousarray(r.T)[None])
+    buf = np.empty(xl.size + 1, np.float32)
+    for n in (1, 2):
+        nc.set_num_threads(n)
+        for out in (np.empty_like(xl), buf[1:].reshape(xl.shape)):
+            got = nc.scale_shift_act(xl, s, t, "silu", channel_axis=-1, residual=r, out=out)
+            np.testing.assert_array_equal(got, want[0].T)
 
 
 def test_in_place_and_threads(threads, rng):

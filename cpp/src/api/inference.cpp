@@ -124,7 +124,7 @@ void scale_shift_act(Activation op, const ActivationParams& p, T* y, const T* x,
     });
   } else {
     const auto rows = k.rows[id];
-    const StoreHint h = C * sizeof(T) >= 4096 ? detail::store_hint(n * sizeof(T)) : StoreHint{};
+    const StoreHint h = detail::store_hint(n * sizeof(T));
     detail::parallel_ranges(N * S, std::max<std::size_t>(1, kMinPerThread / C), 1, [&](std::size_t b, std::size_t e) {
       rows(y + b * C, x + b * C, residual ? residual + b * C : nullptr, e - b, C, scale, shift, p, h);
     });

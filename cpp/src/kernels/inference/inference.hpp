@@ -26,22 +26,47 @@ void ssa_planes_kernel(T* y, const T* x, const T* r, std::size_t b, std::size_t 
 }
 
 // Channels-last rows: per-column s, t loaded alongside x (the tail of a row through the padded vector); one fence.
+// Rows of a few whole vectors (C = 16, 32, 64... floats) keep s and t in registers and run row after row without a
+// loop setup per row, streaming when asked; long rows stream row by row.
 template <class Op, class T>
 void ssa_rows_kernel(T* y, const T* x, const T* r, std::size_t rows, std::size_t C, const T* s, const T* t,
                      const ActivationParams& q, StoreHint h) {
   const Params<T> p(q);
   using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes, kMaxVectors = 8;
+  auto f = [&p](V xv, V sv, V tv) { return Op::forward(V(xv * sv + tv), p); };
+  auto fr = [&p](V xv, V sv, V tv, V rv) { return Op::forward(V(xv * sv + tv + rv), p); };
+  if (C % W == 0 && C / W <= kMaxVectors) {
+    const std::size_t m = C / W;
+    V sv[kMaxVectors], tv[kMaxVectors];
+    for (std::size_t j = 0; j < m; ++j) {
+      sv[j] = load<V>(s + j * W);
+      tv[j] = load<V>(t + j * W);
+    }
+    const bool stream = h.stream && reinterpret_cast<std::uintptr_t>(y) % sizeof(V) == 0;
+    for (std::size_t o = 0; o < rows * C; o += C)
+      for (std::size_t j = 0; j < m; ++j) {
+        const std::size_t i = o + j * W;
+        const V v = r ? fr(load<V>(x + i), sv[j], tv[j], load<V>(r + i)) : f(load<V>(x + i), sv[j], tv[j]);
+        if (stream)
+          store_stream<V>(y + i, v);
+        else
+          store<V>(y + i, v);
+      }
+    if (stream && !h.defer_fence) stream_fence();
+    return;
+  }
   StoreHint each = h;
+  each.stream = h.stream && C * sizeof(T) >= 4096;  // shorter rows: a head and a tail per row cost more
   each.defer_fence = true;
   for (std::size_t i = 0; i < rows; ++i) {
     const std::size_t o = i * C;
     if (r)
-      elementwise(y + o, C, each, [&](V xv, V sv, V tv, V rv) { return Op::forward(V(xv * sv + tv + rv), p); },
-                  x + o, s, t, r + o);
+      elementwise(y + o, C, each, fr, x + o, s, t, r + o);
     else
-      elementwise(y + o, C, each, [&](V xv, V sv, V tv) { return Op::forward(V(xv * sv + tv), p); }, x + o, s, t);
+      elementwise(y + o, C, each, f, x + o, s, t);
   }
-  if (h.stream) stream_fence();
+  if (each.stream) stream_fence();
 }
 
 // uint8 RGB pixels to planes through the (3, 256) table of results (exact: it holds them correctly rounded), or,
