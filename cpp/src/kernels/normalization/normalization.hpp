@@ -186,9 +186,23 @@ GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, doub
   }
 }
 
+// Hint: bring the line of element i of p into L2. A prefetch never faults, so i may run past the array (the
+// address is formed as an integer). Inline assembly on x86: GCC 12 left no trace of __builtin_prefetch in
+// these kernels' object code.
+template <class T>
+inline void prefetch_l2(const T* p, std::size_t i) {
+  const auto* a = reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(p) + i * sizeof(T));
+#if defined(__x86_64__) || defined(__i386__)
+  asm volatile("prefetcht1 %0" : : "m"(*a));
+#else
+  __builtin_prefetch(a, 0, 2);
+#endif
+}
+
 // ---- column reductions ---------------------------------------------------------------------------------------
 
-// Columns are reduced one double vector at a time (the block is re-read from L1/L2 once per vector), rows in order
+// Columns are reduced one double vector at a time (the block is re-read from L1/L2 once per vector; pf0, pf1 are
+// the inputs whose next block of rows is prefetched meanwhile, pf1 may be null), rows in order
 // into four interleaved sets of accumulators (rows r ≡ 0, 1, 2, 3 mod 4) combined as ((0 + 1) + (2 + 3)): a fixed
 // order that depends only on the sizes. For the vector of columns from j:
 //   init(j, at, a)             a = the vector's constant (shift or mean); at(p, r) = the vector at row r of a
@@ -196,8 +210,14 @@ GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, doub
 //   step(at_r, a, b, c)        per row r, accumulating into b, c; at_r(p) = at(p, r)
 //   done(j, a, b, c)
 template <class T, bool Partial, class Init, class Step, class Done>
-inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::size_t j, Init&& init, Step&& step,
-                       Done&& done) {
+inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::size_t j, const T* pf0, const T* pf1,
+                       Init&& init, Step&& step, Done&& done) {
+  // the same vector of the next block of rows (the next task of this thread, or of this tile): the block is read
+  // one vector of columns at a time, a pattern the hardware prefetchers follow badly from DRAM
+  auto prefetch_row = [&](std::size_t r) {
+    prefetch_l2(pf0, (r + rows) * ld + j);
+    if (pf1 != nullptr) prefetch_l2(pf1, (r + rows) * ld + j);
+  };
   auto at = [&](const T* p, std::size_t r) {
     if constexpr (Partial) {
       return load_wide_partial(p + r * ld + j, cols - j);
@@ -211,6 +231,7 @@ inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::
   vd b0 = z, b1 = z, b2 = z, b3 = z, c0 = z, c1 = z, c2 = z, c3 = z;
   std::size_t r = 0;
   for (; r + 4 <= rows; r += 4) {
+    for (std::size_t i = 0; i < 4; ++i) prefetch_row(r + i);
     step([&](const T* p) { return at(p, r); }, a, b0, c0);
     step([&](const T* p) { return at(p, r + 1); }, a, b1, c1);
     step([&](const T* p) { return at(p, r + 2); }, a, b2, c2);
@@ -221,11 +242,12 @@ inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::
 }
 
 template <class T, class Init, class Step, class Done>
-inline void col_groups(std::size_t rows, std::size_t cols, std::size_t ld, Init&& init, Step&& step, Done&& done) {
+inline void col_groups(std::size_t rows, std::size_t cols, std::size_t ld, const T* pf0, const T* pf1, Init&& init,
+                       Step&& step, Done&& done) {
   constexpr std::size_t L = kDoubleLanes;
   std::size_t j = 0;
-  for (; j + L <= cols; j += L) col_vector<T, false>(rows, cols, ld, j, init, step, done);
-  if (j < cols) col_vector<T, true>(rows, cols, ld, j, init, step, done);
+  for (; j + L <= cols; j += L) col_vector<T, false>(rows, cols, ld, j, pf0, pf1, init, step, done);
+  if (j < cols) col_vector<T, true>(rows, cols, ld, j, pf0, pf1, init, step, done);
 }
 
 // columns [j, min(j + L, cols)): stored from / loaded into the lanes of a vector
@@ -243,7 +265,7 @@ void col_moments(double* mean, double* m2, const T* x, std::size_t rows, std::si
   if (rows == 0) return;
   const vd n = splat<vd>(static_cast<double>(rows));
   // per vector of columns: k = the shift (span_moments says which), s = Σd, q = Σd², d = x − k
-  col_groups<T>(rows, cols, ld,
+  col_groups<T>(rows, cols, ld, x, nullptr,
       [&](std::size_t, auto at, vd& k) {
         if constexpr (kTwoPass<T>) {
           vd sum = splat<vd>(0.0);
@@ -269,7 +291,7 @@ template <class T>
 void col_grad_sums(double* g, double* gd, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
                    const double* mean) {
   // per vector of columns: m = mean, sg = Σdy, sgd = Σdy·(x − m)
-  col_groups<T>(rows, cols, ld,
+  col_groups<T>(rows, cols, ld, dy, x,
       [&](std::size_t j, auto, vd& m) { m = load_cols(mean, j, cols); },
       [&](auto at, const vd& m, vd& sg, vd& sgd) {
         const vd d = at(dy);
