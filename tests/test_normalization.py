@@ -483,7 +483,9 @@ DETERMINISM_CASES = [
     ("layer", (512, 520), None, None),
     ("layer", (2, 70000), None, None),    # 2 rows: chunks in parallel with 2 threads
     ("layer", (4096, 64), None, None),    # 2 blocks of dweight/dbias partial sums
+    ("layer", (4097, 48), None, None),    # blocks of an odd number of rows: the backward's last pair is one row
     ("rms", (512, 520), None, None),
+    ("rms", (333, 1030), None, None),     # odd blocks, rows not a multiple of the vector width
 ]
 
 
@@ -495,6 +497,36 @@ def test_bitwise_identical_for_any_thread_count(case, threads):
         results.append(_all_outputs(case, np.random.default_rng(5)))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("D", [1, 7, 64, 1030])
+def test_layer_norm_backward_row_independent_of_its_neighbours(D, dtype, rng):
+    """The backward sweeps rows in pairs (the last of an odd count alone): a row's dx has the same bits as when
+    that row is the whole input; dweight matches its float64 sum."""
+    rows = 5
+    x = (rng.standard_normal((rows, D)) * 2 + 3).astype(dtype)
+    dy = rng.standard_normal((rows, D)).astype(dtype)
+    w = rng.uniform(0.5, 1.5, D).astype(dtype)
+    for kind in ("layer", "rms"):
+        if kind == "layer":
+            _, m, r = nc.layer_norm_forward(x, D, w, None)
+            dx, dw, db = nc.layer_norm_backward(dy, x, D, m, r, w)
+            singles = [nc.layer_norm_backward(dy[i:i + 1], x[i:i + 1], D, m[i:i + 1], r[i:i + 1], w)
+                       for i in range(rows)]
+        else:
+            _, r = nc.rms_norm_forward(x, D, w)
+            dx, dw = nc.rms_norm_backward(dy, x, D, r, w)
+            singles = [nc.rms_norm_backward(dy[i:i + 1], x[i:i + 1], D, r[i:i + 1], w) for i in range(rows)]
+        for i in range(rows):
+            np.testing.assert_array_equal(dx[i], singles[i][0][0])
+        ref_w = ref_layer_dw(dy, x, m if kind == "layer" else None, r)
+        np.testing.assert_allclose(dw, ref_w, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+def ref_layer_dw(dy, x, mean, rstd):
+    d = x.astype(np.float64) - (0.0 if mean is None else mean.astype(np.float64)[:, None])
+    return (dy.astype(np.float64) * d * rstd.astype(np.float64)[:, None]).sum(axis=0)
 
 
 # ---- every instruction set -----------------------------------------------------------------------------------

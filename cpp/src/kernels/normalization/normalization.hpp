@@ -134,58 +134,6 @@ double span_sum_squares(const T* x, std::size_t n) {
   return qt;
 }
 
-// Σg and Σg·d (g = dy·w, d = x − mean); optionally acc_w[i] += dy·d·rstd, acc_b[i] += dy.
-template <class T, bool HasW, bool AccW, bool AccB>
-GradSums span_grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
-                             double* acc_w, double* acc_b) {
-  constexpr std::size_t L = kDoubleLanes;
-  const std::size_t nv = n / L * L;
-  // one element block: V = vd with loads, or double for the tail; aw, ab point at the block's accumulators
-  auto term = [&](auto dyv, auto xv, auto wv, auto m, auto r, double* aw, double* ab, auto& sg, auto& sgd) {
-    using V = decltype(dyv);
-    const V d = xv - m;
-    V g = dyv;
-    if constexpr (HasW) g = dyv * wv;
-    sg += g;
-    sgd += g * d;
-    if constexpr (AccW) {
-      if constexpr (is_scalar_v<V>) *aw += dyv * d * r; else store<V>(aw, load<V>(aw) + dyv * d * r);
-    }
-    if constexpr (AccB) {
-      if constexpr (is_scalar_v<V>) *ab += dyv; else store<V>(ab, load<V>(ab) + dyv);
-    }
-  };
-  auto at = [](double* p, std::size_t i) { return p == nullptr ? p : p + i; };
-  const vd mv = splat<vd>(mean), rv = splat<vd>(rstd), one = splat<vd>(1.0);
-  vd sg[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
-  vd sgd[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
-  reduce_span(n, [&](int a, std::size_t i) {
-    term(load_wide(dy + i), load_wide(x + i), HasW ? load_wide(w + i) : one, mv, rv, at(acc_w, i), at(acc_b, i),
-         sg[a], sgd[a]);
-  });
-  GradSums r{lane_sum((sg[0] + sg[1]) + (sg[2] + sg[3])), lane_sum((sgd[0] + sgd[1]) + (sgd[2] + sgd[3]))};
-  for (std::size_t i = nv; i < n; ++i)
-    term(static_cast<double>(dy[i]), static_cast<double>(x[i]), HasW ? static_cast<double>(w[i]) : 1.0, mean, rstd,
-         at(acc_w, i), at(acc_b, i), r.g, r.gd);
-  return r;
-}
-
-template <class T>
-GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, double* acc_w,
-                        double* acc_b) {
-  const int kind = (w != nullptr ? 4 : 0) + (acc_w != nullptr ? 2 : 0) + (acc_b != nullptr ? 1 : 0);
-  switch (kind) {
-    case 0: return span_grad_sums_impl<T, false, false, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 1: return span_grad_sums_impl<T, false, false, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 2: return span_grad_sums_impl<T, false, true, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 3: return span_grad_sums_impl<T, false, true, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 4: return span_grad_sums_impl<T, true, false, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 5: return span_grad_sums_impl<T, true, false, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 6: return span_grad_sums_impl<T, true, true, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    default: return span_grad_sums_impl<T, true, true, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-  }
-}
-
 // Hint: bring the line of element i of p into L2. A prefetch never faults, so i may run past the array (the
 // address is formed as an integer). Inline assembly on x86: GCC 12 left no trace of __builtin_prefetch in
 // these kernels' object code.
@@ -197,6 +145,108 @@ inline void prefetch_l2(const T* p, std::size_t i) {
 #else
   __builtin_prefetch(a, 0, 2);
 #endif
+}
+
+// One element (V = vd or double) of one row of the gradient sums: sg += g, sgd += g·d (g = dy·w, d = x − m), and
+// the running parameter-gradient accumulators aw += dy·d·r, ab += dy.
+template <bool HasW, bool AccW, bool AccB, class V>
+inline void grad_term(V dy, V x, V w, V m, V r, V& aw, V& ab, V& sg, V& sgd) {
+  const V d = x - m;
+  V g = dy;
+  if constexpr (HasW) g = dy * w;
+  sg += g;
+  sgd += g * d;
+  if constexpr (AccW) aw = aw + dy * d * r;
+  if constexpr (AccB) ab = ab + dy;
+}
+
+// The scalar tail [nv, n) of one row of rows_grad_sums_impl, added to s (and acc_w, acc_b): one out-of-line copy,
+// so that the compiler contracts (FMA) it the same way whatever R (inlined into the loop over two rows, float64
+// rows got other bits than alone).
+template <class T, bool HasW, bool AccW, bool AccB>
+__attribute__((noinline)) void grad_sums_tail(GradSums& s, const T* dy, const T* x, const T* w, std::size_t nv,
+                                              std::size_t n, double mean, double rstd, double* acc_w,
+                                              double* acc_b) {
+  for (std::size_t i = nv; i < n; ++i) {
+    double aw = AccW ? acc_w[i] : 0.0, ab = AccB ? acc_b[i] : 0.0;
+    grad_term<HasW, AccW, AccB>(static_cast<double>(dy[i]), static_cast<double>(x[i]),
+                                HasW ? static_cast<double>(w[i]) : 1.0, mean, rstd, aw, ab, s.g, s.gd);
+    if constexpr (AccW) acc_w[i] = aw;
+    if constexpr (AccB) acc_b[i] = ab;
+  }
+}
+
+// Σg and Σg·d (g = dy·w, d = x − mean) of R rows (stride ld) at once; optionally acc_w[i] += dy·d·rstd and
+// acc_b[i] += dy, row after row. Each row's sums take the same order as for R = 1, and the accumulators get the
+// rows' terms in row order, so the bits do not depend on R; R > 1 loads and stores acc_w, acc_b (and loads w) once
+// per R rows.
+template <class T, std::size_t R, bool HasW, bool AccW, bool AccB>
+void rows_grad_sums_impl(GradSums* out, const T* dy, const T* x, const T* w, std::size_t n, std::size_t ld,
+                         const double* mean, const double* rstd, double* acc_w, double* acc_b) {
+  constexpr std::size_t L = kDoubleLanes;
+  const std::size_t nv = n / L * L;
+  const vd one = splat<vd>(1.0), z = splat<vd>(0.0);
+  vd mv[R], rv[R], sg[R][4], sgd[R][4];
+  for (std::size_t q = 0; q < R; ++q) {
+    mv[q] = splat<vd>(mean[q]);
+    rv[q] = splat<vd>(rstd[q]);
+    for (int a = 0; a < 4; ++a) sg[q][a] = sgd[q][a] = z;
+  }
+  reduce_span(n, [&](int a, std::size_t i) {
+    // the rows two calls ahead (the caller's rows after the next R): the hardware prefetchers alone leave the
+    // loads waiting on DRAM
+    prefetch_l2(dy, 2 * R * ld + i);
+    prefetch_l2(x, 2 * R * ld + i);
+    vd aw = z, ab = z;
+    if constexpr (AccW) aw = load<vd>(acc_w + i);
+    if constexpr (AccB) ab = load<vd>(acc_b + i);
+    const vd wv = HasW ? load_wide(w + i) : one;
+    for (std::size_t q = 0; q < R; ++q)
+      grad_term<HasW, AccW, AccB>(load_wide(dy + q * ld + i), load_wide(x + q * ld + i), wv, mv[q], rv[q], aw, ab,
+                                  sg[q][a], sgd[q][a]);
+    if constexpr (AccW) store<vd>(acc_w + i, aw);
+    if constexpr (AccB) store<vd>(acc_b + i, ab);
+  });
+  for (std::size_t q = 0; q < R; ++q)
+    out[q] = {lane_sum((sg[q][0] + sg[q][1]) + (sg[q][2] + sg[q][3])),
+              lane_sum((sgd[q][0] + sgd[q][1]) + (sgd[q][2] + sgd[q][3]))};
+  for (std::size_t q = 0; q < R; ++q)
+    grad_sums_tail<T, HasW, AccW, AccB>(out[q], dy + q * ld, x + q * ld, w, nv, n, mean[q], rstd[q], acc_w, acc_b);
+}
+
+template <class T, std::size_t R>
+void rows_grad_sums_r(GradSums* out, const T* dy, const T* x, const T* w, std::size_t n, std::size_t ld,
+                      const double* mean, const double* rstd, double* acc_w, double* acc_b) {
+  const int kind = (w != nullptr ? 4 : 0) + (acc_w != nullptr ? 2 : 0) + (acc_b != nullptr ? 1 : 0);
+  switch (kind) {
+    case 0: return rows_grad_sums_impl<T, R, false, false, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 1: return rows_grad_sums_impl<T, R, false, false, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 2: return rows_grad_sums_impl<T, R, false, true, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 3: return rows_grad_sums_impl<T, R, false, true, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 4: return rows_grad_sums_impl<T, R, true, false, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 5: return rows_grad_sums_impl<T, R, true, false, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 6: return rows_grad_sums_impl<T, R, true, true, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    default: return rows_grad_sums_impl<T, R, true, true, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+  }
+}
+
+template <class T>
+GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, double* acc_w,
+                        double* acc_b) {
+  GradSums s;
+  rows_grad_sums_r<T, 1>(&s, dy, x, w, n, n, &mean, &rstd, acc_w, acc_b);
+  return s;
+}
+
+template <class T>
+void rows_grad_sums(GradSums* out, const T* dy, const T* x, const T* w, std::size_t rows, std::size_t n,
+                    std::size_t ld, const double* mean, const double* rstd, double* acc_w, double* acc_b) {
+  if (rows == kGradRows) {
+    rows_grad_sums_r<T, kGradRows>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+  } else {
+    for (std::size_t q = 0; q < rows; ++q)
+      rows_grad_sums_r<T, 1>(out + q, dy + q * ld, x + q * ld, w, n, ld, mean + q, rstd + q, acc_w, acc_b);
+  }
 }
 
 // ---- column reductions ---------------------------------------------------------------------------------------
@@ -404,6 +454,7 @@ NormKernels<T> make_norm_kernels() {
   k.normalize = &span_normalize<T>;
   k.normalize_cols = &cols_normalize<T>;
   k.grad_sums = &span_grad_sums<T>;
+  k.rows_grad_sums = &rows_grad_sums<T>;
   k.col_grad_sums = &col_grad_sums<T>;
   k.grad_input = &span_grad_input<T>;
   k.grad_input_cols = &cols_grad_input<T>;
