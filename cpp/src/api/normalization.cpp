@@ -794,17 +794,21 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
       }
     }
   });
-  // parameter gradients: the blocks' partial sums, in block order
+  // parameter gradients: the blocks' partial sums, in block order (0 + a0 + a1 + ... = a0 + a1 + ...), added into
+  // block 0's row a block row at a time (contiguous, vectorizable), columns split across threads
+  auto sum_blocks = [&](std::vector<double>& acc, T* out, std::size_t b, std::size_t e) {
+    for (std::size_t blk = 1; blk < nb; ++blk) {
+      const double* src = acc.data() + blk * D;
+      for (std::size_t j = b; j < e; ++j) acc[j] += src[j];
+    }
+    for (std::size_t j = b; j < e; ++j) out[j] = static_cast<T>(acc[j]);
+  };
   if (want_w || want_b)
-    parallel_tasks(D, nb, [&](std::size_t j) {
-      double sw = 0.0, sb = 0.0;
-      for (std::size_t blk = 0; blk < nb; ++blk) {
-        if (want_w) sw += acc_w[blk * D + j];
-        if (want_b) sb += acc_b[blk * D + j];
-      }
-      if (want_w) dw[j] = static_cast<T>(sw);
-      if (want_b) db[j] = static_cast<T>(sb);
-    });
+    detail::parallel_ranges(D, std::max<std::size_t>(64, kMinPerThread / std::max<std::size_t>(nb, 1)), 8,
+                            [&](std::size_t b, std::size_t e) {
+                              if (want_w) sum_blocks(acc_w, dw, b, e);
+                              if (want_b) sum_blocks(acc_b, db, b, e);
+                            });
   if (!want_b && centered && db != nullptr) std::fill(db, db + D, T(0));
 }
 
