@@ -361,11 +361,49 @@ void col_grad_sums(double* g, double* gd, const T* dy, const T* x, std::size_t r
 // Partial vectors (the streaming head up to the first aligned element, the tail) compute whole zero-padded vectors
 // and store only their elements, so every element gets the same bits wherever it sits. Non-temporal stores when
 // h.stream, without a fence: the caller fences once per thread (NormKernels::fence).
+// map_block for rows of M whole vectors (cols = M·W): the column coefficients of a row stay in registers, loaded
+// once (the generic loop reloads them per vector: the non-temporal stores may alias them). The same f on the same
+// values: the same bits.
+template <std::size_t M, class T, class F, class... Col>
+inline void map_rows_in_registers(T* out, std::size_t rows, bool stream, F&& f, const Col*... col) {
+  using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes;
+  auto load_row = [](const auto* p) {
+    std::array<V, M> a;
+    for (std::size_t j = 0; j < M; ++j) a[j] = load<V>(p + j * W);
+    return a;
+  };
+  const auto regs = std::make_tuple(load_row(col)...);
+  for (std::size_t o = 0; o < rows * M * W; o += M * W)
+    for (std::size_t j = 0; j < M; ++j) {
+      const std::size_t i = o + j * W;
+      const V v = std::apply([&](const auto&... a) { return f([i](const T* p) { return load<V>(p + i); }, a[j]...); },
+                             regs);
+      if (stream)
+        store_stream<V>(out + i, v);
+      else
+        store<V>(out + i, v);
+    }
+}
+
 template <class T, class F, class... Col>
 inline void map_block(T* out, std::size_t rows, std::size_t cols, StoreHint h, F&& f, const Col*... col) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
   const std::size_t n = rows * cols;
+  if constexpr (sizeof...(Col) > 0) {
+    const bool aligned = reinterpret_cast<std::uintptr_t>(out) % sizeof(V) == 0;
+    if (rows > 1 && cols % W == 0 && (aligned || !h.stream)) {
+      const bool st = h.stream;
+      switch (cols / W) {
+        case 1: return map_rows_in_registers<1>(out, rows, st, f, col...);
+        case 2: return map_rows_in_registers<2>(out, rows, st, f, col...);
+        case 3: return map_rows_in_registers<3>(out, rows, st, f, col...);
+        case 4: return map_rows_in_registers<4>(out, rows, st, f, col...);
+        default: break;
+      }
+    }
+  }
   // i = element, c = its column; loop state is passed by value (by-reference captures kept it in memory)
   auto next = [cols](std::size_t c, std::size_t m) {
     c += m;
