@@ -483,7 +483,9 @@ DETERMINISM_CASES = [
     ("layer", (512, 520), None, None),
     ("layer", (2, 70000), None, None),    # 2 rows: chunks in parallel with 2 threads
     ("layer", (4096, 64), None, None),    # 2 blocks of dweight/dbias partial sums
+    ("layer", (4097, 48), None, None),    # blocks of an odd number of rows: the backward's last pair is one row
     ("rms", (512, 520), None, None),
+    ("rms", (333, 1030), None, None),     # odd blocks, rows not a multiple of the vector width
 ]
 
 
@@ -495,6 +497,36 @@ def test_bitwise_identical_for_any_thread_count(case, threads):
         results.append(_all_outputs(case, np.random.default_rng(5)))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("D", [1, 7, 64, 1030])
+def test_layer_norm_backward_row_independent_of_its_neighbours(D, dtype, rng):
+    """The backward sweeps rows in pairs (the last of an odd count alone): a row's dx has the same bits as when
+    that row is the whole input; dweight matches its float64 sum."""
+    rows = 5
+    x = (rng.standard_normal((rows, D)) * 2 + 3).astype(dtype)
+    dy = rng.standard_normal((rows, D)).astype(dtype)
+    w = rng.uniform(0.5, 1.5, D).astype(dtype)
+    for kind in ("layer", "rms"):
+        if kind == "layer":
+            _, m, r = nc.layer_norm_forward(x, D, w, None)
+            dx, dw, db = nc.layer_norm_backward(dy, x, D, m, r, w)
+            singles = [nc.layer_norm_backward(dy[i:i + 1], x[i:i + 1], D, m[i:i + 1], r[i:i + 1], w)
+                       for i in range(rows)]
+        else:
+            _, r = nc.rms_norm_forward(x, D, w)
+            dx, dw = nc.rms_norm_backward(dy, x, D, r, w)
+            singles = [nc.rms_norm_backward(dy[i:i + 1], x[i:i + 1], D, r[i:i + 1], w) for i in range(rows)]
+        for i in range(rows):
+            np.testing.assert_array_equal(dx[i], singles[i][0][0])
+        ref_w = ref_layer_dw(dy, x, m if kind == "layer" else None, r)
+        np.testing.assert_allclose(dw, ref_w, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+def ref_layer_dw(dy, x, mean, rstd):
+    d = x.astype(np.float64) - (0.0 if mean is None else mean.astype(np.float64)[:, None])
+    return (dy.astype(np.float64) * d * rstd.astype(np.float64)[:, None]).sum(axis=0)
 
 
 # ---- every instruction set -----------------------------------------------------------------------------------
@@ -852,3 +884,39 @@ def test_empty_inputs(shape, axis):
     assert y.shape == shape and m.shape == shape[:-1]
     dx, dw, db = nc.layer_norm_backward(x, x, shape[-1], m, r, np.ones(shape[-1], np.float32))
     assert dx.shape == shape and np.all(dw == 0) and np.all(db == 0)
+
+
+# ---- channels-last maps over rows of whole vectors -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_channels_last_rows_of_whole_vectors(isa, dtype, threads, rng):
+    """Rows of C = 1..5 whole vectors of any variant (C = 4·k, the coefficients held in registers for up to four
+    vectors) and rows that are not: channels-last batch-norm inference has the bits of channels-first, into
+    streamed, aligned and misaligned outputs, on 1 and 2 threads; training forward and backward match float64."""
+    from conftest import lanes
+    W = lanes(dtype)
+    itemsize = np.dtype(dtype).itemsize
+    for C in (4, 8, W // 2, W, 2 * W, 3 * W, 4 * W, 5 * W, W + 4):
+        n_rows = (9 << 20) // (itemsize * C) + 3 if C in (W, 4 * W) else 301  # > 8 MiB: streamed stores
+        x = (rng.standard_normal((n_rows, C)) * 2 + 3).astype(dtype)
+        w, b = params(rng, C, dtype)
+        rm, rv = rng.standard_normal(C).astype(dtype), rng.uniform(0.5, 2, C).astype(dtype)
+        want = nc.batch_norm(np.ascontiguousarray(x.T)[None], rm, rv, w, b)[0].T
+        buf = np.empty(x.size + 1, dtype)
+        for n in (1, 2):
+            nc.set_num_threads(n)
+            for out in (np.empty_like(x), buf[1:].reshape(x.shape)):
+                got = nc.batch_norm(x, rm, rv, w, b, channel_axis=-1, out=out)
+                np.testing.assert_array_equal(got, want)
+        if n_rows > 1000:
+            continue
+        x3 = x.reshape(7, 43, C)
+        dy = rng.standard_normal(x3.shape).astype(dtype)
+        y, m, r = nc.batch_norm_forward(x3, w, b, channel_axis=-1)
+        close(y, ref.batch_norm(np.moveaxis(x3, -1, 1), w, b)[0].transpose(0, 2, 1), dtype)
+        dx, dw, db = nc.batch_norm_backward(dy, x3, m, r, w, channel_axis=-1)
+        rdx, rdw, rdb = ref.batch_norm_backward(np.moveaxis(dy, -1, 1), np.moveaxis(x3, -1, 1), w)
+        close(dx, np.moveaxis(rdx, 1, -1), dtype, scale=np.sqrt(x.size))
+        close(dw, rdw, dtype, scale=np.sqrt(x.size))
+        close(db, rdb, dtype, scale=np.sqrt(x.size))

@@ -767,31 +767,48 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
   parallel_tasks(nb, 2 * RB * D, [&](std::size_t blk) {
     double* aw = want_w ? acc_w.data() + blk * D : nullptr;
     double* ab = want_b ? acc_b.data() + blk * D : nullptr;
-    for (std::size_t r = blk * RB; r < std::min(rows, (blk + 1) * RB); ++r) {
-      const T* dyr = dy + r * D;
-      const T* xr = x + r * D;
-      const double m = centered ? static_cast<double>(mean[r]) : 0.0, rs = static_cast<double>(rstd[r]);
-      GradSums s;
-      for (std::size_t c0 = 0; c0 < D; c0 += K)
-        s = add(s, k.grad_sums(dyr + c0, xr + c0, w ? w + c0 : nullptr, std::min(K, D - c0), m, rs,
-                               aw ? aw + c0 : nullptr, ab ? ab + c0 : nullptr));
-      const SpanGrad<T> a{centered ? mean[r] : T(0), T(0), static_cast<T>(rs), static_cast<T>(-rs * rs * rs * s.gd / dD),
-                          static_cast<T>(centered ? -rs * s.g / dD : 0.0)};
-      for (std::size_t c0 = 0; c0 < D; c0 += K)
-        k.grad_input(dx + r * D + c0, dyr + c0, xr + c0, w ? w + c0 : nullptr, std::min(K, D - c0), a, hint);
+    const std::size_t end = std::min(rows, (blk + 1) * RB);
+    // kGradRows rows at a time (the last group of a block may be shorter): each row's sums and the block's
+    // dweight/dbias partials get the bits of one row at a time
+    for (std::size_t r0 = blk * RB; r0 < end; r0 += kGradRows) {
+      const std::size_t nr = std::min(kGradRows, end - r0);
+      double m[kGradRows], rs[kGradRows];
+      GradSums s[kGradRows], part[kGradRows];
+      for (std::size_t q = 0; q < nr; ++q) {
+        m[q] = centered ? static_cast<double>(mean[r0 + q]) : 0.0;
+        rs[q] = static_cast<double>(rstd[r0 + q]);
+      }
+      for (std::size_t c0 = 0; c0 < D; c0 += K) {
+        k.rows_grad_sums(part, dy + r0 * D + c0, x + r0 * D + c0, w ? w + c0 : nullptr, nr, std::min(K, D - c0), D,
+                         m, rs, aw ? aw + c0 : nullptr, ab ? ab + c0 : nullptr);
+        for (std::size_t q = 0; q < nr; ++q) s[q] = add(s[q], part[q]);
+      }
+      for (std::size_t q = 0; q < nr; ++q) {
+        const std::size_t r = r0 + q;
+        const SpanGrad<T> a{centered ? mean[r] : T(0), T(0), static_cast<T>(rs[q]),
+                            static_cast<T>(-rs[q] * rs[q] * rs[q] * s[q].gd / dD),
+                            static_cast<T>(centered ? -rs[q] * s[q].g / dD : 0.0)};
+        for (std::size_t c0 = 0; c0 < D; c0 += K)
+          k.grad_input(dx + r * D + c0, dy + r * D + c0, x + r * D + c0, w ? w + c0 : nullptr, std::min(K, D - c0),
+                       a, hint);
+      }
     }
   });
-  // parameter gradients: the blocks' partial sums, in block order
+  // parameter gradients: the blocks' partial sums, in block order (0 + a0 + a1 + ... = a0 + a1 + ...), added into
+  // block 0's row a block row at a time (contiguous, vectorizable), columns split across threads
+  auto sum_blocks = [&](std::vector<double>& acc, T* out, std::size_t b, std::size_t e) {
+    for (std::size_t blk = 1; blk < nb; ++blk) {
+      const double* src = acc.data() + blk * D;
+      for (std::size_t j = b; j < e; ++j) acc[j] += src[j];
+    }
+    for (std::size_t j = b; j < e; ++j) out[j] = static_cast<T>(acc[j]);
+  };
   if (want_w || want_b)
-    parallel_tasks(D, nb, [&](std::size_t j) {
-      double sw = 0.0, sb = 0.0;
-      for (std::size_t blk = 0; blk < nb; ++blk) {
-        if (want_w) sw += acc_w[blk * D + j];
-        if (want_b) sb += acc_b[blk * D + j];
-      }
-      if (want_w) dw[j] = static_cast<T>(sw);
-      if (want_b) db[j] = static_cast<T>(sb);
-    });
+    detail::parallel_ranges(D, std::max<std::size_t>(64, kMinPerThread / std::max<std::size_t>(nb, 1)), 8,
+                            [&](std::size_t b, std::size_t e) {
+                              if (want_w) sum_blocks(acc_w, dw, b, e);
+                              if (want_b) sum_blocks(acc_b, db, b, e);
+                            });
   if (!want_b && centered && db != nullptr) std::fill(db, db + D, T(0));
 }
 

@@ -1,11 +1,13 @@
 // The generic kernel source, compiled once per ISA by kernels/isa_<name>.cpp, which defines
 // NORMCORE_ISA_NS (the namespace, = the ISA name) before including this file with that ISA's flags.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <type_traits>
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 intrinsics (e.g. _mm512_scalef_ps) expand to _mm512_undefined_ps(), which it then reports as

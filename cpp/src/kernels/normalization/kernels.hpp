@@ -51,6 +51,9 @@ struct ColGrad {
   const T *mh, *ml, *a, *b, *c;
 };
 
+// Rows that rows_grad_sums handles in one sweep (accumulators: 2·4 double vectors per row).
+constexpr std::size_t kGradRows = 2;
+
 template <class T>
 struct NormKernels {
   // Moments of x by shifted sums in double: Σ(x − K), Σ(x − K)² with K the mean of a first pass (double input:
@@ -71,6 +74,11 @@ struct NormKernels {
   // dy, x, w: (n,); acc_w, acc_b: (n,)
   GradSums (*grad_sums)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, double* acc_w,
                         double* acc_b);
+  // grad_sums of `rows` ≤ kGradRows rows of a (rows, ld) block at once (spans of n ≤ ld elements), mean[r],
+  // rstd[r] per row: out[r] gets the bits grad_sums gives row r alone, and acc_w, acc_b the rows' terms in row order
+  // (the bits of calling grad_sums row after row), read and written once for all the rows.
+  void (*rows_grad_sums)(GradSums* out, const T* dy, const T* x, const T* w, std::size_t rows, std::size_t n,
+                         std::size_t ld, const double* mean, const double* rstd, double* acc_w, double* acc_b);
   // Per-column Σ dy and Σ dy·(x − mean[c]) of a block, in double.  dy, x: (rows, ld) using cols columns;
   // mean, g, gd: (cols,)
   void (*col_grad_sums)(double* g, double* gd, const T* dy, const T* x, std::size_t rows, std::size_t cols,

@@ -134,61 +134,125 @@ double span_sum_squares(const T* x, std::size_t n) {
   return qt;
 }
 
-// Σg and Σg·d (g = dy·w, d = x − mean); optionally acc_w[i] += dy·d·rstd, acc_b[i] += dy.
+// Hint: bring the line of element i of p into L2. A prefetch never faults, so i may run past the array (the
+// address is formed as an integer). Inline assembly on x86: GCC 12 left no trace of __builtin_prefetch in
+// these kernels' object code.
+template <class T>
+inline void prefetch_l2(const T* p, std::size_t i) {
+  const auto* a = reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(p) + i * sizeof(T));
+#if defined(__x86_64__) || defined(__i386__)
+  asm volatile("prefetcht1 %0" : : "m"(*a));
+#else
+  __builtin_prefetch(a, 0, 2);
+#endif
+}
+
+// One element (V = vd or double) of one row of the gradient sums: sg += g, sgd += g·d (g = dy·w, d = x − m), and
+// the running parameter-gradient accumulators aw += dy·d·r, ab += dy.
+template <bool HasW, bool AccW, bool AccB, class V>
+inline void grad_term(V dy, V x, V w, V m, V r, V& aw, V& ab, V& sg, V& sgd) {
+  const V d = x - m;
+  V g = dy;
+  if constexpr (HasW) g = dy * w;
+  sg += g;
+  sgd += g * d;
+  if constexpr (AccW) aw = aw + dy * d * r;
+  if constexpr (AccB) ab = ab + dy;
+}
+
+// The scalar tail [nv, n) of one row of rows_grad_sums_impl, added to s (and acc_w, acc_b): one out-of-line copy,
+// so that the compiler contracts (FMA) it the same way whatever R (inlined into the loop over two rows, float64
+// rows got other bits than alone).
 template <class T, bool HasW, bool AccW, bool AccB>
-GradSums span_grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
-                             double* acc_w, double* acc_b) {
+__attribute__((noinline)) void grad_sums_tail(GradSums& s, const T* dy, const T* x, const T* w, std::size_t nv,
+                                              std::size_t n, double mean, double rstd, double* acc_w,
+                                              double* acc_b) {
+  for (std::size_t i = nv; i < n; ++i) {
+    double aw = AccW ? acc_w[i] : 0.0, ab = AccB ? acc_b[i] : 0.0;
+    grad_term<HasW, AccW, AccB>(static_cast<double>(dy[i]), static_cast<double>(x[i]),
+                                HasW ? static_cast<double>(w[i]) : 1.0, mean, rstd, aw, ab, s.g, s.gd);
+    if constexpr (AccW) acc_w[i] = aw;
+    if constexpr (AccB) acc_b[i] = ab;
+  }
+}
+
+// Σg and Σg·d (g = dy·w, d = x − mean) of R rows (stride ld) at once; optionally acc_w[i] += dy·d·rstd and
+// acc_b[i] += dy, row after row. Each row's sums take the same order as for R = 1, and the accumulators get the
+// rows' terms in row order, so the bits do not depend on R; R > 1 loads and stores acc_w, acc_b (and loads w) once
+// per R rows.
+template <class T, std::size_t R, bool HasW, bool AccW, bool AccB>
+void rows_grad_sums_impl(GradSums* out, const T* dy, const T* x, const T* w, std::size_t n, std::size_t ld,
+                         const double* mean, const double* rstd, double* acc_w, double* acc_b) {
   constexpr std::size_t L = kDoubleLanes;
   const std::size_t nv = n / L * L;
-  // one element block: V = vd with loads, or double for the tail; aw, ab point at the block's accumulators
-  auto term = [&](auto dyv, auto xv, auto wv, auto m, auto r, double* aw, double* ab, auto& sg, auto& sgd) {
-    using V = decltype(dyv);
-    const V d = xv - m;
-    V g = dyv;
-    if constexpr (HasW) g = dyv * wv;
-    sg += g;
-    sgd += g * d;
-    if constexpr (AccW) {
-      if constexpr (is_scalar_v<V>) *aw += dyv * d * r; else store<V>(aw, load<V>(aw) + dyv * d * r);
-    }
-    if constexpr (AccB) {
-      if constexpr (is_scalar_v<V>) *ab += dyv; else store<V>(ab, load<V>(ab) + dyv);
-    }
-  };
-  auto at = [](double* p, std::size_t i) { return p == nullptr ? p : p + i; };
-  const vd mv = splat<vd>(mean), rv = splat<vd>(rstd), one = splat<vd>(1.0);
-  vd sg[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
-  vd sgd[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
+  const vd one = splat<vd>(1.0), z = splat<vd>(0.0);
+  vd mv[R], rv[R], sg[R][4], sgd[R][4];
+  for (std::size_t q = 0; q < R; ++q) {
+    mv[q] = splat<vd>(mean[q]);
+    rv[q] = splat<vd>(rstd[q]);
+    for (int a = 0; a < 4; ++a) sg[q][a] = sgd[q][a] = z;
+  }
   reduce_span(n, [&](int a, std::size_t i) {
-    term(load_wide(dy + i), load_wide(x + i), HasW ? load_wide(w + i) : one, mv, rv, at(acc_w, i), at(acc_b, i),
-         sg[a], sgd[a]);
+    // the rows two calls ahead (the caller's rows after the next R): the hardware prefetchers alone leave the
+    // loads waiting on DRAM
+    prefetch_l2(dy, 2 * R * ld + i);
+    prefetch_l2(x, 2 * R * ld + i);
+    vd aw = z, ab = z;
+    if constexpr (AccW) aw = load<vd>(acc_w + i);
+    if constexpr (AccB) ab = load<vd>(acc_b + i);
+    const vd wv = HasW ? load_wide(w + i) : one;
+    for (std::size_t q = 0; q < R; ++q)
+      grad_term<HasW, AccW, AccB>(load_wide(dy + q * ld + i), load_wide(x + q * ld + i), wv, mv[q], rv[q], aw, ab,
+                                  sg[q][a], sgd[q][a]);
+    if constexpr (AccW) store<vd>(acc_w + i, aw);
+    if constexpr (AccB) store<vd>(acc_b + i, ab);
   });
-  GradSums r{lane_sum((sg[0] + sg[1]) + (sg[2] + sg[3])), lane_sum((sgd[0] + sgd[1]) + (sgd[2] + sgd[3]))};
-  for (std::size_t i = nv; i < n; ++i)
-    term(static_cast<double>(dy[i]), static_cast<double>(x[i]), HasW ? static_cast<double>(w[i]) : 1.0, mean, rstd,
-         at(acc_w, i), at(acc_b, i), r.g, r.gd);
-  return r;
+  for (std::size_t q = 0; q < R; ++q)
+    out[q] = {lane_sum((sg[q][0] + sg[q][1]) + (sg[q][2] + sg[q][3])),
+              lane_sum((sgd[q][0] + sgd[q][1]) + (sgd[q][2] + sgd[q][3]))};
+  for (std::size_t q = 0; q < R; ++q)
+    grad_sums_tail<T, HasW, AccW, AccB>(out[q], dy + q * ld, x + q * ld, w, nv, n, mean[q], rstd[q], acc_w, acc_b);
+}
+
+template <class T, std::size_t R>
+void rows_grad_sums_r(GradSums* out, const T* dy, const T* x, const T* w, std::size_t n, std::size_t ld,
+                      const double* mean, const double* rstd, double* acc_w, double* acc_b) {
+  const int kind = (w != nullptr ? 4 : 0) + (acc_w != nullptr ? 2 : 0) + (acc_b != nullptr ? 1 : 0);
+  switch (kind) {
+    case 0: return rows_grad_sums_impl<T, R, false, false, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 1: return rows_grad_sums_impl<T, R, false, false, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 2: return rows_grad_sums_impl<T, R, false, true, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 3: return rows_grad_sums_impl<T, R, false, true, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 4: return rows_grad_sums_impl<T, R, true, false, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 5: return rows_grad_sums_impl<T, R, true, false, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    case 6: return rows_grad_sums_impl<T, R, true, true, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+    default: return rows_grad_sums_impl<T, R, true, true, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+  }
 }
 
 template <class T>
 GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, double* acc_w,
                         double* acc_b) {
-  const int kind = (w != nullptr ? 4 : 0) + (acc_w != nullptr ? 2 : 0) + (acc_b != nullptr ? 1 : 0);
-  switch (kind) {
-    case 0: return span_grad_sums_impl<T, false, false, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 1: return span_grad_sums_impl<T, false, false, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 2: return span_grad_sums_impl<T, false, true, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 3: return span_grad_sums_impl<T, false, true, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 4: return span_grad_sums_impl<T, true, false, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 5: return span_grad_sums_impl<T, true, false, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    case 6: return span_grad_sums_impl<T, true, true, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-    default: return span_grad_sums_impl<T, true, true, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+  GradSums s;
+  rows_grad_sums_r<T, 1>(&s, dy, x, w, n, n, &mean, &rstd, acc_w, acc_b);
+  return s;
+}
+
+template <class T>
+void rows_grad_sums(GradSums* out, const T* dy, const T* x, const T* w, std::size_t rows, std::size_t n,
+                    std::size_t ld, const double* mean, const double* rstd, double* acc_w, double* acc_b) {
+  if (rows == kGradRows) {
+    rows_grad_sums_r<T, kGradRows>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
+  } else {
+    for (std::size_t q = 0; q < rows; ++q)
+      rows_grad_sums_r<T, 1>(out + q, dy + q * ld, x + q * ld, w, n, ld, mean + q, rstd + q, acc_w, acc_b);
   }
 }
 
 // ---- column reductions ---------------------------------------------------------------------------------------
 
-// Columns are reduced one double vector at a time (the block is re-read from L1/L2 once per vector), rows in order
+// Columns are reduced one double vector at a time (the block is re-read from L1/L2 once per vector; pf0, pf1 are
+// the inputs whose next block of rows is prefetched meanwhile, pf1 may be null), rows in order
 // into four interleaved sets of accumulators (rows r ≡ 0, 1, 2, 3 mod 4) combined as ((0 + 1) + (2 + 3)): a fixed
 // order that depends only on the sizes. For the vector of columns from j:
 //   init(j, at, a)             a = the vector's constant (shift or mean); at(p, r) = the vector at row r of a
@@ -196,8 +260,14 @@ GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, doub
 //   step(at_r, a, b, c)        per row r, accumulating into b, c; at_r(p) = at(p, r)
 //   done(j, a, b, c)
 template <class T, bool Partial, class Init, class Step, class Done>
-inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::size_t j, Init&& init, Step&& step,
-                       Done&& done) {
+inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::size_t j, const T* pf0, const T* pf1,
+                       Init&& init, Step&& step, Done&& done) {
+  // the same vector of the next block of rows (the next task of this thread, or of this tile): the block is read
+  // one vector of columns at a time, a pattern the hardware prefetchers follow badly from DRAM
+  auto prefetch_row = [&](std::size_t r) {
+    prefetch_l2(pf0, (r + rows) * ld + j);
+    if (pf1 != nullptr) prefetch_l2(pf1, (r + rows) * ld + j);
+  };
   auto at = [&](const T* p, std::size_t r) {
     if constexpr (Partial) {
       return load_wide_partial(p + r * ld + j, cols - j);
@@ -211,6 +281,7 @@ inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::
   vd b0 = z, b1 = z, b2 = z, b3 = z, c0 = z, c1 = z, c2 = z, c3 = z;
   std::size_t r = 0;
   for (; r + 4 <= rows; r += 4) {
+    for (std::size_t i = 0; i < 4; ++i) prefetch_row(r + i);
     step([&](const T* p) { return at(p, r); }, a, b0, c0);
     step([&](const T* p) { return at(p, r + 1); }, a, b1, c1);
     step([&](const T* p) { return at(p, r + 2); }, a, b2, c2);
@@ -221,11 +292,12 @@ inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::
 }
 
 template <class T, class Init, class Step, class Done>
-inline void col_groups(std::size_t rows, std::size_t cols, std::size_t ld, Init&& init, Step&& step, Done&& done) {
+inline void col_groups(std::size_t rows, std::size_t cols, std::size_t ld, const T* pf0, const T* pf1, Init&& init,
+                       Step&& step, Done&& done) {
   constexpr std::size_t L = kDoubleLanes;
   std::size_t j = 0;
-  for (; j + L <= cols; j += L) col_vector<T, false>(rows, cols, ld, j, init, step, done);
-  if (j < cols) col_vector<T, true>(rows, cols, ld, j, init, step, done);
+  for (; j + L <= cols; j += L) col_vector<T, false>(rows, cols, ld, j, pf0, pf1, init, step, done);
+  if (j < cols) col_vector<T, true>(rows, cols, ld, j, pf0, pf1, init, step, done);
 }
 
 // columns [j, min(j + L, cols)): stored from / loaded into the lanes of a vector
@@ -243,7 +315,7 @@ void col_moments(double* mean, double* m2, const T* x, std::size_t rows, std::si
   if (rows == 0) return;
   const vd n = splat<vd>(static_cast<double>(rows));
   // per vector of columns: k = the shift (span_moments says which), s = Σd, q = Σd², d = x − k
-  col_groups<T>(rows, cols, ld,
+  col_groups<T>(rows, cols, ld, x, nullptr,
       [&](std::size_t, auto at, vd& k) {
         if constexpr (kTwoPass<T>) {
           vd sum = splat<vd>(0.0);
@@ -269,7 +341,7 @@ template <class T>
 void col_grad_sums(double* g, double* gd, const T* dy, const T* x, std::size_t rows, std::size_t cols, std::size_t ld,
                    const double* mean) {
   // per vector of columns: m = mean, sg = Σdy, sgd = Σdy·(x − m)
-  col_groups<T>(rows, cols, ld,
+  col_groups<T>(rows, cols, ld, dy, x,
       [&](std::size_t j, auto, vd& m) { m = load_cols(mean, j, cols); },
       [&](auto at, const vd& m, vd& sg, vd& sgd) {
         const vd d = at(dy);
@@ -289,11 +361,49 @@ void col_grad_sums(double* g, double* gd, const T* dy, const T* x, std::size_t r
 // Partial vectors (the streaming head up to the first aligned element, the tail) compute whole zero-padded vectors
 // and store only their elements, so every element gets the same bits wherever it sits. Non-temporal stores when
 // h.stream, without a fence: the caller fences once per thread (NormKernels::fence).
+// map_block for rows of M whole vectors (cols = M·W): the column coefficients of a row stay in registers, loaded
+// once (the generic loop reloads them per vector: the non-temporal stores may alias them). The same f on the same
+// values: the same bits.
+template <std::size_t M, class T, class F, class... Col>
+inline void map_rows_in_registers(T* out, std::size_t rows, bool stream, F&& f, const Col*... col) {
+  using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes;
+  auto load_row = [](const auto* p) {
+    std::array<V, M> a;
+    for (std::size_t j = 0; j < M; ++j) a[j] = load<V>(p + j * W);
+    return a;
+  };
+  const auto regs = std::make_tuple(load_row(col)...);
+  for (std::size_t o = 0; o < rows * M * W; o += M * W)
+    for (std::size_t j = 0; j < M; ++j) {
+      const std::size_t i = o + j * W;
+      const V v = std::apply([&](const auto&... a) { return f([i](const T* p) { return load<V>(p + i); }, a[j]...); },
+                             regs);
+      if (stream)
+        store_stream<V>(out + i, v);
+      else
+        store<V>(out + i, v);
+    }
+}
+
 template <class T, class F, class... Col>
 inline void map_block(T* out, std::size_t rows, std::size_t cols, StoreHint h, F&& f, const Col*... col) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
   const std::size_t n = rows * cols;
+  if constexpr (sizeof...(Col) > 0) {
+    const bool aligned = reinterpret_cast<std::uintptr_t>(out) % sizeof(V) == 0;
+    if (rows > 1 && cols % W == 0 && (aligned || !h.stream)) {
+      const bool st = h.stream;
+      switch (cols / W) {
+        case 1: return map_rows_in_registers<1>(out, rows, st, f, col...);
+        case 2: return map_rows_in_registers<2>(out, rows, st, f, col...);
+        case 3: return map_rows_in_registers<3>(out, rows, st, f, col...);
+        case 4: return map_rows_in_registers<4>(out, rows, st, f, col...);
+        default: break;
+      }
+    }
+  }
   // i = element, c = its column; loop state is passed by value (by-reference captures kept it in memory)
   auto next = [cols](std::size_t c, std::size_t m) {
     c += m;
@@ -382,6 +492,7 @@ NormKernels<T> make_norm_kernels() {
   k.normalize = &span_normalize<T>;
   k.normalize_cols = &cols_normalize<T>;
   k.grad_sums = &span_grad_sums<T>;
+  k.rows_grad_sums = &rows_grad_sums<T>;
   k.col_grad_sums = &col_grad_sums<T>;
   k.grad_input = &span_grad_input<T>;
   k.grad_input_cols = &cols_grad_input<T>;
