@@ -360,6 +360,11 @@ def _stability_cases(x, axis):
     f = from_layout
     C = x.shape[1]
     yield "batch", f(nc.batch_norm_forward(xl, None, None, channel_axis=axis)[0], axis), ref.batch_norm(x)[0]
+    # eval mode (the fused scale-shift pass centred on the running mean): no cancellation for |mean| ≫ std
+    x64 = x.astype(np.float64)
+    rm = x64.mean(axis=(0, 2, 3)).astype(x.dtype)
+    rv = x64.var(axis=(0, 2, 3)).astype(x.dtype)
+    yield "batch eval", f(nc.batch_norm(xl, rm, rv, channel_axis=axis), axis), ref.batch_norm_eval(x, rm, rv)
     yield "group", f(nc.group_norm(xl, C // 2, channel_axis=axis), axis), ref.group_norm(x, C // 2)[0]
     yield "instance", f(nc.instance_norm(xl, channel_axis=axis), axis), ref.instance_norm(x)[0]
     if axis == 1:

@@ -156,7 +156,9 @@ def scale_shift_act(x, scale, shift, activation=None, *, channel_axis=1, residua
     ``negative_slope=``, ...; None = identity), its parameters as keywords with ``nc.NAME``'s defaults. ``x`` has
     its channels at ``channel_axis`` = 1 (N, C, ...) or -1 (N, ..., C); ``scale`` and ``shift`` are (C,) arrays of
     x's dtype; ``residual`` (x's shape and dtype) is added before the activation; ``out`` may be x itself.
-    An eval-mode BatchNorm is ``scale = weight/√(running_var + eps)``, ``shift = bias − running_mean·scale``.
+    An eval-mode BatchNorm is ``scale = weight/√(running_var + eps)``, ``shift = bias − running_mean·scale``
+    (that folded shift cancels when |mean| ≫ std: ``nc.batch_norm(..., training=False)`` runs this same kernel
+    centred on the running mean instead, (x − mean)·scale + bias).
     """
     channel_axis = integer(channel_axis, "scale_shift_act", "channel_axis")
     op, (a, b, c) = _spec(activation, activation_params)

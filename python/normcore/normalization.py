@@ -112,6 +112,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     with ``running_mean`` / ``running_var`` otherwise. Running statistics must be C-contiguous writeable arrays of
     x's dtype and shape (C,). ``momentum=None`` (cumulative average) needs a layer's batch count: ValueError here
     when statistics would be updated. Training with one value per channel is a ValueError, as in PyTorch.
+    In eval mode it is the fused pass of ``nc.scale_shift_act`` (identity activation) centred on the running mean,
+    (x − running_mean)·(weight/√(running_var + eps)) + bias: unlike the folded x·scale + (bias − mean·scale) (what
+    PyTorch computes), it does not cancel when |mean| ≫ std.
     """
     f = "batch_norm"
     e = _eps(f, eps)

@@ -33,13 +33,16 @@ void fold_batchnorm(T* fused_weight, T* fused_bias, const T* weight, const T* bi
                     const T* running_var, const T* bn_weight, const T* bn_bias, std::size_t d0, std::size_t d1,
                     std::size_t K, FoldKind kind, std::size_t groups, FoldPosition position, double eps);
 
-// Fused scale-shift-activation: y = f(x·scale[c] + shift[c] [+ residual]) in one pass, f any activation of the
-// catalog (parameters p as in activation_forward). x seen as (N, C, S) channels-first or (N, S, C) channels-last.
-// y, x, residual: (N, C, S) or (N, S, C), residual may be null, y may be x (or residual); scale, shift: (C,).
-// Bitwise identical for any number of threads.
+// Fused scale-shift-activation: y = f((x − center[c])·scale[c] + shift[c] [+ residual]) in one pass, f any
+// activation of the catalog (parameters p as in activation_forward). x seen as (N, C, S) channels-first or (N, S, C)
+// channels-last. y, x, residual: (N, C, S) or (N, S, C), residual may be null, y may be x (or residual); scale,
+// shift, center: (C,); center null = 0 (x − 0 is x: the same bits as without it). With center = a BatchNorm's
+// running mean, scale = weight/√(var + eps) and shift = bias it is BatchNorm in eval mode without the cancellation
+// of x·scale + (bias − mean·scale) when |mean| ≫ std. Bitwise identical for any number of threads.
 template <class T>
 void scale_shift_act(Activation op, const ActivationParams& p, T* y, const T* x, const T* residual, const T* scale,
-                     const T* shift, std::size_t N, std::size_t C, std::size_t S, Layout layout);
+                     const T* shift, std::size_t N, std::size_t C, std::size_t S, Layout layout,
+                     const T* center = nullptr);
 
 // Image preprocessing (ToTensor + Normalize in one pass): images (N, H, W, C) of uint8, float or double →
 //   y[n, c, h, w] (ImageLayout::nchw) or y[n, h, w, c] (ImageLayout::nhwc) = (x[n, h, w, c]·scale − mean[c]) / std[c]

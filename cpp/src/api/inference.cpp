@@ -105,7 +105,7 @@ constexpr std::size_t kMinPerThread = 32768;
 
 template <class T>
 void scale_shift_act(Activation op, const ActivationParams& p, T* y, const T* x, const T* residual, const T* scale,
-                     const T* shift, std::size_t N, std::size_t C, std::size_t S, Layout layout) {
+                     const T* shift, std::size_t N, std::size_t C, std::size_t S, Layout layout, const T* center) {
   const int id = static_cast<int>(op);
   if (id < 0 || id >= static_cast<int>(Activation::count_))
     throw std::invalid_argument("scale_shift_act: unknown activation id " + std::to_string(id));
@@ -115,18 +115,23 @@ void scale_shift_act(Activation op, const ActivationParams& p, T* y, const T* x,
   if (n == 0) return;
   if (!y || !x || !scale || !shift) throw std::invalid_argument("scale_shift_act: null pointer");
   const InferenceKernels<T>& k = infer_kernels<T>();
+  std::vector<T> zeros;
+  if (!center) {
+    zeros.assign(C, T(0));
+    center = zeros.data();
+  }
   if (layout == Layout::channels_first) {
     const auto planes = k.planes[id];
     const StoreHint h = detail::store_hint(n * sizeof(T));
     // any split of the flat range gives the same bits: each element's result does not depend on its position
     detail::parallel_ranges(n, kMinPerThread, detail::kAlignBytes / sizeof(T), [&](std::size_t b, std::size_t e) {
-      planes(y, x, residual, b, e, C, S, scale, shift, p, h);
+      planes(y, x, residual, b, e, C, S, scale, shift, center, p, h);
     });
   } else {
     const auto rows = k.rows[id];
     const StoreHint h = detail::store_hint(n * sizeof(T));
     detail::parallel_ranges(N * S, std::max<std::size_t>(1, kMinPerThread / C), 1, [&](std::size_t b, std::size_t e) {
-      rows(y + b * C, x + b * C, residual ? residual + b * C : nullptr, e - b, C, scale, shift, p, h);
+      rows(y + b * C, x + b * C, residual ? residual + b * C : nullptr, e - b, C, scale, shift, center, p, h);
     });
   }
 }
@@ -244,7 +249,7 @@ template void normalize_image<double, double>(double*, const double*, std::size_
   template void fold_batchnorm<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, const T*, std::size_t, \
                                   std::size_t, std::size_t, FoldKind, std::size_t, FoldPosition, double); \
   template void scale_shift_act<T>(Activation, const ActivationParams&, T*, const T*, const T*, const T*, const T*, \
-                                   std::size_t, std::size_t, std::size_t, Layout);
+                                   std::size_t, std::size_t, std::size_t, Layout, const T*);
 NORMCORE_INSTANTIATE(float)
 NORMCORE_INSTANTIATE(double)
 #undef NORMCORE_INSTANTIATE

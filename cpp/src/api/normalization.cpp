@@ -14,6 +14,7 @@
 // while they are in cache: 2 passes over memory), channels-last fused per sample (group/instance norm), and split
 // (all chunks in parallel, merge, then all planes in parallel: for few large groups, and channels-last batch norm).
 #include "normcore/normalization.hpp"
+#include "normcore/inference.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -639,15 +640,16 @@ void batch_norm_inference(T* y, const T* x, const T* running_mean, const T* runn
   check_eps(f, eps);
   check_layout(f, layout);
   check_pointers(f, N * C * S, {y, x, running_mean, running_var});
-  const BatchView bv = batch_view(N, C, S, layout);
-  const Planes& v = bv.v;
-  std::vector<SpanAffine<T>> coef(v.count());
-  for (std::size_t p = 0; p < v.count(); ++p) {
-    const std::size_t c = bv.gr.channel_of(p);
+  // the fused scale-shift pass (identity activation) with the running mean as its center: y = (x − mean)·s + b,
+  // s = weight/√(var + eps) rounded once from double — no cancellation for |mean| ≫ std
+  std::vector<T> s(C), t(C);
+  for (std::size_t c = 0; c < C; ++c) {
     const double r = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
-    coef[p] = affine_of(static_cast<double>(running_mean[c]), r, weight, bias, c, false);
+    s[c] = static_cast<T>(weight ? r * static_cast<double>(weight[c]) : r);
+    t[c] = bias ? bias[c] : T(0);
   }
-  normalize_all<T>(y, x, v, coef, nullptr, nullptr);
+  scale_shift_act<T>(Activation::identity, ActivationParams{}, y, x, nullptr, s.data(), t.data(), N, C, S, layout,
+                     running_mean);
 }
 
 template <class T>

@@ -1,25 +1,25 @@
 // Fused scale-shift-activation, generic in the activation op (the structs of kernels/activation/activations.hpp).
 // Included inside the per-ISA namespace after kernels/elementwise.hpp.
 //
-//   y = f(x·s + t [+ r])   (BatchNorm in eval mode folded to s = w/√(var + eps), t = b − mean·s; r a residual)
-// x·s + t may contract to one FMA where the ISA has it.
+//   y = f((x − u)·s + t [+ r])   (BatchNorm in eval mode: u = mean, s = w/√(var + eps), t = b; or folded to u = 0,
+//   t = b − mean·s; r a residual). (x − u)·s + t may contract to one FMA where the ISA has it.
 
 // Channels-first planes: scalar s, t per plane; non-temporal stores fenced once, not per plane.
 template <class Op, class T>
 void ssa_planes_kernel(T* y, const T* x, const T* r, std::size_t b, std::size_t e, std::size_t C, std::size_t S,
-                       const T* s, const T* t, const ActivationParams& q, StoreHint h) {
+                       const T* s, const T* t, const T* u, const ActivationParams& q, StoreHint h) {
   const Params<T> p(q);
   using V = vec_t<T>;
   StoreHint each = h;
   each.defer_fence = true;
   while (b < e) {
     const std::size_t plane = b / S, end = std::min(e, (plane + 1) * S), c = plane % C;
-    const V sv = splat<V>(s[c]), tv = splat<V>(t[c]);
+    const V sv = splat<V>(s[c]), tv = splat<V>(t[c]), uv = splat<V>(u[c]);
     if (r)
-      elementwise(y + b, end - b, each, [&](V xv, V rv) { return Op::forward(V(xv * sv + tv + rv), p); }, x + b,
-                  r + b);
+      elementwise(y + b, end - b, each, [&](V xv, V rv) { return Op::forward(V((xv - uv) * sv + tv + rv), p); },
+                  x + b, r + b);
     else
-      elementwise(y + b, end - b, each, [&](V xv) { return Op::forward(V(xv * sv + tv), p); }, x + b);
+      elementwise(y + b, end - b, each, [&](V xv) { return Op::forward(V((xv - uv) * sv + tv), p); }, x + b);
     b = end;
   }
   if (h.stream) stream_fence();
@@ -30,24 +30,25 @@ void ssa_planes_kernel(T* y, const T* x, const T* r, std::size_t b, std::size_t 
 // loop setup per row, streaming when asked; long rows stream row by row.
 template <class Op, class T>
 void ssa_rows_kernel(T* y, const T* x, const T* r, std::size_t rows, std::size_t C, const T* s, const T* t,
-                     const ActivationParams& q, StoreHint h) {
+                     const T* u, const ActivationParams& q, StoreHint h) {
   const Params<T> p(q);
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes, kMaxVectors = 8;
-  auto f = [&p](V xv, V sv, V tv) { return Op::forward(V(xv * sv + tv), p); };
-  auto fr = [&p](V xv, V sv, V tv, V rv) { return Op::forward(V(xv * sv + tv + rv), p); };
+  auto f = [&p](V xv, V uv, V sv, V tv) { return Op::forward(V((xv - uv) * sv + tv), p); };
+  auto fr = [&p](V xv, V uv, V sv, V tv, V rv) { return Op::forward(V((xv - uv) * sv + tv + rv), p); };
   if (C % W == 0 && C / W <= kMaxVectors) {
     const std::size_t m = C / W;
-    V sv[kMaxVectors], tv[kMaxVectors];
+    V sv[kMaxVectors], tv[kMaxVectors], uv[kMaxVectors];
     for (std::size_t j = 0; j < m; ++j) {
       sv[j] = load<V>(s + j * W);
       tv[j] = load<V>(t + j * W);
+      uv[j] = load<V>(u + j * W);
     }
     const bool stream = h.stream && reinterpret_cast<std::uintptr_t>(y) % sizeof(V) == 0;
     for (std::size_t o = 0; o < rows * C; o += C)
       for (std::size_t j = 0; j < m; ++j) {
         const std::size_t i = o + j * W;
-        const V v = r ? fr(load<V>(x + i), sv[j], tv[j], load<V>(r + i)) : f(load<V>(x + i), sv[j], tv[j]);
+        const V v = r ? fr(load<V>(x + i), uv[j], sv[j], tv[j], load<V>(r + i)) : f(load<V>(x + i), uv[j], sv[j], tv[j]);
         if (stream)
           store_stream<V>(y + i, v);
         else
@@ -62,9 +63,9 @@ void ssa_rows_kernel(T* y, const T* x, const T* r, std::size_t rows, std::size_t
   for (std::size_t i = 0; i < rows; ++i) {
     const std::size_t o = i * C;
     if (r)
-      elementwise(y + o, C, each, fr, x + o, s, t, r + o);
+      elementwise(y + o, C, each, fr, x + o, u, s, t, r + o);
     else
-      elementwise(y + o, C, each, f, x + o, s, t);
+      elementwise(y + o, C, each, f, x + o, u, s, t);
   }
   if (each.stream) stream_fence();
 }
