@@ -1,5 +1,7 @@
 #include "bindings/array.hpp"
 
+#include "bindings/output_cache.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -66,7 +68,7 @@ py::array output_for(const char* fname, py::handle out, const Input& like, std::
 py::array output_shaped(const char* fname, py::handle out, DType dtype, const std::vector<py::ssize_t>& shape,
                         std::initializer_list<Input*> inputs, const char* name) {
   const py::dtype want = dtype == DType::f32 ? py::dtype::of<float>() : py::dtype::of<double>();
-  if (out.is_none()) return py::array(want, shape);
+  if (out.is_none()) return new_array(want, shape);
   const std::string what = std::string(fname) + ": " + name;
   if (!py::isinstance<py::array>(out))
     throw py::type_error(what + " must be a numpy.ndarray, got " + py::str(py::type::handle_of(out)).cast<std::string>());

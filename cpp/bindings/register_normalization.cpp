@@ -10,6 +10,7 @@
 
 #include "bindings/array.hpp"
 #include "bindings/dtype.hpp"
+#include "bindings/output_cache.hpp"
 #include "normcore/normalization.hpp"
 
 namespace normcore::bindings {
@@ -107,7 +108,7 @@ T* ptr(std::optional<py::array>& a) {
   return a ? static_cast<T*>(a->mutable_data()) : nullptr;
 }
 
-py::array new_array(const Input& like, const Shape& shape) { return py::array(like.arr.dtype(), shape); }
+py::array new_array(const Input& like, const Shape& shape) { return bindings::new_array(like.arr.dtype(), shape); }
 
 py::object or_none(const std::optional<py::array>& a) { return a ? py::object(*a) : py::object(py::none()); }
 

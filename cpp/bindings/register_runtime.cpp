@@ -6,6 +6,7 @@
 
 #include "bindings/array.hpp"
 #include "bindings/dtype.hpp"
+#include "bindings/output_cache.hpp"
 #include "normcore/runtime.hpp"
 #include "src/api/internal.hpp"
 
@@ -46,6 +47,7 @@ void register_runtime(py::module_& m) {
   m.def("copy", &copy, "x"_a, "out"_a = py::none(),
         "out = x with normcore's elementwise loop, threads and store policy (the memory-copy roofline).");
   m.def("blocked_sum", &blocked_sum, "x"_a, "Sum in double over fixed blocks: identical for any thread count.");
+  register_output_cache(m);
 }
 
 }  // namespace normcore::bindings

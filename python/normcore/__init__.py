@@ -16,10 +16,13 @@ from ._checks import ArgumentError
 from ._runtime import (
     active_isa,
     available_isas,
+    empty_output_cache,
     get_cmake_dir,
     get_include,
     get_num_threads,
+    output_cache_info,
     set_num_threads,
+    set_output_cache_limit,
 )
 from . import activations as _activations
 from .activations import *  # noqa: F403
@@ -45,10 +48,13 @@ __all__ = [
     "ArgumentError",
     "active_isa",
     "available_isas",
+    "empty_output_cache",
     "get_cmake_dir",
     "get_include",
     "get_num_threads",
+    "output_cache_info",
     "set_num_threads",
+    "set_output_cache_limit",
 ]
 __all__ += _activations.__all__
 __all__ += _structured.__all__
