@@ -143,9 +143,9 @@ Moments plane_moments(const NormKernels<T>& k, const T* x, std::size_t S) {
 template <class T>
 GradSums plane_grad_sums(const NormKernels<T>& k, const T* dy, const T* x, std::size_t S, double mean) {
   const std::size_t K = chunk_len<T>();
-  GradSums s = k.grad_sums(dy, x, nullptr, std::min(S, K), mean, 0.0, nullptr, nullptr);
+  GradSums s = k.grad_sums(dy, x, nullptr, std::min(S, K), mean);
   for (std::size_t c0 = K; c0 < S; c0 += K)
-    s = add(s, k.grad_sums(dy + c0, x + c0, nullptr, std::min(K, S - c0), mean, 0.0, nullptr, nullptr));
+    s = add(s, k.grad_sums(dy + c0, x + c0, nullptr, std::min(K, S - c0), mean));
   return s;
 }
 
@@ -174,7 +174,7 @@ std::vector<GradSums> cf_all_grad_sums(const T* dy, const T* x, const Planes& v,
   std::vector<GradSums> part(P * nch), ps(P);
   parallel_tasks(P * nch, 2 * std::min(S, K), [&](std::size_t t) {
     const std::size_t p = t / nch, c0 = t % nch * K, off = p * S + c0;
-    part[t] = k.grad_sums(dy + off, x + off, nullptr, std::min(K, S - std::min(S, c0)), mean[p], 0.0, nullptr, nullptr);
+    part[t] = k.grad_sums(dy + off, x + off, nullptr, std::min(K, S - std::min(S, c0)), mean[p]);
   });
   for (std::size_t p = 0; p < P; ++p) {
     GradSums s = part[p * nch];
@@ -747,6 +747,10 @@ namespace {
 
 // Rows per block of the layer/RMS norm backward: each block accumulates its own dweight/dbias partial sums (D
 // doubles each), merged over blocks in order.
+// Rows whose parameter-gradient partials are added at once (each accumulator vector loaded and stored once for
+// them): 16 rows of dy and x stay in L2 for D up to several thousand.
+constexpr std::size_t kParamRows = 16;
+
 std::size_t backward_block_rows(std::size_t D) {
   return std::max<std::size_t>(32, ceil_div(std::size_t{1} << 17, std::max<std::size_t>(D, 1)));
 }
@@ -770,30 +774,30 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
     double* aw = want_w ? acc_w.data() + blk * D : nullptr;
     double* ab = want_b ? acc_b.data() + blk * D : nullptr;
     const std::size_t end = std::min(rows, (blk + 1) * RB);
-    // kGradRows rows at a time (the last group of a block may be shorter): each row's sums and the block's
-    // dweight/dbias partials get the bits of one row at a time
-    for (std::size_t r0 = blk * RB; r0 < end; r0 += kGradRows) {
-      const std::size_t nr = std::min(kGradRows, end - r0);
-      double m[kGradRows], rs[kGradRows];
-      GradSums s[kGradRows], part[kGradRows];
-      for (std::size_t q = 0; q < nr; ++q) {
-        m[q] = centered ? static_cast<double>(mean[r0 + q]) : 0.0;
-        rs[q] = static_cast<double>(rstd[r0 + q]);
-      }
-      for (std::size_t c0 = 0; c0 < D; c0 += K) {
-        k.rows_grad_sums(part, dy + r0 * D + c0, x + r0 * D + c0, w ? w + c0 : nullptr, nr, std::min(K, D - c0), D,
-                         m, rs, aw ? aw + c0 : nullptr, ab ? ab + c0 : nullptr);
-        for (std::size_t q = 0; q < nr; ++q) s[q] = add(s[q], part[q]);
-      }
+    // each row: its sums (first read, from memory), then its dx (from cache); then the block's parameter-gradient
+    // partials for kParamRows rows at a time, while those rows are still in cache (rows in order: the same bits
+    // as adding row after row)
+    double m[kParamRows], rs[kParamRows];
+    for (std::size_t r0 = blk * RB; r0 < end; r0 += kParamRows) {
+      const std::size_t nr = std::min(kParamRows, end - r0);
       for (std::size_t q = 0; q < nr; ++q) {
         const std::size_t r = r0 + q;
+        m[q] = centered ? static_cast<double>(mean[r]) : 0.0;
+        rs[q] = static_cast<double>(rstd[r]);
+        GradSums s;
+        for (std::size_t c0 = 0; c0 < D; c0 += K)
+          s = add(s, k.grad_sums(dy + r * D + c0, x + r * D + c0, w ? w + c0 : nullptr, std::min(K, D - c0), m[q]));
         const SpanGrad<T> a{centered ? mean[r] : T(0), T(0), static_cast<T>(rs[q]),
-                            static_cast<T>(-rs[q] * rs[q] * rs[q] * s[q].gd / dD),
-                            static_cast<T>(centered ? -rs[q] * s[q].g / dD : 0.0)};
+                            static_cast<T>(-rs[q] * rs[q] * rs[q] * s.gd / dD),
+                            static_cast<T>(centered ? -rs[q] * s.g / dD : 0.0)};
         for (std::size_t c0 = 0; c0 < D; c0 += K)
           k.grad_input(dx + r * D + c0, dy + r * D + c0, x + r * D + c0, w ? w + c0 : nullptr, std::min(K, D - c0),
                        a, hint);
       }
+      if (aw != nullptr || ab != nullptr)
+        for (std::size_t c0 = 0; c0 < D; c0 += K)
+          k.rows_param_grads(aw ? aw + c0 : nullptr, ab ? ab + c0 : nullptr, dy + r0 * D + c0, x + r0 * D + c0, nr,
+                             std::min(K, D - c0), D, m, rs);
     }
   });
   // parameter gradients: the blocks' partial sums, in block order (0 + a0 + a1 + ... = a0 + a1 + ...), added into

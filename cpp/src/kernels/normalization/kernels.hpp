@@ -51,9 +51,6 @@ struct ColGrad {
   const T *mh, *ml, *a, *b, *c;
 };
 
-// Rows that rows_grad_sums handles in one sweep (accumulators: 2·4 double vectors per row).
-constexpr std::size_t kGradRows = 2;
-
 template <class T>
 struct NormKernels {
   // Moments of x by shifted sums in double: Σ(x − K), Σ(x − K)² with K the mean of a first pass (double input:
@@ -69,16 +66,13 @@ struct NormKernels {
   void (*normalize)(T* y, const T* x, const T* w, const T* b, std::size_t n, const SpanAffine<T>& k, StoreHint h);
   // y[r, c] = ((x − mh[c]) − ml[c])·s[c] + t[c].  y, x: (rows, cols) contiguous
   void (*normalize_cols)(T* y, const T* x, std::size_t rows, std::size_t cols, const ColAffine<T>& k, StoreHint h);
-  // Σ g, Σ g·d over a span with g = dy·w (w = 1 when null) and d = x − mean (in double); when acc_w / acc_b are
-  // set, also acc_w[i] += dy·d·rstd and acc_b[i] += dy (per-element parameter gradients of LayerNorm/RMSNorm).
-  // dy, x, w: (n,); acc_w, acc_b: (n,)
-  GradSums (*grad_sums)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, double* acc_w,
-                        double* acc_b);
-  // grad_sums of `rows` ≤ kGradRows rows of a (rows, ld) block at once (spans of n ≤ ld elements), mean[r],
-  // rstd[r] per row: out[r] gets the bits grad_sums gives row r alone, and acc_w, acc_b the rows' terms in row order
-  // (the bits of calling grad_sums row after row), read and written once for all the rows.
-  void (*rows_grad_sums)(GradSums* out, const T* dy, const T* x, const T* w, std::size_t rows, std::size_t n,
-                         std::size_t ld, const double* mean, const double* rstd, double* acc_w, double* acc_b);
+  // Σ g, Σ g·d over a span with g = dy·w (w = 1 when null) and d = x − mean, in double.  dy, x, w: (n,)
+  GradSums (*grad_sums)(const T* dy, const T* x, const T* w, std::size_t n, double mean);
+  // The per-element parameter-gradient partials of LayerNorm/RMSNorm over `rows` rows of a (rows, ld) block, rows
+  // in order: acc_w[i] += dy·(x − mean[r])·rstd[r] and acc_b[i] += dy (either may be null).  dy, x: (rows, ld)
+  // using n ≤ ld columns; acc_w, acc_b: (n,); mean, rstd: (rows,)
+  void (*rows_param_grads)(double* acc_w, double* acc_b, const T* dy, const T* x, std::size_t rows, std::size_t n,
+                           std::size_t ld, const double* mean, const double* rstd);
   // Per-column Σ dy and Σ dy·(x − mean[c]) of a block, in double.  dy, x: (rows, ld) using cols columns;
   // mean, g, gd: (cols,)
   void (*col_grad_sums)(double* g, double* gd, const T* dy, const T* x, std::size_t rows, std::size_t cols,

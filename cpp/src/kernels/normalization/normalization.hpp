@@ -147,105 +147,95 @@ inline void prefetch_l2(const T* p, std::size_t i) {
 #endif
 }
 
-// One element (V = vd or double) of one row of the gradient sums: sg += g, sgd += g·d (g = dy·w, d = x − m), and
-// the running parameter-gradient accumulators aw += dy·d·r, ab += dy.
-template <bool HasW, bool AccW, bool AccB, class V>
-inline void grad_term(V dy, V x, V w, V m, V r, V& aw, V& ab, V& sg, V& sgd) {
+// One element (V = vd or double) of one row of the gradient sums: sg += g, sgd += g·d (g = dy·w, d = x − m).
+template <bool HasW, class V>
+inline void grad_term(V dy, V x, V w, V m, V& sg, V& sgd) {
   const V d = x - m;
   V g = dy;
   if constexpr (HasW) g = dy * w;
   sg += g;
   sgd += g * d;
-  if constexpr (AccW) aw = aw + dy * d * r;
+}
+
+// One element of one row of the parameter-gradient partials: aw += dy·d·r, ab += dy (d = x − m).
+template <bool AccW, bool AccB, class V>
+inline void param_term(V dy, V x, V m, V r, V& aw, V& ab) {
+  if constexpr (AccW) aw = aw + dy * (x - m) * r;
   if constexpr (AccB) ab = ab + dy;
 }
 
-// The scalar tail [nv, n) of one row of rows_grad_sums_impl, added to s (and acc_w, acc_b): one out-of-line copy,
-// so that the compiler contracts (FMA) it the same way whatever R (inlined into the loop over two rows, float64
-// rows got other bits than alone).
-template <class T, bool HasW, bool AccW, bool AccB>
-__attribute__((noinline)) void grad_sums_tail(GradSums& s, const T* dy, const T* x, const T* w, std::size_t nv,
-                                              std::size_t n, double mean, double rstd, double* acc_w,
-                                              double* acc_b) {
+// Σg and Σg·d (g = dy·w, d = x − mean) of one span, whole double vectors in reduce_span's order, then the tail
+// in order. One row per sweep and no software prefetch: two streams are what the hardware prefetchers follow
+// best here (two rows at once, or prefetcht1 ahead, ran the LayerNorm backward's first pass ~1.6× slower).
+template <class T, bool HasW>
+GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, double mean) {
+  constexpr std::size_t L = kDoubleLanes;
+  const vd one = splat<vd>(1.0), z = splat<vd>(0.0), mv = splat<vd>(mean);
+  vd sg[4] = {z, z, z, z}, sgd[4] = {z, z, z, z};
+  reduce_span(n, [&](int a, std::size_t i) {
+    grad_term<HasW>(load_wide(dy + i), load_wide(x + i), HasW ? load_wide(w + i) : one, mv, sg[a], sgd[a]);
+  });
+  GradSums s{lane_sum((sg[0] + sg[1]) + (sg[2] + sg[3])), lane_sum((sgd[0] + sgd[1]) + (sgd[2] + sgd[3]))};
+  for (std::size_t i = n / L * L; i < n; ++i)
+    grad_term<HasW>(static_cast<double>(dy[i]), static_cast<double>(x[i]), HasW ? static_cast<double>(w[i]) : 1.0,
+                    mean, s.g, s.gd);
+  return s;
+}
+
+template <class T>
+GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean) {
+  return w != nullptr ? grad_sums_impl<T, true>(dy, x, w, n, mean) : grad_sums_impl<T, false>(dy, x, w, n, mean);
+}
+
+// The scalar tail [nv, n) of rows_param_grads_impl: one out-of-line copy, so that the compiler contracts (FMA) it
+// the same way wherever it is called from.
+template <class T, bool AccW, bool AccB>
+__attribute__((noinline)) void param_grads_tail(double* acc_w, double* acc_b, const T* dy, const T* x,
+                                                std::size_t rows, std::size_t nv, std::size_t n, std::size_t ld,
+                                                const double* mean, const double* rstd) {
   for (std::size_t i = nv; i < n; ++i) {
     double aw = AccW ? acc_w[i] : 0.0, ab = AccB ? acc_b[i] : 0.0;
-    grad_term<HasW, AccW, AccB>(static_cast<double>(dy[i]), static_cast<double>(x[i]),
-                                HasW ? static_cast<double>(w[i]) : 1.0, mean, rstd, aw, ab, s.g, s.gd);
+    for (std::size_t q = 0; q < rows; ++q)
+      param_term<AccW, AccB>(static_cast<double>(dy[q * ld + i]), static_cast<double>(x[q * ld + i]), mean[q],
+                             rstd[q], aw, ab);
     if constexpr (AccW) acc_w[i] = aw;
     if constexpr (AccB) acc_b[i] = ab;
   }
 }
 
-// Σg and Σg·d (g = dy·w, d = x − mean) of R rows (stride ld) at once; optionally acc_w[i] += dy·d·rstd and
-// acc_b[i] += dy, row after row. Each row's sums take the same order as for R = 1, and the accumulators get the
-// rows' terms in row order, so the bits do not depend on R; R > 1 loads and stores acc_w, acc_b (and loads w) once
-// per R rows.
-template <class T, std::size_t R, bool HasW, bool AccW, bool AccB>
-void rows_grad_sums_impl(GradSums* out, const T* dy, const T* x, const T* w, std::size_t n, std::size_t ld,
-                         const double* mean, const double* rstd, double* acc_w, double* acc_b) {
+// acc_w[i] += dy·(x − mean[q])·rstd[q] and acc_b[i] += dy over rows q in order (a block just read, so from
+// cache): each accumulator vector is loaded and stored once per 4 rows (8 rows of two inputs at a 4 KiB stride
+// would fill all 8 ways of an L1 set and thrash).
+template <class T, bool AccW, bool AccB>
+void rows_param_grads_impl(double* acc_w, double* acc_b, const T* dy, const T* x, std::size_t rows, std::size_t n,
+                           std::size_t ld, const double* mean, const double* rstd) {
   constexpr std::size_t L = kDoubleLanes;
   const std::size_t nv = n / L * L;
-  const vd one = splat<vd>(1.0), z = splat<vd>(0.0);
-  vd mv[R], rv[R], sg[R][4], sgd[R][4];
-  for (std::size_t q = 0; q < R; ++q) {
-    mv[q] = splat<vd>(mean[q]);
-    rv[q] = splat<vd>(rstd[q]);
-    for (int a = 0; a < 4; ++a) sg[q][a] = sgd[q][a] = z;
+  const vd z = splat<vd>(0.0);
+  constexpr std::size_t G = 4;
+  for (std::size_t q0 = 0; q0 < rows; q0 += G) {
+    const std::size_t qe = std::min(rows, q0 + G);
+    for (std::size_t i = 0; i < nv; i += L) {
+      vd aw = AccW ? load<vd>(acc_w + i) : z, ab = AccB ? load<vd>(acc_b + i) : z;
+      for (std::size_t q = q0; q < qe; ++q)
+        param_term<AccW, AccB>(load_wide(dy + q * ld + i), load_wide(x + q * ld + i), splat<vd>(mean[q]),
+                               splat<vd>(rstd[q]), aw, ab);
+      if constexpr (AccW) store<vd>(acc_w + i, aw);
+      if constexpr (AccB) store<vd>(acc_b + i, ab);
+    }
   }
-  reduce_span(n, [&](int a, std::size_t i) {
-    // the rows two calls ahead (the caller's rows after the next R): the hardware prefetchers alone leave the
-    // loads waiting on DRAM
-    prefetch_l2(dy, 2 * R * ld + i);
-    prefetch_l2(x, 2 * R * ld + i);
-    vd aw = z, ab = z;
-    if constexpr (AccW) aw = load<vd>(acc_w + i);
-    if constexpr (AccB) ab = load<vd>(acc_b + i);
-    const vd wv = HasW ? load_wide(w + i) : one;
-    for (std::size_t q = 0; q < R; ++q)
-      grad_term<HasW, AccW, AccB>(load_wide(dy + q * ld + i), load_wide(x + q * ld + i), wv, mv[q], rv[q], aw, ab,
-                                  sg[q][a], sgd[q][a]);
-    if constexpr (AccW) store<vd>(acc_w + i, aw);
-    if constexpr (AccB) store<vd>(acc_b + i, ab);
-  });
-  for (std::size_t q = 0; q < R; ++q)
-    out[q] = {lane_sum((sg[q][0] + sg[q][1]) + (sg[q][2] + sg[q][3])),
-              lane_sum((sgd[q][0] + sgd[q][1]) + (sgd[q][2] + sgd[q][3]))};
-  for (std::size_t q = 0; q < R; ++q)
-    grad_sums_tail<T, HasW, AccW, AccB>(out[q], dy + q * ld, x + q * ld, w, nv, n, mean[q], rstd[q], acc_w, acc_b);
-}
-
-template <class T, std::size_t R>
-void rows_grad_sums_r(GradSums* out, const T* dy, const T* x, const T* w, std::size_t n, std::size_t ld,
-                      const double* mean, const double* rstd, double* acc_w, double* acc_b) {
-  const int kind = (w != nullptr ? 4 : 0) + (acc_w != nullptr ? 2 : 0) + (acc_b != nullptr ? 1 : 0);
-  switch (kind) {
-    case 0: return rows_grad_sums_impl<T, R, false, false, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
-    case 1: return rows_grad_sums_impl<T, R, false, false, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
-    case 2: return rows_grad_sums_impl<T, R, false, true, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
-    case 3: return rows_grad_sums_impl<T, R, false, true, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
-    case 4: return rows_grad_sums_impl<T, R, true, false, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
-    case 5: return rows_grad_sums_impl<T, R, true, false, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
-    case 6: return rows_grad_sums_impl<T, R, true, true, false>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
-    default: return rows_grad_sums_impl<T, R, true, true, true>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
-  }
+  param_grads_tail<T, AccW, AccB>(acc_w, acc_b, dy, x, rows, nv, n, ld, mean, rstd);
 }
 
 template <class T>
-GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, double* acc_w,
-                        double* acc_b) {
-  GradSums s;
-  rows_grad_sums_r<T, 1>(&s, dy, x, w, n, n, &mean, &rstd, acc_w, acc_b);
-  return s;
-}
-
-template <class T>
-void rows_grad_sums(GradSums* out, const T* dy, const T* x, const T* w, std::size_t rows, std::size_t n,
-                    std::size_t ld, const double* mean, const double* rstd, double* acc_w, double* acc_b) {
-  if (rows == kGradRows) {
-    rows_grad_sums_r<T, kGradRows>(out, dy, x, w, n, ld, mean, rstd, acc_w, acc_b);
-  } else {
-    for (std::size_t q = 0; q < rows; ++q)
-      rows_grad_sums_r<T, 1>(out + q, dy + q * ld, x + q * ld, w, n, ld, mean + q, rstd + q, acc_w, acc_b);
+void rows_param_grads(double* acc_w, double* acc_b, const T* dy, const T* x, std::size_t rows, std::size_t n,
+                      std::size_t ld, const double* mean, const double* rstd) {
+  if (acc_w != nullptr && acc_b != nullptr) {
+    rows_param_grads_impl<T, true, true>(acc_w, acc_b, dy, x, rows, n, ld, mean, rstd);
+  } else if (acc_w != nullptr) {
+    rows_param_grads_impl<T, true, false>(acc_w, acc_b, dy, x, rows, n, ld, mean, rstd);
+  } else if (acc_b != nullptr) {
+    rows_param_grads_impl<T, false, true>(acc_w, acc_b, dy, x, rows, n, ld, mean, rstd);
   }
 }
 
@@ -492,7 +482,7 @@ NormKernels<T> make_norm_kernels() {
   k.normalize = &span_normalize<T>;
   k.normalize_cols = &cols_normalize<T>;
   k.grad_sums = &span_grad_sums<T>;
-  k.rows_grad_sums = &rows_grad_sums<T>;
+  k.rows_param_grads = &rows_param_grads<T>;
   k.col_grad_sums = &col_grad_sums<T>;
   k.grad_input = &span_grad_input<T>;
   k.grad_input_cols = &cols_grad_input<T>;
