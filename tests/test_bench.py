@@ -363,8 +363,9 @@ def test_targets_list_the_rows_that_miss():
         _row("c bwd", small, 1, 1e-4, 1e-3, 1e-6),  # far from the in-cache roofline: not judged
     ]
     suite = harness.Suite(_machine(2e9), TINY, [1, 2], rows)
-    geo, faster, copy, bwd, own = report.targets(suite)
+    geo, faster, copy, bwd, *norm, own = report.targets(suite)
     assert own["status"] == "n/a"  # no case with targets of its own
+    assert [t["status"] for t in norm] == ["n/a"] * 3  # no normalization row
     assert geo["values"]["1"] == pytest.approx(math.sqrt(3 * 2)) and geo["values"]["2"] == pytest.approx(0.5)
     assert geo["status"] == "MISSED" and len(geo["missed"]) == 1 and geo["missed"][0].startswith("2 threads")
     assert [m.split(":")[0] for m in faster["missed"]] == ["a fwd 16M t=2", "b fwd 64K t=1"]
@@ -374,7 +375,32 @@ def test_targets_list_the_rows_that_miss():
     assert "## Missed targets" in md and "- b bwd 16M t=2: 2.00× the roofline" in md
     assert "target MISSED: every forward at least as fast as the faster peer" in md
     data = report.json_report(suite)
-    assert [x["status"] for x in data["targets"]] == ["MISSED"] * 4 + ["n/a"]
+    assert [x["status"] for x in data["targets"]] == ["MISSED"] * 4 + ["n/a"] * 4
+
+
+def test_normalization_targets():
+    """Issue 4's targets judge the normalization rows only: speed-up >= 1 each, geomean >= 2 per thread count,
+    within 1.3× the roofline of the case's own stream count."""
+    def norm_row(name, threads, mine, peer, copy, streams):
+        row = _row(name, cases.LARGE, threads, mine, peer, copy)
+        row.group, row.streams = "normalization", streams
+        return row
+
+    rows = [
+        norm_row("bn train fwd NCHW", 1, 1.4, 4.0, 1.0, 3),   # roofline 1.5 s: 0.93×, 2.9× the peer
+        norm_row("ln bwd (8,8)", 1, 2.0, 2.4, 1.0, 3),        # 1.33× the 1.5 s roofline: missed; 1.2× the peer
+        norm_row("bn train fwd NCHW", 2, 1.0, 0.9, 1.0, 3),   # slower than the peer
+        norm_row("ln bwd (8,8)", 2, 1.0, 5.0, 1.0, 3),
+        _row("a fwd", cases.LARGE, 1, 1.0, 0.5, 1.0),         # an activation: not judged here
+    ]
+    suite = harness.Suite(_machine(2e9), TINY, [1, 2], rows)
+    faster, geo, roof = report.targets(suite)[4:7]
+    assert [m.split(":")[0] for m in faster["missed"]] == ["bn train fwd NCHW 16M t=2"] and faster["judged"] == 4
+    assert geo["values"]["1"] == pytest.approx(math.sqrt(4 / 1.4 * 1.2))  # 1.85: missed
+    assert geo["values"]["2"] == pytest.approx(math.sqrt(0.9 * 5.0)) and geo["missed"] == [
+        f"1 thread: {report.fmt_ratio(math.sqrt(4 / 1.4 * 1.2))}"]
+    assert [m.split(":")[0] for m in roof["missed"]] == ["ln bwd (8,8) 16M t=1"]
+    assert "roofline of 3 streams" in roof["missed"][0]
 
 
 def test_elements_per_cycle():

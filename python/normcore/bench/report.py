@@ -29,6 +29,12 @@ TARGET_FWD_SPEEDUP = 1.0
 TARGET_FWD_ROOFLINE = 1.5
 #: Every memory-bound backward within this factor of its 3-stream roofline (read x, read dy, write dx).
 TARGET_BWD_ROOFLINE = 1.5
+#: Normalization (issue 4): every case at least this fast relative to the best peer, every thread count ...
+TARGET_NORM_SPEEDUP = 1.0
+#: ... the geometric mean of the cases' speed-ups at least this, per thread count ...
+TARGET_NORM_GEOMEAN = 2.0
+#: ... and every case within this factor of its pass-count roofline (the case's streams at copy bandwidth).
+TARGET_NORM_ROOFLINE = 1.3
 
 
 @dataclass
@@ -260,6 +266,7 @@ def targets(suite: Suite) -> list[dict[str, Any]]:
                    f"{fmt_time(r.roofline_s, 'ms')} ms)" for r in judged
                    if r.roofline_ratio > TARGET_BWD_ROOFLINE],  # type: ignore[operator]
     })
+    out += _norm_targets(suite)
     judged = [r for r in suite.rows if r.normcore_s and (r.min_speedup is not None or r.max_roofline is not None)]
     out.append({
         "target": "every case with targets of its own meets them (a minimum speed-up over the best peer, a maximum "
@@ -270,6 +277,36 @@ def targets(suite: Suite) -> list[dict[str, Any]]:
     for t in out:
         t["status"] = "n/a" if not t["judged"] else ("met" if not t["missed"] else "MISSED")
     return out
+
+
+def _norm_targets(suite: Suite) -> list[dict[str, Any]]:
+    """Issue 4's targets over the normalization rows: speed-up >= 1 each, geometric mean >= 2 per thread count,
+    each within 1.3× its pass-count roofline."""
+    rows = [r for r in suite.rows if r.group == "normalization" and r.normcore_s and not r.skipped and r.speedup]
+    per_thread = {str(t): geomean([float(r.speedup) for r in rows if r.threads == t])  # type: ignore[arg-type]
+                  for t in suite.threads if any(r.threads == t for r in rows)}
+    roof = [r for r in rows if r.roofline_ratio]
+    return [{
+        "target": "normalization: every case at least as fast as the best peer (speed-up >= "
+                  f"{TARGET_NORM_SPEEDUP:g}), every thread count",
+        "judged": len(rows),
+        "missed": [f"{r.label}: {fmt_ratio(r.speedup)} ({r.best_peer.name})"  # type: ignore[union-attr]
+                   for r in rows if r.speedup < TARGET_NORM_SPEEDUP],  # type: ignore[operator]
+    }, {
+        "target": f"normalization: geometric-mean speed-up over the best peer >= {TARGET_NORM_GEOMEAN:g}× (each "
+                  "thread count)",
+        "judged": len(per_thread),
+        "values": per_thread,
+        "missed": [f"{t} thread{'s' if t != '1' else ''}: {fmt_ratio(v)}" for t, v in per_thread.items()
+                   if v < TARGET_NORM_GEOMEAN],
+    }, {
+        "target": f"normalization: every case within {TARGET_NORM_ROOFLINE:g}× its pass-count roofline (its "
+                  "streams at the copy bandwidth), every thread count",
+        "judged": len(roof),
+        "missed": [f"{r.label}: {fmt_ratio(r.roofline_ratio)} the roofline of {r.streams} streams "
+                   f"({fmt_time(r.normcore_s, 'ms')} ms vs {fmt_time(r.roofline_s, 'ms')} ms)" for r in roof
+                   if r.roofline_ratio > TARGET_NORM_ROOFLINE],  # type: ignore[operator]
+    }]
 
 
 def _own_misses(row: Row) -> list[str]:
@@ -488,7 +525,14 @@ NOTES = """\
   forward within 1.5× a memory copy on 1 thread; every 16M backward within 1.5× its 3-stream roofline (every
   thread count; in cache there is no memory roofline to hold a transcendental to); and each case's own targets
   (issue 5: scale_shift_act ≥ 1.2× the best peer and within 1.2× a memory copy, normalize_image ≥ 3× the best
-  peer, every thread count).
+  peer, every thread count). Normalization (issue 4), every thread count: each case at least as fast as the best
+  peer, their geometric-mean speed-up ≥ 2×, each within 1.3× its pass-count roofline. Passes counted (streams of
+  x-sized arrays at least moved): BatchNorm training forward 3 (read x for the statistics, read x and write y),
+  its backward 5 (read dy and x for the sums, read them again and write dx), every other forward 2 and backward 3
+  (a row, plane or group is re-read from cache).
+- normcore's outputs of 1 MiB and more come from its output cache (`nc.set_output_cache_limit`): a buffer freed by
+  an earlier call is reused instead of page-faulting fresh memory (which costs more than writing it). PyTorch
+  and ONNX Runtime allocate through their own allocators.
 """
 
 
