@@ -105,20 +105,41 @@ struct exp2_sixteenths {
                                    -9.235770370707996e-09f, -1.1239277952768134e-08f, 9.845328108326612e-09f};
 };
 
-template <class V, int K>
-inline V exp_sixteenths(V x) {
+// e^x = 2^⌊mf⌋·(th + tl)·(1 + p), the parts exp_sixteenths puts together (callers that multiply by something on
+// the way, like gauss_exp_mul, put them together themselves).
+template <class V>
+struct Exp16 {
+  V mf;        // m/16
+  int_t<V> m;  // m = round(16x/ln2)
+  V th, tl;    // 2^(j/16) as hi + lo, j = m mod 16
+  V p;         // e^r − 1, r = x − m·ln2/16
+};
+
+template <class V>
+inline Exp16<V> exp16_parts(V x) {
   using T = scalar_t<V>;
   using C = exp_consts<T>;
   using E = exp2_sixteenths;
-  // m = round(16x/ln2) as a float (mf) and as an integer; j = m mod 16 (the low 4 bits), n = ⌊m/16⌋
-  const V t = x * T(23.083120346069336) + C::round_magic;
-  const V mf = t - C::round_magic;
-  const int_t<V> m = bit_cast<int_t<V>>(t) - bit_cast<int_t<V>>(splat<V>(C::round_magic));
-  V r = x - mf * (C::ln2_hi * T(0.0625));  // exact: ln2_hi has 9 bits, |m| < 2^12
-  r = r - mf * (C::ln2_lo * T(0.0625));
-  const V th = lookup16<V>(E::hi, m), tl = lookup16<V>(E::lo, m);
+  // m = round(16x/ln2) as m/16 in a float (mf: the rounding constant's ulp is 1/16, so t − magic = m/16 exactly)
+  // and as an integer (the difference of the bit patterns); j = m mod 16 (the low 4 bits), n = ⌊m/16⌋, which
+  // vscalef takes straight from mf (it scales by 2^⌊mf⌋): no multiply by 1/16 on the FMA pipes
+  constexpr T magic = T(0x1.8p19);
+  const V t = x * C::log2e + magic;
+  const V mf = t - magic;
+  const int_t<V> m = bit_cast<int_t<V>>(t) - bit_cast<int_t<V>>(splat<V>(magic));
+  V r = x - mf * C::ln2_hi;  // exact: ln2_hi has 9 bits, 16·mf = m has fewer than 12
+  r = r - mf * C::ln2_lo;
   const V p = (r * r) * (r * T(1.0 / 6) + T(0.5)) + r;
-  return scale_pow2((th * p + tl) + th, mf * T(0.0625) + T(K), (m >> 4) + K);
+  return {mf, m, lookup16<V>(E::hi, m), lookup16<V>(E::lo, m), p};
+}
+
+template <class V, int K>
+inline V exp_sixteenths(V x) {
+  using T = scalar_t<V>;
+  const Exp16<V> e = exp16_parts(x);
+  const V v = (e.th * e.p + e.tl) + e.th;
+  if constexpr (K == 0) return scale_pow2(v, e.mf, e.m >> 4);
+  return scale_pow2(v, e.mf + T(K), (e.m >> 4) + K);
 }
 
 // e^x·2^K, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
@@ -304,7 +325,16 @@ inline V gauss_exp_mul(V a, V m) {
   const V ab = min_nan_passes(splat<V>(T(64)), a);
   const TwoProd<V> sq = two_prod(ab, ab);
   const V lo = sq.lo * T(-0.5);
-  const ExpReduced<V> e = exp_reduce(max_nan_passes(splat<V>(C::lo - T(5)), sq.hi * T(-0.5)));
+  const V h = max_nan_passes(splat<V>(C::lo - T(5)), sq.hi * T(-0.5));
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) {
+    // e^{h + lo} = 2^n·(th + tl)·(1 + s), s = e^{r + lo} − 1 to first order in lo
+    const Exp16<V> e = exp16_parts(h);
+    const V s = (e.p * lo + e.p) + lo;
+    return scale_pow2(m * ((e.th * s + e.tl) + e.th), e.mf, e.m >> 4);
+  }
+#endif
+  const ExpReduced<V> e = exp_reduce(h);
   const V em1 = expm1_poly(e.r);
   const V s = (em1 * lo + em1) + lo;  // e^{r + lo} − 1 to first order in lo
   return scale_pow2(m * s + m, e.nf, e.n);
