@@ -3,18 +3,13 @@
 // Body: whole vectors. Head (when streaming, to reach an aligned destination) and tail: the few leftover
 // elements are copied into a zero-padded vector, computed with the same vector code and copied back, so
 // every element gets bitwise the same result wherever it sits in the array (and so for any thread split).
+// (Loaded with masked loads where the ISA has them; stored by a copy: masked stores were slower on Zen 4.)
 
 // Apply f to the elements [0, m) (m < lanes) through a padded vector.
 template <class V, class F, class... In>
 inline void apply_partial(scalar_t<V>* out, std::size_t m, F&& f, const In*... in) {
-  using T = scalar_t<V>;
-  auto pad = [m](const T* p) {
-    V v = splat<V>(T(0));
-    std::memcpy(&v, p, m * sizeof(T));
-    return v;
-  };
-  const V r = f(pad(in)...);
-  std::memcpy(out, &r, m * sizeof(T));
+  const V r = f(load_first<V>(in, m)...);
+  std::memcpy(out, &r, m * sizeof(scalar_t<V>));
 }
 
 // out[i] = f(in0[i], in1[i], ...) for i < n.

@@ -70,6 +70,75 @@ inline void store(scalar_t<V>* p, V v) {
   std::memcpy(p, &v, sizeof(V));
 }
 
+// Lanes j < m set (all lanes of a scalar), in V's integer type.
+template <class V>
+inline auto first_lanes(std::size_t m) {
+  if constexpr (is_scalar_v<V>) {
+    return m > 0;
+  } else {
+    using I = int_t<V>;
+    using E = std::remove_reference_t<decltype(I{}[0])>;
+    I index;
+    for (std::size_t j = 0; j < traits<V>::lanes; ++j) index[j] = static_cast<E>(j);
+    return index < static_cast<E>(m);
+  }
+}
+
+// The first m < lanes elements at p in a vector, the other lanes 0, and the first m lanes of v stored to p: masked
+// loads and stores where the ISA has them (no access past p + m, and no store-forwarding stall of a narrow copy
+// through the stack).
+template <class V>
+inline V load_first(const scalar_t<V>* p, std::size_t m) {
+  using T = scalar_t<V>;
+  if constexpr (is_scalar_v<V>) {
+    return m > 0 ? *p : T(0);
+  } else {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64) {
+      const auto k = static_cast<std::uint32_t>((std::uint64_t{1} << m) - 1);
+      if constexpr (std::is_same_v<T, float>) return (V)_mm512_maskz_loadu_ps(static_cast<__mmask16>(k), p);
+      else return (V)_mm512_maskz_loadu_pd(static_cast<__mmask8>(k), p);
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (sizeof(V) == 32) {
+      const auto k = first_lanes<V>(m);
+      if constexpr (std::is_same_v<T, float>) return (V)_mm256_maskload_ps(p, (__m256i)k);
+      else return (V)_mm256_maskload_pd(p, (__m256i)k);
+    }
+#endif
+    V v = splat<V>(T(0));
+    std::memcpy(&v, p, m * sizeof(T));
+    return v;
+  }
+}
+
+template <class V>
+inline void store_first(scalar_t<V>* p, V v, std::size_t m) {
+  using T = scalar_t<V>;
+  if constexpr (is_scalar_v<V>) {
+    if (m > 0) *p = v;
+  } else {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64) {
+      const auto k = static_cast<std::uint32_t>((std::uint64_t{1} << m) - 1);
+      if constexpr (std::is_same_v<T, float>) _mm512_mask_storeu_ps(p, static_cast<__mmask16>(k), (__m512)v);
+      else _mm512_mask_storeu_pd(p, static_cast<__mmask8>(k), (__m512d)v);
+      return;
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (sizeof(V) == 32) {
+      const auto k = first_lanes<V>(m);
+      if constexpr (std::is_same_v<T, float>) _mm256_maskstore_ps(p, (__m256i)k, (__m256)v);
+      else _mm256_maskstore_pd(p, (__m256i)k, (__m256d)v);
+      return;
+    }
+#endif
+    std::memcpy(p, &v, m * sizeof(T));
+  }
+}
+
 // Non-temporal store to a sizeof(V)-aligned address (bypasses the cache: no read-for-ownership of the
 // destination lines). Plain store where the ISA has no such instruction for V.
 template <class V>

@@ -49,9 +49,19 @@ inline vd load_wide(const T* p) {
 // m < kDoubleLanes elements of p as doubles, the rest 0.
 template <class T>
 inline vd load_wide_partial(const T* p, std::size_t m) {
-  T buf[kDoubleLanes] = {};
-  std::memcpy(buf, p, m * sizeof(T));
-  return load_wide(buf);
+  if constexpr (std::is_same_v<T, double>) {
+    return load_first<vd>(p, m);
+  } else {
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+    return (vd)_mm512_cvtps_pd(_mm256_maskz_loadu_ps(static_cast<__mmask8>((1u << m) - 1), p));
+#elif defined(__AVX2__)
+    const __m128i k = _mm_cmpgt_epi32(_mm_set1_epi32(static_cast<int>(m)), _mm_setr_epi32(0, 1, 2, 3));
+    return (vd)_mm256_cvtps_pd(_mm_maskload_ps(p, k));
+#endif
+    T buf[kDoubleLanes] = {};
+    std::memcpy(buf, p, m * sizeof(T));
+    return load_wide(buf);
+  }
 }
 
 // lanes added in order
@@ -400,16 +410,12 @@ inline void map_block(T* out, std::size_t rows, std::size_t cols, StoreHint h, F
     while (c >= cols) c -= cols;
     return c;
   };
-  auto padded = [](const T* p, std::size_t m) {
-    V v = splat<V>(T(0));
-    std::memcpy(&v, p, m * sizeof(T));
-    return v;
-  };
+  auto padded = [](const T* p, std::size_t m) { return load_first<V>(p, m); };
   // captures by value: the non-temporal store intrinsics may alias anything, so state reached through a reference
   // would be reloaded after every store
   auto partial = [&f, out, padded, col...](std::size_t i, [[maybe_unused]] std::size_t c, std::size_t m) {
     const V res = f([i, m, padded](const T* p) { return padded(p + i, m); }, padded(col + c, m)...);
-    std::memcpy(out + i, &res, m * sizeof(T));
+    std::memcpy(out + i, &res, m * sizeof(T));  // not store_first: masked stores were slower on Zen 4
   };
   auto value = [&f, col...](std::size_t i, [[maybe_unused]] std::size_t c) {
     return f([i](const T* p) { return load<V>(p + i); }, load<V>(col + c)...);
