@@ -323,9 +323,9 @@ inline V gauss_exp_mul(V a, V m) {
   using C = exp_consts<T>;
   // beyond 64, e^{−a²/2} is far below the clamp: capping keeps lo small (≤ 2^−12) and never NaN
   const V ab = min_nan_passes(splat<V>(T(64)), a);
-  const TwoProd<V> sq = two_prod(ab, ab);
-  const V lo = sq.lo * T(-0.5);
-  const V h = max_nan_passes(splat<V>(C::lo - T(5)), sq.hi * T(-0.5));
+  const TwoProd<V> sq = two_prod(ab, ab * T(-0.5));  // −a²/2 = hi + lo exactly (the halving is exact)
+  const V lo = sq.lo;
+  const V h = max_nan_passes(splat<V>(C::lo - T(5)), sq.hi);
 #if defined(__AVX512F__)
   if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) {
     // e^{h + lo} = 2^n·(th + tl)·(1 + s), s = e^{r + lo} − 1 to first order in lo
