@@ -78,6 +78,7 @@ class Cache {
   void release(void* p) noexcept {
     std::lock_guard<std::mutex> lock(mu_);
     const auto it = live_.find(p);
+    if (it == live_.end()) return;  // never handed out here: not ours to free
     const std::size_t cap = it->second;
     live_.erase(it);
     live_bytes_ -= cap;
