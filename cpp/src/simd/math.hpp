@@ -106,56 +106,72 @@ struct exp2_sixteenths {
 };
 
 // e^x = 2^⌊mf⌋·(th + tl)·(1 + p), the parts exp_sixteenths puts together (callers that multiply by something on
-// the way, like gauss_exp_mul, put them together themselves).
+// the way, like gauss_exp_mul, put them together themselves with exp16_scale).
 template <class V>
 struct Exp16 {
-  V mf;        // m/16
-  int_t<V> m;  // m = round(16x/ln2)
-  V th, tl;    // 2^(j/16) as hi + lo, j = m mod 16
-  V p;         // e^r − 1, r = x − m·ln2/16
+  V mf;           // m/16, m = round(16x/ln2)
+  int_t<V> bits;  // the bit pattern of mf + 1.5·2^19: its low 4 bits are j = m mod 16 (the table index)
+  V th, tl;       // 2^(j/16) as hi + lo
+  V p;            // e^r − 1, r = x − m·ln2/16
 };
 
 template <class V>
-inline Exp16<V> exp16_parts(V x) {
+inline int_t<V> exp16_magic_bits() {
+  return bit_cast<int_t<V>>(splat<V>(scalar_t<V>(0x1.8p19)));
+}
+
+// x_lo (has_lo): a small correction added to x (|x_lo| ≤ ulp-sized, finite), folded into r.
+template <class V, bool has_lo = false>
+inline Exp16<V> exp16_parts(V x, V x_lo = V{}) {
   using T = scalar_t<V>;
   using C = exp_consts<T>;
   using E = exp2_sixteenths;
-  // m = round(16x/ln2) as m/16 in a float (mf: the rounding constant's ulp is 1/16, so t − magic = m/16 exactly)
-  // and as an integer (the difference of the bit patterns); j = m mod 16 (the low 4 bits), n = ⌊m/16⌋, which
-  // vscalef takes straight from mf (it scales by 2^⌊mf⌋): no multiply by 1/16 on the FMA pipes
+  // m = round(16x/ln2) as m/16 in a float (mf: the rounding constant's ulp is 1/16, so t − magic = m/16 exactly);
+  // the constant's low 4 bits are 0, so those of t are j = m mod 16, which the table lookups take as they are
+  // (the permutes read only those bits: no integer subtraction); n = ⌊m/16⌋, which vscalef takes straight from
+  // mf (it scales by 2^⌊mf⌋): no multiply by 1/16 on the FMA pipes
   constexpr T magic = T(0x1.8p19);
   const V t = x * C::log2e + magic;
   const V mf = t - magic;
-  const int_t<V> m = bit_cast<int_t<V>>(t) - bit_cast<int_t<V>>(splat<V>(magic));
+  const int_t<V> bits = bit_cast<int_t<V>>(t);
   V r = x - mf * C::ln2_hi;  // exact: ln2_hi has 9 bits, 16·mf = m has fewer than 12
   r = r - mf * C::ln2_lo;
+  if constexpr (has_lo) r = r + x_lo;
   const V p = (r * r) * (r * T(1.0 / 6) + T(0.5)) + r;
-  return {mf, m, lookup16<V>(E::hi, m), lookup16<V>(E::lo, m), p};
+  return {mf, bits, lookup16<V>(E::hi, bits), lookup16<V>(E::lo, bits), p};
 }
 
-template <class V, int K>
-inline V exp_sixteenths(V x) {
+// v·2^(⌊mf⌋ + K) for the exponent of e (one vscalef on AVX-512).
+template <class V, int K = 0>
+inline V exp16_scale(V v, const Exp16<V>& e) {
   using T = scalar_t<V>;
-  const Exp16<V> e = exp16_parts(x);
-  const V v = (e.th * e.p + e.tl) + e.th;
-  if constexpr (K == 0) return scale_pow2(v, e.mf, e.m >> 4);
-  return scale_pow2(v, e.mf + T(K), (e.m >> 4) + K);
+  const int_t<V> n = ((e.bits - exp16_magic_bits<V>()) >> 4) + K;  // dead where vscalef takes mf
+  return scale_pow2(v, K == 0 ? e.mf : e.mf + T(K), n);
+}
+
+template <class V, int K, bool has_lo>
+inline V exp_sixteenths(V x, V x_lo) {
+  const Exp16<V> e = exp16_parts<V, has_lo>(x, x_lo);
+  return exp16_scale<V, K>((e.th * e.p + e.tl) + e.th, e);
 }
 
 // e^x·2^K, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
 // bounded = true: the caller guarantees that x cannot overflow (x ≤ 0 here, or NaN), and the upper clamp is
 // skipped.
 // K > 0 keeps tiny results normal for callers that multiply them back into range (see x_sigmoid).
-template <class V, bool bounded = false, int K = 0>
-inline V exp(V x) {
+// has_lo: e^{x + x_lo} for a small finite correction x_lo (the rounding error of x), added to the reduced
+// argument.
+template <class V, bool bounded = false, int K = 0, bool has_lo = false>
+inline V exp(V x, V x_lo = V{}) {
   using C = exp_consts<scalar_t<V>>;
   // clamp to where the reduction stays finite (and e^lo·2^K still rounds to 0); NaN passes unchanged
   x = max_nan_passes(splat<V>(C::lo - scalar_t<V>(K * 0.6931471805599453)), x);
   if constexpr (!bounded) x = min_nan_passes(splat<V>(C::hi), x);
 #if defined(__AVX512F__)
-  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return exp_sixteenths<V, K>(x);
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return exp_sixteenths<V, K, has_lo>(x, x_lo);
 #endif
-  const ExpReduced<V> e = exp_reduce(x);
+  ExpReduced<V> e = exp_reduce(x);
+  if constexpr (has_lo) e.r = e.r + x_lo;
   return scale_pow2(expm1_poly(e.r) + scalar_t<V>(1), e.nf + scalar_t<V>(K), e.n + K);
 }
 
@@ -242,33 +258,34 @@ inline V copysign(V mag, V sgn) {
 }
 
 // x·σ(z + z_lo) for a z given as an unevaluated sum z + z_lo (|z_lo| ≤ ulp(z)): e^{−|z|} loses |z|·ulp
-// when z is rounded, so callers whose z is a product pass its rounding error in z_lo. The small side is
-// computed scaled by 2^K so that σ(−|z|) is not rounded to a subnormal before x multiplies it back up.
-// At z = ±inf the limits x and 0 (not inf·0).
+// when z is rounded, so callers whose z is a product pass its rounding error in z_lo, and the exponential takes
+// −|z + z_lo| = −|z| − sign(z)·z_lo as hi + lo. The small side is computed scaled by 2^K so that σ(−|z|) is not
+// rounded to a subnormal before x multiplies it back up. At z = ±inf the limits x and 0 (not inf·0).
 // x_sigmoid(x, z): z is exact (no z_lo).
 template <class V, bool has_lo = true>
 inline V x_sigmoid_impl(V x, V z, V z_lo) {
   using T = scalar_t<V>;
   constexpr int K = 64;
   constexpr T big = std::numeric_limits<T>::max();
-  // e^{−|z + z_lo|} = e^{−|z|}·(1 − sign(z)·z_lo), to first order (z_lo is NaN when z is ±inf: drop it)
-  const auto corrected = [&](V e) {
-    if constexpr (has_lo) {
-      const V lo = abs(z_lo) <= T(1) ? z_lo : splat<V>(T(0));
-      return e - e * (z >= T(0) ? lo : -lo);
-    } else {
-      return e;
-    }
-  };
+  const V nz = -abs(z);
+  // −sign(z)·z_lo: z_lo with its sign flipped where z ≥ 0 (NaN when z is ±inf: dropped; the clamp of e^nz
+  // decides there)
+  V lo{};
+  if constexpr (has_lo) {
+    using I = int_t<V>;
+    const I sign = bit_cast<I>(splat<V>(T(-0.0)));
+    const V flipped = bit_cast<V>(bit_cast<I>(z_lo) ^ (~bit_cast<I>(z) & sign));
+    lo = abs(z_lo) <= T(1) ? flipped : splat<V>(T(0));
+  }
   // The common case, no lane in the far negative tail (z ≥ −80 float, −700 double): σ(−|z|) and x·σ(−|z|) are
   // normal numbers and need no scaling (callers have |x| ≤ |z| there or a larger product). NaN and +inf z too.
   constexpr T tail = sizeof(T) == 4 ? T(-80) : T(-700);
   if (none_of(z < tail)) {
-    const V e = corrected(exp<V, true>(-abs(z)));
+    const V e = exp<V, true, 0, has_lo>(nz, lo);
     const V d = T(1) / (e + T(1));  // σ(|z|)
     return z >= T(0) ? x * d : (x * e) * d;
   }
-  const V ec = corrected(exp<V, true, K>(-abs(z)));  // e^{−|z|}·2^K
+  const V ec = exp<V, true, K, has_lo>(nz, lo);  // e^{−|z|}·2^K
   const V d = T(1) / (ec * T(0x1p-64) + T(1));  // σ(|z|); e^{−|z|} may be subnormal here: only used next to 1
   // x·σ(−|z|) with one rounding into range; x capped to finite so that x = ±inf, e = 0 gives the limit ±0
   const V xf = min_nan_passes(splat<V>(big), max_nan_passes(splat<V>(-big), x));
@@ -284,60 +301,67 @@ inline V x_sigmoid(V x, V z) {
 }
 
 // The Gaussian tail Φ(−a) = e^{−a²/2}·R(a) for a ≥ 0, R(a) = e^{a²/2}·Φ(−a) = erfcx(a/√2)/2: R is smooth and
-// slowly varying, so it is a polynomial on each of 15 (float) or 16 (double) equal intervals, whose
-// coefficients tools/fit_special.py fits and writes to special_tables.inc; the fast decay is all in the
-// exponential. No cancellation anywhere: Φ(x) for x ≥ 0 is 1 − Φ(−x), never 1 + erf of a negative number.
+// slowly varying, so it is a polynomial in u = a − i·w around each centre i·w (i = round(a/w), 15 (float) or 16
+// (double) intervals up to a cap), whose coefficients tools/fit_special.py fits and writes to
+// special_tables.inc; the fast decay is all in the exponential. No cancellation anywhere: Φ(x) for x ≥ 0 is
+// 1 − Φ(−x), never 1 + erf of a negative number.
 template <class T> struct normal_tail_consts;
 template <class T> struct atan_consts;
 #include "simd/special_tables.inc"
 
-// R(a) for a ≥ 0, ~1 ulp; beyond the middle of the last interval (where e^{−a²/2}·R underflows) the value
-// there. NaN → NaN.
+// min(a, cap), where cap = normal_tail_consts<T>::cap: beyond it a·Φ(−a) and e^{−a²/2}·R(a)·a are below half the
+// smallest subnormal. NaN → NaN.
+template <class V>
+inline V normal_tail_cap(V a) {
+  return min_nan_passes(splat<V>(normal_tail_consts<scalar_t<V>>::cap), a);
+}
+
+// R(a) for a ∈ [0, cap] (see normal_tail_cap), ~1 ulp. NaN → NaN.
 template <class V>
 inline V normal_tail_ratio(V a) {
   using T = scalar_t<V>;
   using C = normal_tail_consts<T>;
   constexpr T magic = exp_consts<T>::round_magic;
-  // a capped at the middle of the last interval, where e^{−a²/2}·R(a) is far below the smallest subnormal
-  const V ac = min_nan_passes(splat<V>((T(C::intervals) - T(0.5)) * C::width), a);
-  // interval i = ⌊a/w⌋ = round(a/w − ½) (either neighbour at a boundary; ≤ intervals − 1 by the cap, ties
-  // rounding to even), as an integer and as a float
-  const V biased = (ac * C::inv_width - T(0.5)) + magic;
-  const int_t<V> i = bit_cast<int_t<V>>(biased) - bit_cast<int_t<V>>(splat<V>(magic));
-  const V nf = biased - magic;
-  const V u = ac - (nf + T(0.5)) * C::width;  // exact except for a < w/4 on the first interval
+  // i = round(a/w) (≤ intervals − 1 below the cap): the rounding constant's low 4 bits are 0, so those of t are
+  // i mod 16, which the table lookups take as they are; u = a − i·w is exact
+  const V t = a * C::inv_width + magic;
+  const int_t<V> i = bit_cast<int_t<V>>(t);
+  const V u = a - (t - magic) * C::width;
   constexpr std::size_t terms = sizeof(C::coef) / sizeof(C::coef[0]);
   V p = lookup16<V>(C::coef[0], i);
   for (std::size_t j = 1; j < terms; ++j) p = p * u + lookup16<V>(C::coef[j], i);
   return (p * u + lookup16<V>(C::c0_lo, i)) + lookup16<V>(C::c0_hi, i);  // the constant term as hi + lo
 }
 
-// e^{−a²/2}·m for a ≥ 0 with a² split exactly (a² = hi + lo; e^{−lo/2} ≈ 1 − lo/2), so the large exponent
-// loses nothing to the rounding of a², and with one rounding at the end: e^{−a²/2} = 2^n·(1 + s) and
-// m·(1 + s) = fma(m, s, m) is scaled by 2^n last (one rounding into the subnormal range on AVX-512), so
-// tiny results keep their bits. The exponent is clamped 5 below where e^{−a²/2} < 2^{−150} (float) /
-// 2^{−1075} (double), so that any |m| ≤ 64 gives exactly 0 there. NaN → NaN.
-template <class V>
+// e^{−a²/2}·m for a ≥ 0 with a² split exactly (a² = hi + lo, lo added to the reduced argument of the
+// exponential), so the large exponent loses nothing to the rounding of a², and with one rounding at the end:
+// e^{−a²/2} = 2^n·(1 + s) and m·(1 + s) = fma(m, s, m) is scaled by 2^n last (one rounding into the subnormal
+// range on AVX-512), so tiny results keep their bits. NaN → NaN.
+// capped = true: the caller guarantees a ≤ normal_tail_consts<T>::cap (and |m| ≤ 64); otherwise a is capped at
+// 64 and the exponent clamped 5 below where e^{−a²/2} < 2^{−150} (float) / 2^{−1075} (double), so that any
+// |m| ≤ 64 gives exactly 0 there.
+template <class V, bool capped = false>
 inline V gauss_exp_mul(V a, V m) {
   using T = scalar_t<V>;
   using C = exp_consts<T>;
   // beyond 64, e^{−a²/2} is far below the clamp: capping keeps lo small (≤ 2^−12) and never NaN
-  const V ab = min_nan_passes(splat<V>(T(64)), a);
+  const V ab = capped ? a : min_nan_passes(splat<V>(T(64)), a);
   const TwoProd<V> sq = two_prod(ab, ab * T(-0.5));  // −a²/2 = hi + lo exactly (the halving is exact)
-  const V lo = sq.lo;
-  const V h = max_nan_passes(splat<V>(C::lo - T(5)), sq.hi);
+  // below the cap −a²/2 ≥ −105.0 (float) / −749.3 (double), above the clamp
+  static_assert(normal_tail_consts<float>::cap * normal_tail_consts<float>::cap / 2 < -(exp_consts<float>::lo - 5));
+  static_assert(normal_tail_consts<double>::cap * normal_tail_consts<double>::cap / 2 <
+                -(exp_consts<double>::lo - 5));
+  const V h = capped ? sq.hi : max_nan_passes(splat<V>(C::lo - T(5)), sq.hi);
 #if defined(__AVX512F__)
   if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) {
-    // e^{h + lo} = 2^n·(th + tl)·(1 + s), s = e^{r + lo} − 1 to first order in lo
-    const Exp16<V> e = exp16_parts(h);
-    const V s = (e.p * lo + e.p) + lo;
-    return scale_pow2(m * ((e.th * s + e.tl) + e.th), e.mf, e.m >> 4);
+    // e^{h + lo} = 2^n·(th + tl)·(1 + p)
+    const Exp16<V> e = exp16_parts<V, true>(h, sq.lo);
+    return exp16_scale(m * ((e.th * e.p + e.tl) + e.th), e);
   }
 #endif
-  const ExpReduced<V> e = exp_reduce(h);
-  const V em1 = expm1_poly(e.r);
-  const V s = (em1 * lo + em1) + lo;  // e^{r + lo} − 1 to first order in lo
-  return scale_pow2(m * s + m, e.nf, e.n);
+  ExpReduced<V> e = exp_reduce(h);
+  e.r = e.r + sq.lo;
+  return scale_pow2(m * expm1_poly(e.r) + m, e.nf, e.n);
 }
 
 // atan(x), ~1 ulp: |x| is reduced to |t| ≤ tan(π/8) through atan|x| = π/2 + atan(−1/|x|) (|x| > tan(3π/8))

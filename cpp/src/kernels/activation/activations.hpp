@@ -83,28 +83,26 @@ struct elu {
   }
 };
 
-// gelu(x) = x·Φ(x) (erf form): with a = |x| and Φ(−a) = e^{−a²/2}·R(a) from the Gaussian tail, x − x·Φ(−a)
-// for x > 0 and x·Φ(−a) otherwise, x·R(a) rounded once with the exponential (no subnormal Φ(−a) on the way).
-// x is capped at the end of R's range there (±15 float, ±40 double), beyond which x·Φ(−a) is 0 anyway:
-// the limits at ±inf are x and −0. f' = Φ(x) + x·φ(x) = 1 − D (x ≥ 0) or D (x < 0) with
-// D = e^{−a²/2}·(R(a) − a/√(2π)); gradients 1 and 0 at ±inf.
+// gelu(x) = x·Φ(x) (erf form): with a = |x| and Φ(−a) = e^{−a²/2}·R(a) from the Gaussian tail,
+// relu(x) − a·Φ(−a) (that is x − x·Φ(−a) for x > 0 and x·Φ(−a) otherwise), a·R(a) rounded once with the
+// exponential (no subnormal Φ(−a) on the way). a is capped where a·Φ(−a) rounds to 0 (14.48 float, 38.7
+// double; normal_tail_cap): the limits at ±inf are x and −0. f' = Φ(x) + x·φ(x) = 1 − D (x ≥ 0) or D (x < 0)
+// with D = e^{−a²/2}·(R(a) − a/√(2π)); gradients 1 and 0 at ±inf.
 struct gelu {
   static constexpr double kInvSqrt2Pi = 0.3989422804014327;
-  template <class V> static V cap(V x) {
-    using C = normal_tail_consts<scalar_t<V>>;
-    const V c = k<V>(double(C::intervals) * double(C::width));
-    return min_nan_passes(c, max_nan_passes(-c, x));
-  }
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
-    const V a = abs(x);
-    const V small = gauss_exp_mul(a, cap(x) * normal_tail_ratio(a));  // x·Φ(−a)
-    return x > T(0) ? x - small : small;  // −0 stays −0; NaN: small is NaN
+    const V ac = normal_tail_cap(abs(x));
+    const V small = gauss_exp_mul<V, true>(ac, ac * normal_tail_ratio(ac));  // a·Φ(−a) ≥ 0
+    // x ≤ 0: 0 − small with the sign of x kept at −0 and −inf (relu's −0 for x = −0; small = 0 at −inf)
+    return x > T(0) ? x - small : copysign(small, x);  // NaN: small is NaN
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
     const V a = abs(x);
-    const V d = gauss_exp_mul(a, normal_tail_ratio(a) - abs(cap(x)) * T(kInvSqrt2Pi));
+    const V ac = normal_tail_cap(a);
+    // the exponential takes a itself: D keeps its (tiny) value past the cap, and is 0 at −inf
+    const V d = gauss_exp_mul(a, normal_tail_ratio(ac) - ac * T(kInvSqrt2Pi));
     return dy * (x >= T(0) ? T(1) - d : d);
   }
 };
