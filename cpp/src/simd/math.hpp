@@ -330,7 +330,7 @@ inline V normal_tail_ratio(V a) {
   constexpr std::size_t terms = sizeof(C::coef) / sizeof(C::coef[0]);
   V p = lookup16<V>(C::coef[0], i);
   for (std::size_t j = 1; j < terms; ++j) p = p * u + lookup16<V>(C::coef[j], i);
-  return (p * u + lookup16<V>(C::c0_lo, i)) + lookup16<V>(C::c0_hi, i);  // the constant term as hi + lo
+  return p;
 }
 
 // e^{−a²/2}·m for a ≥ 0 with a² split exactly (a² = hi + lo, lo added to the reduced argument of the

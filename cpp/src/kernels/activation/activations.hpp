@@ -84,7 +84,7 @@ struct elu {
 };
 
 // gelu(x) = x·Φ(x) (erf form): with a = |x| and Φ(−a) = e^{−a²/2}·R(a) from the Gaussian tail,
-// relu(x) − a·Φ(−a) (that is x − x·Φ(−a) for x > 0 and x·Φ(−a) otherwise), a·R(a) rounded once with the
+// x − a·Φ(−a) for x ≥ 0 and −a·Φ(−a) = x·Φ(x) below, a·R(a) rounded once with the
 // exponential (no subnormal Φ(−a) on the way). a is capped where a·Φ(−a) rounds to 0 (14.48 float, 38.7
 // double; normal_tail_cap): the limits at ±inf are x and −0. f' = Φ(x) + x·φ(x) = 1 − D (x ≥ 0) or D (x < 0)
 // with D = e^{−a²/2}·(R(a) − a/√(2π)); gradients 1 and 0 at ±inf.
@@ -94,8 +94,8 @@ struct gelu {
     using T = scalar_t<V>;
     const V ac = normal_tail_cap(abs(x));
     const V small = gauss_exp_mul<V, true>(ac, ac * normal_tail_ratio(ac));  // a·Φ(−a) ≥ 0
-    // x ≤ 0: 0 − small with the sign of x kept at −0 and −inf (relu's −0 for x = −0; small = 0 at −inf)
-    return x > T(0) ? x - small : copysign(small, x);  // NaN: small is NaN
+    // x − a·Φ(−a) for x ≥ 0 (so x = −0 gives −0 − 0 = −0), −a·Φ(−a) below (−0 at −inf); NaN: small is NaN
+    return x >= T(0) ? x - small : -small;
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
