@@ -205,7 +205,7 @@ struct Logistic {
 template <class V>
 inline Logistic<V> logistic(V z) {
   using T = scalar_t<V>;
-  const V e = exp<V, true>(-abs(z));
+  const V e = exp<V, true>(neg_abs(z));
   const V d = T(1) / (e + T(1));  // σ(|z|)
   const V ed = e * d;             // σ(−|z|)
   const auto pos = z >= T(0);     // NaN: false → ed = NaN
@@ -257,47 +257,46 @@ inline V copysign(V mag, V sgn) {
   return bit_cast<V>((bit_cast<I>(mag) & ~sign) | (bit_cast<I>(sgn) & sign));
 }
 
-// x·σ(z + z_lo) for a z given as an unevaluated sum z + z_lo (|z_lo| ≤ ulp(z)): e^{−|z|} loses |z|·ulp
-// when z is rounded, so callers whose z is a product pass its rounding error in z_lo, and the exponential takes
-// −|z + z_lo| = −|z| − sign(z)·z_lo as hi + lo. The small side is computed scaled by 2^K so that σ(−|z|) is not
-// rounded to a subnormal before x multiplies it back up. At z = ±inf the limits x and 0 (not inf·0).
-// x_sigmoid(x, z): z is exact (no z_lo).
-template <class V, bool has_lo = true>
-inline V x_sigmoid_impl(V x, V z, V z_lo) {
+// x·σ(z) from nz = −|z| given as an unevaluated sum nz + nz_lo (nz_lo finite, |nz_lo| ≤ ulp(nz)) and the lanes
+// where z ≥ 0 (pos): e^{−|z|} loses |z|·ulp when z is rounded, so callers whose z is a product pass its
+// rounding error, which the exponential adds to its reduced argument (has_lo). The small side is computed
+// scaled by 2^K so that σ(−|z|) is not rounded to a subnormal before x multiplies it back up. At z = ±inf the
+// limits x and 0 (not inf·0).
+template <class V, bool has_lo, class M>
+inline V x_sigmoid_parts(V x, M pos, V nz, V nz_lo) {
   using T = scalar_t<V>;
   constexpr int K = 64;
   constexpr T big = std::numeric_limits<T>::max();
-  const V nz = -abs(z);
-  // −sign(z)·z_lo: z_lo with its sign flipped where z ≥ 0 (NaN when z is ±inf: dropped; the clamp of e^nz
-  // decides there)
-  V lo{};
-  if constexpr (has_lo) {
-    using I = int_t<V>;
-    const I sign = bit_cast<I>(splat<V>(T(-0.0)));
-    const V flipped = bit_cast<V>(bit_cast<I>(z_lo) ^ (~bit_cast<I>(z) & sign));
-    lo = abs(z_lo) <= T(1) ? flipped : splat<V>(T(0));
-  }
-  // The common case, no lane in the far negative tail (z ≥ −80 float, −700 double): σ(−|z|) and x·σ(−|z|) are
-  // normal numbers and need no scaling (callers have |x| ≤ |z| there or a larger product). NaN and +inf z too.
+  // The common case, no lane in the far negative tail (−|z| ≥ −80 float, −700 double): σ(−|z|) and x·σ(−|z|)
+  // are normal numbers and need no scaling (callers have |x| ≤ |z| there or a larger product). NaN z too.
   constexpr T tail = sizeof(T) == 4 ? T(-80) : T(-700);
-  if (none_of(z < tail)) {
-    const V e = exp<V, true, 0, has_lo>(nz, lo);
+  if (none_below(nz, tail)) {
+    const V e = exp<V, true, 0, has_lo>(nz, nz_lo);
     const V d = T(1) / (e + T(1));  // σ(|z|)
-    return z >= T(0) ? x * d : (x * e) * d;
+    return pos ? x * d : (x * e) * d;
   }
-  const V ec = exp<V, true, K, has_lo>(nz, lo);  // e^{−|z|}·2^K
+  const V ec = exp<V, true, K, has_lo>(nz, nz_lo);  // e^{−|z|}·2^K
   const V d = T(1) / (ec * T(0x1p-64) + T(1));  // σ(|z|); e^{−|z|} may be subnormal here: only used next to 1
   // x·σ(−|z|) with one rounding into range; x capped to finite so that x = ±inf, e = 0 gives the limit ±0
   const V xf = min_nan_passes(splat<V>(big), max_nan_passes(splat<V>(-big), x));
-  return z >= T(0) ? x * d : ((xf * ec) * d) * T(0x1p-64);  // NaN z: e is NaN
+  return pos ? x * d : ((xf * ec) * d) * T(0x1p-64);  // NaN z: e is NaN
 }
+
+// x·σ(z + z_lo) for z given as an unevaluated sum (|z_lo| ≤ ulp(z); z_lo is dropped where it is not finite, at
+// z = ±inf): −|z + z_lo| = −|z| − sign(z)·z_lo.
 template <class V>
 inline V x_sigmoid(V x, V z, V z_lo) {
-  return x_sigmoid_impl<V, true>(x, z, z_lo);
+  using T = scalar_t<V>;
+  using I = int_t<V>;
+  const I sign = bit_cast<I>(splat<V>(T(-0.0)));
+  const V flipped = bit_cast<V>(bit_cast<I>(z_lo) ^ (~bit_cast<I>(z) & sign));  // z_lo, negated where z ≥ 0
+  return x_sigmoid_parts<V, true>(x, z >= T(0), neg_abs(z), abs(z_lo) <= T(1) ? flipped : splat<V>(T(0)));
 }
+
+// x·σ(z) for an exact z.
 template <class V>
 inline V x_sigmoid(V x, V z) {
-  return x_sigmoid_impl<V, false>(x, z, z);
+  return x_sigmoid_parts<V, false>(x, z >= scalar_t<V>(0), neg_abs(z), V{});
 }
 
 // The Gaussian tail Φ(−a) = e^{−a²/2}·R(a) for a ≥ 0, R(a) = e^{a²/2}·Φ(−a) = erfcx(a/√2)/2: R is smooth and
@@ -472,5 +471,5 @@ inline V log1p_nonneg(V u) {
 // softplus0(z) = log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}): never overflows, exact in both tails.
 template <class V>
 inline V log1p_exp(V z) {
-  return max0(z) + log1p_nonneg(exp<V, true>(-abs(z)));
+  return max0(z) + log1p_nonneg(exp<V, true>(neg_abs(z)));
 }

@@ -173,6 +173,13 @@ inline V abs(V x) {
   return bit_cast<V>(bit_cast<I>(x) & ~mask);
 }
 
+// −|x| by setting the sign bit (one op; NaN stays NaN).
+template <class V>
+inline V neg_abs(V x) {
+  using I = int_t<V>;
+  return bit_cast<V>(bit_cast<I>(x) | bit_cast<I>(splat<V>(scalar_t<V>(-0.0))));
+}
+
 // x < lo ? lo : x and x > hi ? hi : x, lane by lane: NaN x passes through. These are exactly x86's
 // maxps(lo, x) / minps(hi, x) (which return the second operand when unordered); GCC does not emit them
 // from the conditional without -ffinite-math-only, so they are spelled out where the ISA has them.
@@ -201,25 +208,28 @@ inline V min_nan_passes(V hi, V x) {
   return x > hi ? hi : x;
 }
 
-// True when no lane of the comparison mask m (all ones / all zeros per lane, or a bool for scalars) is set:
-// for a branch per vector around a rare slow path.
-template <class M>
-inline bool none_of(M m) {
-  if constexpr (std::is_same_v<M, bool>) {
-    return !m;
+// True when no lane of x is below bound (NaN lanes are not): for a branch per vector around a rare slow path.
+// AVX-512 compares straight into a mask register and tests it (a vector mask would cost two more ops).
+template <class V>
+inline bool none_below(V x, scalar_t<V> bound) {
+  if constexpr (is_scalar_v<V>) {
+    return !(x < bound);
   } else {
 #if defined(__AVX512F__)
-    if constexpr (sizeof(M) == 64 && sizeof(m[0]) == 4) return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) == 0;
-    if constexpr (sizeof(M) == 64 && sizeof(m[0]) == 8) return _mm512_test_epi64_mask((__m512i)m, (__m512i)m) == 0;
+    if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>)
+      return _mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(bound), _CMP_LT_OQ) == 0;
+    if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, double>)
+      return _mm512_cmp_pd_mask((__m512d)x, _mm512_set1_pd(bound), _CMP_LT_OQ) == 0;
 #endif
+    const auto m = x < bound;
 #if defined(__AVX__)
-    if constexpr (sizeof(M) == 32) return _mm256_testz_si256((__m256i)m, (__m256i)m) != 0;
+    if constexpr (sizeof(V) == 32) return _mm256_testz_si256((__m256i)m, (__m256i)m) != 0;
 #endif
 #if defined(__SSE2__)
-    if constexpr (sizeof(M) == 16) return _mm_movemask_epi8((__m128i)m) == 0;
+    if constexpr (sizeof(V) == 16) return _mm_movemask_epi8((__m128i)m) == 0;
 #endif
     bool any = false;
-    for (std::size_t i = 0; i < sizeof(M) / sizeof(m[0]); ++i) any |= m[i] != 0;
+    for (std::size_t i = 0; i < sizeof(V) / sizeof(x[0]); ++i) any |= m[i] != 0;
     return !any;
   }
 }

@@ -132,9 +132,14 @@ struct gelu_tanh {
       return {x * (T(c1) + T(c3) * (x * x)), k<V>(0)};
     }
   }
+  // z is odd, so the exponential's −|z| is z(−|x|), hi and lo with no sign flips; −|x| is capped where
+  // x·σ(−|z|) rounds to 0 for every finite x (z(−14) ≈ −218 float, z(−30) ≈ −1974 double), which also keeps
+  // z's low part finite
   template <class V> static V forward(V x, const P<V>&) {
-    const TwoSum<V> zz = z(x);
-    return x_sigmoid(x, zz.hi, zz.lo);
+    using T = scalar_t<V>;
+    constexpr T cap = sizeof(T) == 4 ? T(14) : T(30);
+    const TwoSum<V> nz = z(max_nan_passes(k<V>(-cap), neg_abs(x)));
+    return x_sigmoid_parts<V, sizeof(T) == 4>(x, x >= T(0), nz.hi, nz.lo);
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
