@@ -155,18 +155,21 @@ inline V exp_sixteenths(V x, V x_lo) {
   return exp16_scale<V, K>((e.th * e.p + e.tl) + e.th, e);
 }
 
+// What a caller of exp / expm1 guarantees about the argument (NaN is always allowed), so that the clamps it
+// makes unnecessary are skipped: any value; no_overflow: x ≤ the upper clamp (x ≤ 0, say); in_range: also x ≥
+// the lower clamp (exp: −104 float / −746 double, less K·ln2; expm1: −87 / −708).
+enum class ExpArg { any, no_overflow, in_range };
+
 // e^x·2^K, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
-// bounded = true: the caller guarantees that x cannot overflow (x ≤ 0 here, or NaN), and the upper clamp is
-// skipped.
 // K > 0 keeps tiny results normal for callers that multiply them back into range (see x_sigmoid).
 // has_lo: e^{x + x_lo} for a small finite correction x_lo (the rounding error of x), added to the reduced
 // argument.
-template <class V, bool bounded = false, int K = 0, bool has_lo = false>
+template <class V, ExpArg arg = ExpArg::any, int K = 0, bool has_lo = false>
 inline V exp(V x, V x_lo = V{}) {
   using C = exp_consts<scalar_t<V>>;
   // clamp to where the reduction stays finite (and e^lo·2^K still rounds to 0); NaN passes unchanged
-  x = max_nan_passes(splat<V>(C::lo - scalar_t<V>(K * 0.6931471805599453)), x);
-  if constexpr (!bounded) x = min_nan_passes(splat<V>(C::hi), x);
+  if constexpr (arg != ExpArg::in_range) x = max_nan_passes(splat<V>(C::lo - scalar_t<V>(K * 0.6931471805599453)), x);
+  if constexpr (arg == ExpArg::any) x = min_nan_passes(splat<V>(C::hi), x);
 #if defined(__AVX512F__)
   if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return exp_sixteenths<V, K, has_lo>(x, x_lo);
 #endif
@@ -176,22 +179,23 @@ inline V exp(V x, V x_lo = V{}) {
 }
 
 // e^x − 1, ~1 ulp, exact near 0: with q = e^r − 1, e^x − 1 = q·2^n + (2^n − 1), one rounding in an FMA.
-// The clamp keeps 2^n normal (below it the result is −1 to the last bit). bounded = true: the caller guarantees
-// x ≤ hi (no overflow branch: exp(x) is not evaluated alongside).
-template <class V, bool bounded = false>
+// The clamp keeps 2^n normal (below it the result is −1 to the last bit). Past the upper clamp (arg = any
+// only) the result is exp(x).
+template <class V, ExpArg arg = ExpArg::any>
 inline V expm1(V x) {
   using T = scalar_t<V>;
   constexpr T lo = sizeof(T) == 4 ? T(-87) : T(-708);   // e^lo < ulp(1)/4: result −1
   constexpr T hi = sizeof(T) == 4 ? T(88) : T(709);     // above: e^x − 1 = e^x in T
-  V xc = max_nan_passes(splat<V>(lo), x);
-  if constexpr (!bounded) xc = min_nan_passes(splat<V>(hi), xc);
+  V xc = x;
+  if constexpr (arg != ExpArg::in_range) xc = max_nan_passes(splat<V>(lo), xc);
+  if constexpr (arg == ExpArg::any) xc = min_nan_passes(splat<V>(hi), xc);
   const ExpReduced<V> e = exp_reduce(xc);
   const V two_n = pow2i<V>(e.n);
   const V em1 = expm1_poly(e.r) * two_n + (two_n - T(1));
-  if constexpr (bounded) {
-    return em1;
-  } else {
+  if constexpr (arg == ExpArg::any) {
     return x > hi ? exp(x) : em1;
+  } else {
+    return em1;
   }
 }
 
@@ -205,7 +209,7 @@ struct Logistic {
 template <class V>
 inline Logistic<V> logistic(V z) {
   using T = scalar_t<V>;
-  const V e = exp<V, true>(neg_abs(z));
+  const V e = exp<V, ExpArg::no_overflow>(neg_abs(z));
   const V d = T(1) / (e + T(1));  // σ(|z|)
   const V ed = e * d;             // σ(−|z|)
   const auto pos = z >= T(0);     // NaN: false → ed = NaN
@@ -271,11 +275,11 @@ inline V x_sigmoid_parts(V x, M pos, V nz, V nz_lo) {
   // are normal numbers and need no scaling (callers have |x| ≤ |z| there or a larger product). NaN z too.
   constexpr T tail = sizeof(T) == 4 ? T(-80) : T(-700);
   if (none_below(nz, tail)) {
-    const V e = exp<V, true, 0, has_lo>(nz, nz_lo);
+    const V e = exp<V, ExpArg::in_range, 0, has_lo>(nz, nz_lo);
     const V d = T(1) / (e + T(1));  // σ(|z|)
     return pos ? x * d : (x * e) * d;
   }
-  const V ec = exp<V, true, K, has_lo>(nz, nz_lo);  // e^{−|z|}·2^K
+  const V ec = exp<V, ExpArg::no_overflow, K, has_lo>(nz, nz_lo);  // e^{−|z|}·2^K
   const V d = T(1) / (ec * T(0x1p-64) + T(1));  // σ(|z|); e^{−|z|} may be subnormal here: only used next to 1
   // x·σ(−|z|) with one rounding into range; x capped to finite so that x = ±inf, e = 0 gives the limit ±0
   const V xf = min_nan_passes(splat<V>(big), max_nan_passes(splat<V>(-big), x));
@@ -395,7 +399,7 @@ inline V tanh(V x) {
   using T = scalar_t<V>;
   constexpr T cap = sizeof(T) == 4 ? T(9) : T(19.1);
   const V a = min_nan_passes(splat<V>(cap), abs(x));
-  const V q = expm1<V, true>(a + a);  // 2a ≤ 2·cap: in range
+  const V q = expm1<V, ExpArg::in_range>(a + a);  // 0 ≤ 2a ≤ 2·cap
   return copysign(q / (q + T(2)), x);
 }
 
@@ -404,7 +408,7 @@ template <class V>
 inline V sech2(V x) {
   using T = scalar_t<V>;
   const V a = abs(x);
-  const V e = exp<V, true>(-(a + a));
+  const V e = exp<V, ExpArg::no_overflow>(-(a + a));
   const V d = T(1) / (e + T(1));
   return (T(4) * e) * (d * d);
 }
@@ -471,5 +475,5 @@ inline V log1p_nonneg(V u) {
 // softplus0(z) = log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}): never overflows, exact in both tails.
 template <class V>
 inline V log1p_exp(V z) {
-  return max0(z) + log1p_nonneg(exp<V, true>(neg_abs(z)));
+  return max0(z) + log1p_nonneg(exp<V, ExpArg::no_overflow>(neg_abs(z)));
 }

@@ -73,10 +73,10 @@ struct thresholded_relu {
 // f'(x) = b for x > 0, else b·a·c·e^{c·x}; from y: y > 0 ? b : c·(y + b·a) (PyTorch's is_result form).
 struct elu {
   template <class V> static V forward(V x, const P<V>& p) {
-    return x > scalar_t<V>(0) ? x * p.b : (p.b * p.a) * expm1<V, true>(min_nan_passes(k<V>(0), x * p.c));
+    return x > scalar_t<V>(0) ? x * p.b : (p.b * p.a) * expm1<V, ExpArg::no_overflow>(min_nan_passes(k<V>(0), x * p.c));
   }
   template <class V> static V backward(V dy, V x, const P<V>& p) {
-    return x > scalar_t<V>(0) ? dy * p.b : dy * ((p.b * p.a * p.c) * exp<V, true>(min_nan_passes(k<V>(0), x * p.c)));
+    return x > scalar_t<V>(0) ? dy * p.b : dy * ((p.b * p.a * p.c) * exp<V, ExpArg::no_overflow>(min_nan_passes(k<V>(0), x * p.c)));
   }
   template <class V> static V backward_from_output(V dy, V y, const P<V>& p) {
     return y > scalar_t<V>(0) ? dy * p.b : dy * (p.c * (y + p.b * p.a));
@@ -175,7 +175,7 @@ struct mish {
   static constexpr int K = 64;  // e^x is carried as e^x·2^K: x·n/(n + 2) must not pass through subnormals
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
-    const V es = exp<V, false, K>(min_nan_passes(k<V>(kLinear), x));  // e^x·2^K
+    const V es = exp<V, ExpArg::no_overflow, K>(min_nan_passes(k<V>(kLinear), x));  // e^x·2^K
     const V e = es * T(0x1p-64);
     const V ns = es * (e + T(2));  // n·2^K
     const V tail = ns == T(0) ? copysign(k<V>(0), x) : ((x * ns) / (e * (e + T(2)) + T(2))) * T(0x1p-64);
@@ -183,7 +183,7 @@ struct mish {
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
-    const V e = exp<V>(min_nan_passes(k<V>(kLinear), x));
+    const V e = exp<V, ExpArg::no_overflow>(min_nan_passes(k<V>(kLinear), x));
     const V n = e * (e + T(2));
     const V d = T(1) / (n + T(2));
     const V g = n * d + (e == T(0) ? k<V>(0) : x * (T(4) * e * (e + T(1))) * (d * d));  // −inf: 0, not inf·0
