@@ -19,7 +19,7 @@ evaluated by Horner in the target precision (FMA emulated) against mpmath.
 
     python tools/fit_special.py                  # rewrites cpp/src/simd/special_tables.inc
 
-Also arctan's polynomial (see ATAN_DEGREE).
+Also arctan's polynomial (see ATAN_DEGREE) and log1p's on [0, 1] (see LOG1P_DEGREE).
 """
 
 from __future__ import annotations
@@ -162,6 +162,46 @@ def emit_atan(tname):
     ])
 
 
+# log1p on [0, 1] (softplus and log_sigmoid take log1p(e^{−|z|})): log1p(t) = t − t²·K(t), K(t) =
+# (t − log1p(t))/t² ∈ [1 − ln 2, ½], a polynomial of degree LOG1P_DEGREE per type. K's error enters log1p(t)
+# damped by t²/log1p(t) ≤ 0.44; the nearest singularity is t = −1, so one polynomial covers [0, 1].
+LOG1P_DEGREE = {"float": 8, "double": 18}
+
+
+def log1p_k(t):
+    return (t - mp.log1p(t)) / (t * t) if t else mp.mpf(1) / 2
+
+
+def fit_log1p(degree, iterations=8):
+    """Coefficients (constant first) of K minimising the max error of t²·K(t) relative to log1p(t) on [0, 1]."""
+    m = 4 * (degree + 1)
+    ts = [mp.mpf(1) / 2 + mp.mpf(1) / 2 * mp.cos(mp.pi * (i + mp.mpf(1) / 2) / m) for i in range(m)]
+    scale = [t * t / mp.log1p(t) for t in ts]
+    vals = [log1p_k(t) for t in ts]
+    w = [mp.mpf(1)] * m
+    coef, err = None, []
+    for _ in range(iterations):
+        A = mp.matrix([[w[i] * scale[i] * ts[i] ** j for j in range(degree + 1)] for i in range(m)])
+        b = mp.matrix([w[i] * scale[i] * vals[i] for i in range(m)])
+        coef = mp.qr_solve(A, b)[0]
+        err = [abs(scale[i] * (mp.polyval(list(reversed(coef)), ts[i]) - vals[i])) for i in range(m)]
+        total = sum(wi * ei for wi, ei in zip(w, err))
+        w = [wi * ei / total * m for wi, ei in zip(w, err)]
+    return [coef[j] for j in range(degree + 1)], float(max(err))
+
+
+def emit_log1p(tname):
+    coef, err = fit_log1p(LOG1P_DEGREE[tname])
+    fmt = (lambda x: f"{float(x):.9e}f") if tname == "float" else (lambda x: f"{float(x):.17e}")
+    print(f"log1p {tname}: degree {LOG1P_DEGREE[tname]}, max relative error of the fit {err:.2e}")
+    return "\n".join([
+        f"// log1p(t) = t − t²·K(t) on [0, 1], K of degree {LOG1P_DEGREE[tname]} (fit error {err:.1e} of log1p)",
+        f"template <> struct log1p_consts<{tname}> {{",
+        f"  static constexpr {tname} poly[] = {{{', '.join(fmt(c) for c in reversed(coef))}}};  // highest first",
+        "};",
+    ])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--output", type=Path, default=OUT)
@@ -174,6 +214,8 @@ def main():
         parts += [emit(tname, width, count, degree, table, worst), ""]
     for tname in SPECS:
         parts += [emit_atan(tname), ""]
+    for tname in SPECS:
+        parts += [emit_log1p(tname), ""]
     args.output.write_text("\n".join(parts))
     print(f"wrote {args.output}")
 

@@ -310,6 +310,7 @@ inline V x_sigmoid(V x, V z) {
 // 1 − Φ(−x), never 1 + erf of a negative number.
 template <class T> struct normal_tail_consts;
 template <class T> struct atan_consts;
+template <class T> struct log1p_consts;
 #include "simd/special_tables.inc"
 
 // min(a, cap), where cap = normal_tail_consts<T>::cap: beyond it a·Φ(−a) and e^{−a²/2}·R(a)·a are below half the
@@ -472,8 +473,19 @@ inline V log1p_nonneg(V u) {
   return log_normal(w) + c;
 }
 
+// log(1 + t) for t ∈ [0, 1] (NaN → NaN): t − t²·K(t) with K(t) = (t − log1p(t))/t² ∈ [1 − ln 2, ½] one
+// polynomial (tools/fit_special.py: log1p_consts): no logarithm's argument reduction, no division. K's error
+// enters damped by t²/log1p(t) ≤ 0.44; tiny t give t exactly.
+template <class V>
+inline V log1p_unit(V t) {
+  using C = log1p_consts<scalar_t<V>>;
+  V k = splat<V>(C::poly[0]);
+  for (std::size_t i = 1; i < sizeof(C::poly) / sizeof(C::poly[0]); ++i) k = k * t + C::poly[i];
+  return t - (t * t) * k;
+}
+
 // softplus0(z) = log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}): never overflows, exact in both tails.
 template <class V>
 inline V log1p_exp(V z) {
-  return max0(z) + log1p_nonneg(exp<V, ExpArg::no_overflow>(neg_abs(z)));
+  return max0(z) + log1p_unit(exp<V, ExpArg::no_overflow>(neg_abs(z)));
 }
