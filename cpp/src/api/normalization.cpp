@@ -393,9 +393,14 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     set_group(g, m);
     return m;
   };
-  auto coef_of = [&](const Moments& m, std::size_t p) {
-    return affine_of(m.mean, rstd_of(m, eps), w, b, gr.channel_of(p), per_element);
+  // coefficients of plane p of a group with moments m and rs = rstd_of(m, eps) (computed once per group)
+  auto coef_of = [&](const Moments& m, double rs, std::size_t p) {
+    return affine_of(m.mean, rs, w, b, gr.channel_of(p), per_element);
   };
+  // A group whose planes are adjacent (group norm, channels-first) is one span for its statistics: one reduction
+  // of members·S values (in chunks, merged in order) instead of one per plane and a merge per plane; the split
+  // schedule reduces the same spans, so the bits do not depend on the schedule.
+  const bool span_groups = !v.cl && !gr.by_channel && gr.members > 1 && gr.stride == 1;
   if (v.elements() == 0) {
     // no values: the statistics of empty sets are NaN (0/0), nothing to normalize
     for (std::size_t g = 0; g < gr.groups; ++g) set_group(g, Moments{0.0, std::nan(""), std::nan("")});
@@ -405,12 +410,14 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     // per group: statistics of its planes, then normalize them while they are in cache
     const std::size_t S = v.S, K = chunk_len<T>();
     parallel_tasks(gr.groups, gr.members * S, [&](std::size_t g) {
-      Moments m = plane_moments(k, x + gr.plane(g, 0) * S, S);
-      for (std::size_t j = 1; j < gr.members; ++j) m = merge(m, plane_moments(k, x + gr.plane(g, j) * S, S));
+      Moments m = plane_moments(k, x + gr.plane(g, 0) * S, span_groups ? gr.members * S : S);
+      if (!span_groups)
+        for (std::size_t j = 1; j < gr.members; ++j) m = merge(m, plane_moments(k, x + gr.plane(g, j) * S, S));
       set_group(g, m);
+      const double rs = rstd_of(m, eps);
       for (std::size_t j = 0; j < gr.members; ++j) {
         const std::size_t p = gr.plane(g, j);
-        const SpanAffine<T> a = coef_of(m, p);
+        const SpanAffine<T> a = coef_of(m, rs, p);
         for (std::size_t c0 = 0; c0 < S; c0 += K)
           k.normalize(y + p * S + c0, x + p * S + c0, per_element && w ? w + c0 : nullptr,
                       per_element && b ? b + c0 : nullptr, std::min(K, S - c0), a, hint);
@@ -434,9 +441,10 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
                                 cl_merge_moments<T>(pm.data(), pmean.data(), pm2.data(), v, cb);
                                 for (std::size_t g = n * G; g < (n + 1) * G; ++g) {
                                   const Moments m = finish_group(g, pm.data(), n * C);
+                                  const double rs = rstd_of(m, eps);
                                   for (std::size_t j = 0; j < gr.members; ++j) {
                                     const std::size_t p = gr.plane(g, j);
-                                    cols.set(p - n * C, coef_of(m, p));
+                                    cols.set(p - n * C, coef_of(m, rs, p));
                                   }
                                 }
                                 k.normalize_cols(y + n * S * C, x + n * S * C, S, C, cols.get(), hint);
@@ -445,10 +453,17 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
                             });
     return gm;
   }
-  const std::vector<Moments> pm = v.cl ? cl_all_moments(x, v) : cf_all_moments(x, v);
-  for (std::size_t g = 0; g < gr.groups; ++g) finish_group(g, pm.data(), 0);
+  if (span_groups) {
+    const std::vector<Moments> sm = cf_all_moments(x, Planes{gr.groups, 1, gr.members * v.S, false});
+    for (std::size_t g = 0; g < gr.groups; ++g) set_group(g, sm[g]);
+  } else {
+    const std::vector<Moments> pm = v.cl ? cl_all_moments(x, v) : cf_all_moments(x, v);
+    for (std::size_t g = 0; g < gr.groups; ++g) finish_group(g, pm.data(), 0);
+  }
+  std::vector<double> rs(gr.groups);
+  for (std::size_t g = 0; g < gr.groups; ++g) rs[g] = rstd_of(gm[g], eps);
   std::vector<SpanAffine<T>> coef(v.count());
-  for (std::size_t p = 0; p < v.count(); ++p) coef[p] = coef_of(gm[gr.group_of(p)], p);
+  for (std::size_t p = 0; p < v.count(); ++p) coef[p] = coef_of(gm[gr.group_of(p)], rs[gr.group_of(p)], p);
   normalize_all(y, x, v, coef, per_element ? w : nullptr, per_element ? b : nullptr);
   return gm;
 }

@@ -415,7 +415,11 @@ inline void map_block(T* out, std::size_t rows, std::size_t cols, StoreHint h, F
   // would be reloaded after every store
   auto partial = [&f, out, padded, col...](std::size_t i, [[maybe_unused]] std::size_t c, std::size_t m) {
     const V res = f([i, m, padded](const T* p) { return padded(p + i, m); }, padded(col + c, m)...);
-    std::memcpy(out + i, &res, m * sizeof(T));  // not store_first: masked stores were slower on Zen 4
+#if defined(__AVX512F__)
+    store_first<V>(out + i, res, m);  // AVX-512 masked store: no call to memcpy per partial vector
+#else
+    std::memcpy(out + i, &res, m * sizeof(T));  // not store_first: AVX2's masked stores were slower on Zen 4
+#endif
   };
   auto value = [&f, col...](std::size_t i, [[maybe_unused]] std::size_t c) {
     return f([i](const T* p) { return load<V>(p + i); }, load<V>(col + c)...);
