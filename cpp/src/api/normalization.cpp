@@ -47,6 +47,9 @@ constexpr std::size_t kChunkBytes = 32768;
 // Channels-last blocks: at most this many columns, at least this many rows.
 constexpr std::size_t kTileCols = 256;
 constexpr std::size_t kMinBlockRows = 64;
+// The fused channels-first forward takes groups in batches of about this many elements (at most kGroupBatch).
+constexpr std::size_t kBatchElems = 4096;
+constexpr std::size_t kGroupBatch = 64;
 // A thread is woken for at least this many elements.
 constexpr std::size_t kMinPerThread = 32768;
 
@@ -381,10 +384,13 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
   const auto& k = kernels<T>();
   const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
   std::vector<Moments> gm(gr.groups);
+  // records group g's moments and statistics; returns its rstd
   auto set_group = [&](std::size_t g, const Moments& m) {
     gm[g] = m;
+    const double rs = rstd_of(m, eps);
     if (mean_out) mean_out[g] = static_cast<T>(m.mean);
-    if (rstd_out) rstd_out[g] = static_cast<T>(rstd_of(m, eps));
+    if (rstd_out) rstd_out[g] = static_cast<T>(rs);
+    return rs;
   };
   // group g's statistics from its planes' moments (pm: indexed by plane − base), merged in order
   auto finish_group = [&](std::size_t g, const Moments* pm, std::size_t base) {
@@ -407,21 +413,31 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     return gm;
   }
   if (!v.cl && fuse(gr.groups)) {
-    // per group: statistics of its planes, then normalize them while they are in cache
+    // per batch of groups: statistics of their planes, then normalize them while they are in cache. Small groups
+    // go up to kGroupBatch at a time, statistics first: each rstd is a chain of a division, a square root and a
+    // division (~50 cycles of latency) that would otherwise stall its own group's normalization
     const std::size_t S = v.S, K = chunk_len<T>();
-    parallel_tasks(gr.groups, gr.members * S, [&](std::size_t g) {
-      Moments m = plane_moments(k, x + gr.plane(g, 0) * S, span_groups ? gr.members * S : S);
-      if (!span_groups)
-        for (std::size_t j = 1; j < gr.members; ++j) m = merge(m, plane_moments(k, x + gr.plane(g, j) * S, S));
-      set_group(g, m);
-      const double rs = rstd_of(m, eps);
-      for (std::size_t j = 0; j < gr.members; ++j) {
-        const std::size_t p = gr.plane(g, j);
-        const SpanAffine<T> a = coef_of(m, rs, p);
-        for (std::size_t c0 = 0; c0 < S; c0 += K)
-          k.normalize(y + p * S + c0, x + p * S + c0, per_element && w ? w + c0 : nullptr,
-                      per_element && b ? b + c0 : nullptr, std::min(K, S - c0), a, hint);
+    const std::size_t B =
+        std::clamp<std::size_t>(kBatchElems / std::max<std::size_t>(1, gr.members * S), 1, kGroupBatch);
+    parallel_tasks(ceil_div(gr.groups, B), B * gr.members * S, [&](std::size_t t) {
+      const std::size_t g0 = t * B, nb = std::min(B, gr.groups - g0);
+      Moments m[kGroupBatch];
+      double rs[kGroupBatch];
+      for (std::size_t i = 0; i < nb; ++i) {
+        const std::size_t g = g0 + i;
+        m[i] = plane_moments(k, x + gr.plane(g, 0) * S, span_groups ? gr.members * S : S);
+        if (!span_groups)
+          for (std::size_t j = 1; j < gr.members; ++j) m[i] = merge(m[i], plane_moments(k, x + gr.plane(g, j) * S, S));
       }
+      for (std::size_t i = 0; i < nb; ++i) rs[i] = set_group(g0 + i, m[i]);
+      for (std::size_t i = 0; i < nb; ++i)
+        for (std::size_t j = 0; j < gr.members; ++j) {
+          const std::size_t p = gr.plane(g0 + i, j);
+          const SpanAffine<T> a = coef_of(m[i], rs[i], p);
+          for (std::size_t c0 = 0; c0 < S; c0 += K)
+            k.normalize(y + p * S + c0, x + p * S + c0, per_element && w ? w + c0 : nullptr,
+                        per_element && b ? b + c0 : nullptr, std::min(K, S - c0), a, hint);
+        }
     });
     return gm;
   }
@@ -441,7 +457,7 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
                                 cl_merge_moments<T>(pm.data(), pmean.data(), pm2.data(), v, cb);
                                 for (std::size_t g = n * G; g < (n + 1) * G; ++g) {
                                   const Moments m = finish_group(g, pm.data(), n * C);
-                                  const double rs = rstd_of(m, eps);
+                                  const double rs = rstd_of(m, eps);  // (finish_group's, again: once per group)
                                   for (std::size_t j = 0; j < gr.members; ++j) {
                                     const std::size_t p = gr.plane(g, j);
                                     cols.set(p - n * C, coef_of(m, rs, p));
