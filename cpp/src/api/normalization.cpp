@@ -50,6 +50,8 @@ constexpr std::size_t kMinBlockRows = 64;
 // The fused channels-first forward takes groups in batches of about this many elements (at most kGroupBatch).
 constexpr std::size_t kBatchElems = 4096;
 constexpr std::size_t kGroupBatch = 64;
+// Planes shorter than this (elements) of a channels-first group-norm group are normalized in one pass per group.
+constexpr std::size_t kSmallPlane = 1024;
 // A thread is woken for at least this many elements.
 constexpr std::size_t kMinPerThread = 32768;
 
@@ -419,6 +421,9 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     const std::size_t S = v.S, K = chunk_len<T>();
     const std::size_t B =
         std::clamp<std::size_t>(kBatchElems / std::max<std::size_t>(1, gr.members * S), 1, kGroupBatch);
+    // adjacent small planes of a group (group norm) are normalized in one pass per group (regular stores: their
+    // vectors are mostly misaligned and short anyway)
+    const bool small_planes = span_groups && !per_element && S < kSmallPlane;
     parallel_tasks(ceil_div(gr.groups, B), B * gr.members * S, [&](std::size_t t) {
       const std::size_t g0 = t * B, nb = std::min(B, gr.groups - g0);
       Moments m[kGroupBatch];
@@ -430,6 +435,21 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
           for (std::size_t j = 1; j < gr.members; ++j) m[i] = merge(m[i], plane_moments(k, x + gr.plane(g, j) * S, S));
       }
       for (std::size_t i = 0; i < nb; ++i) rs[i] = set_group(g0 + i, m[i]);
+      if (small_planes) {
+        // the group's planes in one pass, each with its channel's scale and shift
+        std::vector<T> sc(gr.members), sh(gr.members);
+        for (std::size_t i = 0; i < nb; ++i) {
+          SpanAffine<T> a{};
+          for (std::size_t j = 0; j < gr.members; ++j) {
+            a = coef_of(m[i], rs[i], gr.plane(g0 + i, j));
+            sc[j] = a.s;
+            sh[j] = a.t;
+          }
+          const std::size_t off = gr.plane(g0 + i, 0) * S;
+          k.normalize_planes(y + off, x + off, gr.members, S, a.mh, a.ml, sc.data(), sh.data());
+        }
+        return;
+      }
       for (std::size_t i = 0; i < nb; ++i)
         for (std::size_t j = 0; j < gr.members; ++j) {
           const std::size_t p = gr.plane(g0 + i, j);

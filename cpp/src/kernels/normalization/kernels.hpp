@@ -64,6 +64,9 @@ struct NormKernels {
   void (*col_moments)(double* mean, double* m2, const T* x, std::size_t rows, std::size_t cols, std::size_t ld);
   // y = ((x − mh) − ml)·(s·w) + (b or t) over a span; w, b per element or null.  y, x, w, b: (n,)
   void (*normalize)(T* y, const T* x, const T* w, const T* b, std::size_t n, const SpanAffine<T>& k, StoreHint h);
+  // y = ((x − mh) − ml)·s[q] + t[q] over `planes` adjacent planes of S elements each, plane q with its own
+  // s[q], t[q]; regular stores.  y, x: (planes·S,); s, t: (planes,)
+  void (*normalize_planes)(T* y, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* s, const T* t);
   // y[r, c] = ((x − mh[c]) − ml[c])·s[c] + t[c].  y, x: (rows, cols) contiguous
   void (*normalize_cols)(T* y, const T* x, std::size_t rows, std::size_t cols, const ColAffine<T>& k, StoreHint h);
   // Σ g, Σ g·d over a span with g = dy·w (w = 1 when null) and d = x − mean, in double.  dy, x, w: (n,)

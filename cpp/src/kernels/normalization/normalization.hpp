@@ -467,6 +467,44 @@ void span_grad_input(T* dx, const T* dy, const T* x, const T* w, std::size_t n, 
   }
 }
 
+// y = ((x − mh) − ml)·s[q] + t[q] over the S elements of each of `planes` adjacent planes (one channels-first group
+// of group norm: its planes share the mean and differ in their channel's scale and shift), as one pass instead of
+// one call per plane. With S ≥ the vector width a vector crosses at most one plane boundary; its lanes past the
+// boundary take the next plane's coefficients (shorter planes: one span each). The same values as span_normalize
+// per plane (the same bits); regular stores (callers use it for small planes).
+template <class T>
+void planes_normalize(T* y, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* s, const T* t) {
+  using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes;
+  if (S < W) {  // planes shorter than a vector: one span each
+    for (std::size_t q = 0; q < planes; ++q)
+      span_normalize(y + q * S, x + q * S, static_cast<const T*>(nullptr), static_cast<const T*>(nullptr), S,
+                     SpanAffine<T>{mh, ml, s[q], t[q]}, StoreHint{});
+    return;
+  }
+  const std::size_t n = planes * S;
+  const V mhv = splat<V>(mh), mlv = splat<V>(ml);
+  std::size_t q = 0, end = S;  // the plane of the vector's first lane, and where that plane ends
+  for (std::size_t i = 0; i < n; i += W) {
+    const std::size_t m = std::min(W, n - i);
+    V sv = splat<V>(s[q]), tv = splat<V>(t[q]);
+    if (i + m > end) {  // lanes from end − i on are in plane q + 1
+      const auto before = first_lanes<V>(end - i);
+      sv = before ? sv : splat<V>(s[q + 1]);
+      tv = before ? tv : splat<V>(t[q + 1]);
+    }
+    if (m == W) {
+      store<V>(y + i, normalized(load<V>(x + i), mhv, mlv, sv, tv));
+    } else {
+      store_first<V>(y + i, normalized(load_first<V>(x + i, m), mhv, mlv, sv, tv), m);
+    }
+    if (i + W >= end) {  // the next vector starts in plane q + 1
+      ++q;
+      end += S;
+    }
+  }
+}
+
 template <class T>
 void cols_normalize(T* y, const T* x, std::size_t rows, std::size_t cols, const ColAffine<T>& k, StoreHint h) {
   using V = vec_t<T>;
@@ -491,6 +529,7 @@ NormKernels<T> make_norm_kernels() {
   k.col_moments = &col_moments<T>;
   k.normalize = &span_normalize<T>;
   k.normalize_cols = &cols_normalize<T>;
+  k.normalize_planes = &planes_normalize<T>;
   k.grad_sums = &span_grad_sums<T>;
   k.rows_param_grads = &rows_param_grads<T>;
   k.col_grad_sums = &col_grad_sums<T>;
