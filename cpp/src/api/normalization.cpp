@@ -52,6 +52,8 @@ constexpr std::size_t kBatchElems = 4096;
 constexpr std::size_t kGroupBatch = 64;
 // Planes shorter than this (elements) of a channels-first group-norm group are normalized in one pass per group.
 constexpr std::size_t kSmallPlane = 1024;
+// Per-plane coefficients of a group live on the stack up to this many planes.
+constexpr std::size_t kStackPlanes = 64;
 // A thread is woken for at least this many elements.
 constexpr std::size_t kMinPerThread = 32768;
 
@@ -113,6 +115,21 @@ struct Grouping {
   std::size_t group_of(std::size_t p) const { return by_channel ? p % mod : p / members; }
   std::size_t channel_of(std::size_t p) const { return p / div % mod; }
 };
+
+// channel_of(p) for every plane p < count, by counting instead of dividing (one division per plane was a large part
+// of the time on small planes)
+std::vector<std::uint32_t> plane_channels(const Grouping& gr, std::size_t count) {
+  std::vector<std::uint32_t> ch(count);
+  std::size_t c = 0, in_div = 0;
+  for (std::size_t p = 0; p < count; ++p) {
+    ch[p] = static_cast<std::uint32_t>(c);
+    if (++in_div == gr.div) {
+      in_div = 0;
+      if (++c == gr.mod) c = 0;
+    }
+  }
+  return ch;
+}
 
 Grouping per_channel(const Planes& v) { return {v.C, v.N, 1, v.C, true, 1, v.C}; }
 Grouping per_sample_groups(const Planes& v, std::size_t groups) {
@@ -402,8 +419,9 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     return m;
   };
   // coefficients of plane p of a group with moments m and rs = rstd_of(m, eps) (computed once per group)
+  const std::vector<std::uint32_t> chan = plane_channels(gr, v.count());
   auto coef_of = [&](const Moments& m, double rs, std::size_t p) {
-    return affine_of(m.mean, rs, w, b, gr.channel_of(p), per_element);
+    return affine_of(m.mean, rs, w, b, chan[p], per_element);
   };
   // A group whose planes are adjacent (group norm, channels-first) is one span for its statistics: one reduction
   // of members·S values (in chunks, merged in order) instead of one per plane and a merge per plane; the split
@@ -437,7 +455,10 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
       for (std::size_t i = 0; i < nb; ++i) rs[i] = set_group(g0 + i, m[i]);
       if (small_planes) {
         // the group's planes in one pass, each with its channel's scale and shift
-        std::vector<T> sc(gr.members), sh(gr.members);
+        T buf[2 * kStackPlanes];
+        std::vector<T> heap(gr.members > kStackPlanes ? 2 * gr.members : 0);
+        T* const sc = gr.members > kStackPlanes ? heap.data() : buf;
+        T* const sh = sc + gr.members;
         for (std::size_t i = 0; i < nb; ++i) {
           SpanAffine<T> a{};
           for (std::size_t j = 0; j < gr.members; ++j) {
@@ -446,7 +467,7 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
             sh[j] = a.t;
           }
           const std::size_t off = gr.plane(g0 + i, 0) * S;
-          k.normalize_planes(y + off, x + off, gr.members, S, a.mh, a.ml, sc.data(), sh.data());
+          k.normalize_planes(y + off, x + off, gr.members, S, a.mh, a.ml, sc, sh);
         }
         return;
       }
@@ -517,7 +538,8 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
     if (db) std::fill(db, db + gr.mod, T(0));
     return;
   }
-  auto weight = [&](std::size_t p) { return w ? static_cast<double>(w[gr.channel_of(p)]) : 1.0; };
+  const std::vector<std::uint32_t> chan = plane_channels(gr, P);
+  auto weight = [&](std::size_t p) { return w ? static_cast<double>(w[chan[p]]) : 1.0; };
   std::vector<GradSums> ps(P);
   // group g's Σg = Σ w·Σdy and Σg·d over its planes, in order
   auto group_sums = [&](std::size_t g) {
@@ -537,7 +559,21 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
   };
   if (!v.cl && fuse(gr.groups)) {
     const std::size_t S = v.S, K = chunk_len<T>();
+    // adjacent small planes of a group (group norm): their sums and their dx in one call each per group
+    const bool small_planes = !gr.by_channel && gr.members > 1 && gr.stride == 1 && S < kSmallPlane;
     parallel_tasks(gr.groups, 2 * gr.members * S, [&](std::size_t g) {
+      if (small_planes) {
+        const std::size_t p0 = gr.plane(g, 0), off = p0 * S;
+        k.grad_sums_planes(ps.data() + p0, dy + off, x + off, gr.members, S, static_cast<double>(mean[g]));
+        const SpanGrad<T> a0 = grad_of(g, p0, group_sums(g));  // the group's mean, b and c; a per plane:
+        T buf[kStackPlanes];
+        std::vector<T> heap(gr.members > kStackPlanes ? gr.members : 0);
+        T* const a = gr.members > kStackPlanes ? heap.data() : buf;
+        for (std::size_t j = 0; j < gr.members; ++j)
+          a[j] = static_cast<T>(static_cast<double>(rstd[g]) * weight(p0 + j));
+        k.grad_input_planes(dx + off, dy + off, x + off, gr.members, S, a0.mh, a0.ml, a, a0.b, a0.c);
+        return;
+      }
       for (std::size_t j = 0; j < gr.members; ++j) {
         const std::size_t p = gr.plane(g, j);
         ps[p] = plane_grad_sums(k, dy + p * S, x + p * S, S, static_cast<double>(mean[g]));
@@ -590,10 +626,16 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
   // parameter gradients: dbias[c] = Σ dy, dweight[c] = Σ rstd·Σ dy·d over the planes of channel c, in plane order
   const std::size_t C = gr.mod;
   std::vector<double> sb(C, 0.0), sw(C, 0.0);
+  std::size_t in_group = 0, g = 0, gc = 0;  // group_of(p) by counting: p / members, or p % mod by channel
   for (std::size_t p = 0; p < P; ++p) {
-    const std::size_t c = gr.channel_of(p);
+    const std::size_t c = chan[p];
     sb[c] += ps[p].g;
-    sw[c] += static_cast<double>(rstd[gr.group_of(p)]) * ps[p].gd;
+    sw[c] += static_cast<double>(rstd[gr.by_channel ? gc : g]) * ps[p].gd;
+    if (++in_group == gr.members) {
+      in_group = 0;
+      ++g;
+    }
+    if (++gc == gr.mod) gc = 0;
   }
   for (std::size_t c = 0; c < C; ++c) {
     if (db) db[c] = static_cast<T>(sb[c]);

@@ -505,6 +505,48 @@ void planes_normalize(T* y, const T* x, std::size_t planes, std::size_t S, T mh,
   }
 }
 
+// dx = a[q]·dy + (((x − mh) − ml)·b + c) over the S elements of each of `planes` adjacent planes (one channels-first
+// group-norm group: b, c and the mean are the group's, a = rstd·weight the plane's channel's), as planes_normalize
+// does it; the same bits as span_grad_input per plane; regular stores.
+template <class T>
+void planes_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* a,
+                       T b, T c) {
+  using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes;
+  if (S < W) {  // planes shorter than a vector: one span each
+    for (std::size_t q = 0; q < planes; ++q)
+      span_grad_input(dx + q * S, dy + q * S, x + q * S, static_cast<const T*>(nullptr), S,
+                      SpanGrad<T>{mh, ml, a[q], b, c}, StoreHint{});
+    return;
+  }
+  const std::size_t n = planes * S;
+  const V mhv = splat<V>(mh), mlv = splat<V>(ml), bv = splat<V>(b), cv = splat<V>(c);
+  std::size_t q = 0, end = S;  // the plane of the vector's first lane, and where that plane ends
+  for (std::size_t i = 0; i < n; i += W) {
+    const std::size_t m = std::min(W, n - i);
+    V av = splat<V>(a[q]);
+    if (i + m > end) av = first_lanes<V>(end - i) ? av : splat<V>(a[q + 1]);  // lanes in plane q + 1
+    if (m == W) {
+      store<V>(dx + i, input_gradient(load<V>(dy + i), load<V>(x + i), mhv, mlv, av, bv, cv));
+    } else {
+      store_first<V>(dx + i, input_gradient(load_first<V>(dy + i, m), load_first<V>(x + i, m), mhv, mlv, av, bv, cv),
+                     m);
+    }
+    if (i + W >= end) {  // the next vector starts in plane q + 1
+      ++q;
+      end += S;
+    }
+  }
+}
+
+// out[q] = the gradient sums of plane q (as span_grad_sums without a weight, the same bits) for `planes` adjacent
+// planes of S ≤ one chunk elements sharing the mean: one call for a group's planes.
+template <class T>
+void planes_grad_sums(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S, double mean) {
+  for (std::size_t q = 0; q < planes; ++q)
+    out[q] = grad_sums_impl<T, false>(dy + q * S, x + q * S, static_cast<const T*>(nullptr), S, mean);
+}
+
 template <class T>
 void cols_normalize(T* y, const T* x, std::size_t rows, std::size_t cols, const ColAffine<T>& k, StoreHint h) {
   using V = vec_t<T>;
@@ -530,6 +572,8 @@ NormKernels<T> make_norm_kernels() {
   k.normalize = &span_normalize<T>;
   k.normalize_cols = &cols_normalize<T>;
   k.normalize_planes = &planes_normalize<T>;
+  k.grad_input_planes = &planes_grad_input<T>;
+  k.grad_sums_planes = &planes_grad_sums<T>;
   k.grad_sums = &span_grad_sums<T>;
   k.rows_param_grads = &rows_param_grads<T>;
   k.col_grad_sums = &col_grad_sums<T>;
