@@ -675,7 +675,7 @@ Planes planes_of(std::size_t N, std::size_t C, std::size_t S, Layout layout) {
 
 // Spans shorter than this are too short for per-span kernel calls: batch norm reads such a channels-first input
 // (N, C, S) as N rows of C·S columns, each channel a group of S consecutive columns.
-constexpr std::size_t kShortSpan = 16;
+constexpr std::size_t kShortSpan = 32;
 
 // Batch norm's view: channels-last (and S == 1) as one sample of N·S rows of C columns; short channels-first spans
 // as one sample of N rows of C·S columns; otherwise the (N, C) planes of S elements.
