@@ -251,53 +251,96 @@ void rows_param_grads(double* acc_w, double* acc_b, const T* dy, const T* x, std
 
 // ---- column reductions ---------------------------------------------------------------------------------------
 
-// Columns are reduced one double vector at a time (the block is re-read from L1/L2 once per vector; pf0, pf1 are
-// the inputs whose next block of rows is prefetched meanwhile, pf1 may be null), rows in order
-// into four interleaved sets of accumulators (rows r ≡ 0, 1, 2, 3 mod 4) combined as ((0 + 1) + (2 + 3)): a fixed
-// order that depends only on the sizes. For the vector of columns from j:
+// Columns are reduced in strips of M double vectors (M ≤ 8: the strip's accumulators stay in registers), the
+// block's rows swept once per strip in order (the block is re-read from L1/L2 once per strip; pf0, pf1 are the
+// inputs whose next block of rows is prefetched meanwhile when the rows are strided, pf1 may be null). A strip of
+// fewer than 4 vectors interleaves R = 4/M sets of accumulators over the rows (r ≡ 0, …, R − 1 mod R, combined
+// as ((0 + 1) + (2 + 3))) so that at least 4 independent sums are in flight: a fixed order that depends only on
+// the sizes. For each vector of columns from j:
 //   init(j, at, a)             a = the vector's constant (shift or mean); at(p, r) = the vector at row r of a
 //                              (rows, ld) input p, zero-padded past cols
 //   step(at_r, a, b, c)        per row r, accumulating into b, c; at_r(p) = at(p, r)
 //   done(j, a, b, c)
-template <class T, bool Partial, class Init, class Step, class Done>
-inline void col_vector(std::size_t rows, std::size_t cols, std::size_t ld, std::size_t j, const T* pf0, const T* pf1,
-                       Init&& init, Step&& step, Done&& done) {
-  // the same vector of the next block of rows (the next task of this thread, or of this tile): the block is read
-  // one vector of columns at a time, a pattern the hardware prefetchers follow badly from DRAM
-  auto prefetch_row = [&](std::size_t r) {
-    prefetch_l2(pf0, (r + rows) * ld + j);
-    if (pf1 != nullptr) prefetch_l2(pf1, (r + rows) * ld + j);
-  };
-  auto at = [&](const T* p, std::size_t r) {
-    if constexpr (Partial) {
-      return load_wide_partial(p + r * ld + j, cols - j);
-    } else {
-      return load_wide(p + r * ld + j);
-    }
-  };
-  vd a;
-  init(j, at, a);
-  const vd z = splat<vd>(0.0);
-  vd b0 = z, b1 = z, b2 = z, b3 = z, c0 = z, c1 = z, c2 = z, c3 = z;
-  std::size_t r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    for (std::size_t i = 0; i < 4; ++i) prefetch_row(r + i);
-    step([&](const T* p) { return at(p, r); }, a, b0, c0);
-    step([&](const T* p) { return at(p, r + 1); }, a, b1, c1);
-    step([&](const T* p) { return at(p, r + 2); }, a, b2, c2);
-    step([&](const T* p) { return at(p, r + 3); }, a, b3, c3);
-  }
-  for (; r < rows; ++r) step([&](const T* p) { return at(p, r); }, a, b0, c0);
-  done(j, a, (b0 + b1) + (b2 + b3), (c0 + c1) + (c2 + c3));
+// f(std::integral_constant<std::size_t, i>) for i < N, unrolled at compile time (so that arrays indexed by i stay
+// in registers)
+template <class F, std::size_t... I>
+inline void static_for_impl(F&& f, std::index_sequence<I...>) {
+  (f(std::integral_constant<std::size_t, I>{}), ...);
+}
+template <std::size_t N, class F>
+inline void static_for(F&& f) {
+  static_for_impl(f, std::make_index_sequence<N>{});
 }
 
+template <class T, std::size_t M, bool Partial, class Init, class Step, class Done>
+inline void col_strip(std::size_t rows, std::size_t cols, std::size_t ld, std::size_t j, const T* pf0, const T* pf1,
+                      Init&& init, Step&& step, Done&& done) {
+  constexpr std::size_t L = kDoubleLanes, R = M >= 4 ? 1 : 4 / M;
+  constexpr std::size_t kLineVectors = 64 / (L * sizeof(T)) > 0 ? 64 / (L * sizeof(T)) : 1;
+  // strided rows: the strip of the next block of rows (the next task of this thread, or of this tile), a pattern
+  // the hardware prefetchers follow badly from DRAM; contiguous rows are one stream they follow well
+  const bool prefetch = ld > M * L;
+  auto prefetch_row = [&](std::size_t r) {
+    for (std::size_t m = 0; m < M; m += kLineVectors) {
+      prefetch_l2(pf0, (r + rows) * ld + j + m * L);
+      if (pf1 != nullptr) prefetch_l2(pf1, (r + rows) * ld + j + m * L);
+    }
+  };
+  auto at = [&](const T* p, std::size_t r, std::size_t m) {
+    const std::size_t c = j + m * L;
+    if constexpr (Partial) {
+      if (m == M - 1) return load_wide_partial(p + r * ld + c, cols - c);
+    }
+    return load_wide(p + r * ld + c);
+  };
+  const vd z = splat<vd>(0.0);
+  std::array<vd, M> a;
+  std::array<std::array<vd, M>, R> b, c;
+  static_for<M>([&](auto m) {
+    init(j + m * L, [&](const T* p, std::size_t r) { return at(p, r, m); }, a[m]);
+    static_for<R>([&](auto i) { b[i][m] = c[i][m] = z; });
+  });
+  std::size_t r = 0;
+  for (; r + R <= rows; r += R) {
+    static_for<R>([&](auto i) {
+      if (prefetch) prefetch_row(r + i);
+      static_for<M>([&](auto m) { step([&](const T* p) { return at(p, r + i, m); }, a[m], b[i][m], c[i][m]); });
+    });
+  }
+  for (; r < rows; ++r)
+    static_for<M>([&](auto m) { step([&](const T* p) { return at(p, r, m); }, a[m], b[0][m], c[0][m]); });
+  auto combine = [](const std::array<std::array<vd, M>, R>& s, std::size_t m) {
+    if constexpr (R == 4) {
+      return (s[0][m] + s[1][m]) + (s[2][m] + s[3][m]);
+    } else if constexpr (R == 2) {
+      return s[0][m] + s[1][m];
+    } else {
+      return s[0][m];
+    }
+  };
+  static_for<M>([&](auto m) { done(j + m * L, a[m], combine(b, m), combine(c, m)); });
+}
+
+// The columns of a block as strips of 8, 4, 2 and 1 whole vectors, then the partial one.
 template <class T, class Init, class Step, class Done>
 inline void col_groups(std::size_t rows, std::size_t cols, std::size_t ld, const T* pf0, const T* pf1, Init&& init,
                        Step&& step, Done&& done) {
   constexpr std::size_t L = kDoubleLanes;
   std::size_t j = 0;
-  for (; j + L <= cols; j += L) col_vector<T, false>(rows, cols, ld, j, pf0, pf1, init, step, done);
-  if (j < cols) col_vector<T, true>(rows, cols, ld, j, pf0, pf1, init, step, done);
+  for (; j + 8 * L <= cols; j += 8 * L) col_strip<T, 8, false>(rows, cols, ld, j, pf0, pf1, init, step, done);
+  if (j + 4 * L <= cols) {
+    col_strip<T, 4, false>(rows, cols, ld, j, pf0, pf1, init, step, done);
+    j += 4 * L;
+  }
+  if (j + 2 * L <= cols) {
+    col_strip<T, 2, false>(rows, cols, ld, j, pf0, pf1, init, step, done);
+    j += 2 * L;
+  }
+  if (j + L <= cols) {
+    col_strip<T, 1, false>(rows, cols, ld, j, pf0, pf1, init, step, done);
+    j += L;
+  }
+  if (j < cols) col_strip<T, 1, true>(rows, cols, ld, j, pf0, pf1, init, step, done);
 }
 
 // columns [j, min(j + L, cols)): stored from / loaded into the lanes of a vector
