@@ -494,6 +494,10 @@ DETERMINISM_CASES = [
     ("layer", (4097, 48), None, None),    # blocks of an odd number of rows: the backward's last pair is one row
     ("rms", (512, 520), None, None),
     ("rms", (333, 1030), None, None),     # odd blocks, rows not a multiple of the vector width
+    # the parameter-gradient terms in the first pass (short rows) or in a pass of their own (long rows)
+    ("layer", (300, 700), None, None),
+    ("layer", (300, 1000), None, None),
+    ("rms", (300, 2000), None, None),
 ]
 
 
@@ -510,7 +514,7 @@ def test_bitwise_identical_for_any_thread_count(case, dtype, threads):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("D", [1, 7, 64, 1030])
+@pytest.mark.parametrize("D", [1, 7, 64, 1030, 2000])
 def test_layer_norm_backward_row_independent_of_its_neighbours(D, dtype, rng):
     """The backward sweeps rows in pairs (the last of an odd count alone): a row's dx has the same bits as when
     that row is the whole input; dweight matches its float64 sum."""

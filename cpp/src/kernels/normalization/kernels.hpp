@@ -78,6 +78,10 @@ struct NormKernels {
   void (*normalize_cols)(T* y, const T* x, std::size_t rows, std::size_t cols, const ColAffine<T>& k, StoreHint h);
   // Σ g, Σ g·d over a span with g = dy·w (w = 1 when null) and d = x − mean, in double.  dy, x, w: (n,)
   GradSums (*grad_sums)(const T* dy, const T* x, const T* w, std::size_t n, double mean);
+  // grad_sums of one row of LayerNorm/RMSNorm with its parameter-gradient terms added on the way:
+  // acc_w[i] += dy·(x − mean)·rstd and acc_b[i] += dy (either may be null).  dy, x, w, acc_w, acc_b: (n,)
+  GradSums (*grad_sums_params)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
+                               double* acc_w, double* acc_b);
   // The per-element parameter-gradient partials of LayerNorm/RMSNorm over `rows` rows of a (rows, ld) block, rows
   // in order: acc_w[i] += dy·(x − mean[r])·rstd[r] and acc_b[i] += dy (either may be null).  dy, x: (rows, ld)
   // using n ≤ ld columns; acc_w, acc_b: (n,); mean, rstd: (rows,)

@@ -177,24 +177,59 @@ inline void param_term(V dy, V x, V m, V r, V& aw, V& ab) {
 // Σg and Σg·d (g = dy·w, d = x − mean) of one span, whole double vectors in reduce_span's order, then the tail
 // in order. One row per sweep and no software prefetch: two streams are what the hardware prefetchers follow
 // best here (two rows at once, or prefetcht1 ahead, ran the LayerNorm backward's first pass ~1.6× slower).
-template <class T, bool HasW>
-GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, double mean) {
+// AccW/AccB: the span is a row of LayerNorm/RMSNorm and its parameter-gradient terms are added on the way,
+// acc_w[i] += dy·d·rstd, acc_b[i] += dy, sharing the widened dy and x (vcvtps2pd, 2 cycles per 8 values on Zen 4,
+// is what this pass spends most on); rows_backward says for which rows.
+template <class T, bool HasW, bool AccW = false, bool AccB = false>
+GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd = 0.0,
+                        double* acc_w = nullptr, double* acc_b = nullptr) {
   constexpr std::size_t L = kDoubleLanes;
-  const vd one = splat<vd>(1.0), z = splat<vd>(0.0), mv = splat<vd>(mean);
+  const vd one = splat<vd>(1.0), z = splat<vd>(0.0), mv = splat<vd>(mean), rv = splat<vd>(rstd);
   vd sg[4] = {z, z, z, z}, sgd[4] = {z, z, z, z};
   reduce_span(n, [&](int a, std::size_t i) {
-    grad_term<HasW>(load_wide(dy + i), load_wide(x + i), HasW ? load_wide(w + i) : one, mv, sg[a], sgd[a]);
+    const vd dv = load_wide(dy + i), xv = load_wide(x + i);
+    grad_term<HasW>(dv, xv, HasW ? load_wide(w + i) : one, mv, sg[a], sgd[a]);
+    if constexpr (AccW || AccB) {
+      vd aw = AccW ? load<vd>(acc_w + i) : z, ab = AccB ? load<vd>(acc_b + i) : z;
+      param_term<AccW, AccB>(dv, xv, mv, rv, aw, ab);
+      if constexpr (AccW) store<vd>(acc_w + i, aw);
+      if constexpr (AccB) store<vd>(acc_b + i, ab);
+    }
   });
   GradSums s{lane_sum((sg[0] + sg[1]) + (sg[2] + sg[3])), lane_sum((sgd[0] + sgd[1]) + (sgd[2] + sgd[3]))};
-  for (std::size_t i = n / L * L; i < n; ++i)
-    grad_term<HasW>(static_cast<double>(dy[i]), static_cast<double>(x[i]), HasW ? static_cast<double>(w[i]) : 1.0,
-                    mean, s.g, s.gd);
+  for (std::size_t i = n / L * L; i < n; ++i) {
+    const double dv = static_cast<double>(dy[i]), xv = static_cast<double>(x[i]);
+    grad_term<HasW>(dv, xv, HasW ? static_cast<double>(w[i]) : 1.0, mean, s.g, s.gd);
+    if constexpr (AccW || AccB) {
+      double aw = AccW ? acc_w[i] : 0.0, ab = AccB ? acc_b[i] : 0.0;
+      param_term<AccW, AccB>(dv, xv, mean, rstd, aw, ab);
+      if constexpr (AccW) acc_w[i] = aw;
+      if constexpr (AccB) acc_b[i] = ab;
+    }
+  }
   return s;
+}
+
+template <class T, bool HasW>
+GradSums grad_sums_params_w(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
+                            double* acc_w, double* acc_b) {
+  if (acc_w != nullptr && acc_b != nullptr)
+    return grad_sums_impl<T, HasW, true, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+  if (acc_w != nullptr) return grad_sums_impl<T, HasW, true, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+  if (acc_b != nullptr) return grad_sums_impl<T, HasW, false, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+  return grad_sums_impl<T, HasW>(dy, x, w, n, mean);
+}
+
+template <class T>
+GradSums span_grad_sums_params(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
+                               double* acc_w, double* acc_b) {
+  return w != nullptr ? grad_sums_params_w<T, true>(dy, x, w, n, mean, rstd, acc_w, acc_b)
+                      : grad_sums_params_w<T, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
 }
 
 template <class T>
 GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean) {
-  return w != nullptr ? grad_sums_impl<T, true>(dy, x, w, n, mean) : grad_sums_impl<T, false>(dy, x, w, n, mean);
+  return span_grad_sums_params(dy, x, w, n, mean, 0.0, static_cast<double*>(nullptr), static_cast<double*>(nullptr));
 }
 
 // The scalar tail [nv, n) of rows_param_grads_impl: one out-of-line copy, so that the compiler contracts (FMA) it
@@ -618,6 +653,7 @@ NormKernels<T> make_norm_kernels() {
   k.grad_input_planes = &planes_grad_input<T>;
   k.grad_sums_planes = &planes_grad_sums<T>;
   k.grad_sums = &span_grad_sums<T>;
+  k.grad_sums_params = &span_grad_sums_params<T>;
   k.rows_param_grads = &rows_param_grads<T>;
   k.col_grad_sums = &col_grad_sums<T>;
   k.grad_input = &span_grad_input<T>;
