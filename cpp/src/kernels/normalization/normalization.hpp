@@ -64,11 +64,21 @@ inline vd load_wide_partial(const T* p, std::size_t m) {
   }
 }
 
-// lanes added in order
+// The lanes added as a tree, halves first: lane k + lane k + L/2, and so on (8 lanes:
+// ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7))). A sequential sum was a chain of 8 dependent additions per
+// reduction, which dominated the gradient sums of small planes.
 inline double lane_sum(vd v) {
-  double s = 0.0;
-  for (std::size_t k = 0; k < kDoubleLanes; ++k) s += v[k];
-  return s;
+#if defined(__AVX512F__)
+  const __m256d a = _mm256_add_pd(_mm512_castpd512_pd256((__m512d)v), _mm512_extractf64x4_pd((__m512d)v, 1));
+  const __m128d b = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+  return b[0] + b[1];
+#else
+  double w[kDoubleLanes];
+  for (std::size_t k = 0; k < kDoubleLanes; ++k) w[k] = v[k];
+  for (std::size_t h = kDoubleLanes / 2; h >= 1; h /= 2)
+    for (std::size_t k = 0; k < h; ++k) w[k] = w[k] + w[k + h];
+  return w[0];
+#endif
 }
 
 // ---- span reductions -----------------------------------------------------------------------------------------
