@@ -560,7 +560,8 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
   if (!v.cl && fuse(gr.groups)) {
     const std::size_t S = v.S, K = chunk_len<T>();
     // adjacent small planes of a group (group norm): their sums and their dx in one call each per group
-    const bool small_planes = !gr.by_channel && gr.members > 1 && gr.stride == 1 && S < kSmallPlane;
+    const bool adjacent = !gr.by_channel && gr.stride == 1;  // group g's planes: g·members + j (group, instance)
+    const bool small_planes = adjacent && gr.members > 1 && S < kSmallPlane;
     // groups in batches as in forward(): the sums of all of them, then their coefficients, then their dx, so that
     // the latency chain of each group (reduction, divisions, map) overlaps the other groups' (small planes were
     // a chain of calls waiting for each other: instance norm (256, 64, 4, 4) 0.55 ms)
@@ -570,17 +571,18 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
         std::clamp<std::size_t>(kBatchElems / std::max<std::size_t>(1, 4 * gr.members * S), 1, kGroupBatch);
     parallel_tasks(ceil_div(gr.groups, B), 2 * B * gr.members * S, [&](std::size_t t) {
       const std::size_t g0 = t * B, nb = std::min(B, gr.groups - g0);
-      for (std::size_t i = 0; i < nb; ++i) {
-        const std::size_t g = g0 + i;
-        if (small_planes) {
-          const std::size_t p0 = gr.plane(g, 0);
-          k.grad_sums_planes(ps.data() + p0, dy + p0 * S, x + p0 * S, gr.members, S, static_cast<double>(mean[g]));
-        } else {
+      if (adjacent && S <= K) {
+        // the batch's planes are adjacent: their sums in one call
+        double bm[kGroupBatch];
+        for (std::size_t i = 0; i < nb; ++i) bm[i] = static_cast<double>(mean[g0 + i]);
+        const std::size_t p0 = gr.plane(g0, 0);
+        k.grad_sums_planes(ps.data() + p0, dy + p0 * S, x + p0 * S, nb * gr.members, S, bm, gr.members);
+      } else {
+        for (std::size_t i = 0; i < nb; ++i)
           for (std::size_t j = 0; j < gr.members; ++j) {
-            const std::size_t p = gr.plane(g, j);
-            ps[p] = plane_grad_sums(k, dy + p * S, x + p * S, S, static_cast<double>(mean[g]));
+            const std::size_t p = gr.plane(g0 + i, j);
+            ps[p] = plane_grad_sums(k, dy + p * S, x + p * S, S, static_cast<double>(mean[g0 + i]));
           }
-        }
       }
       // each group's mean, b and c (and a of its first plane); a of the others is rstd·weight of their channel
       SpanGrad<T> base[kGroupBatch];

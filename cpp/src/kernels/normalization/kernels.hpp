@@ -71,9 +71,10 @@ struct NormKernels {
   // a[q]; regular stores.  dx, dy, x: (planes·S,); a: (planes,)
   void (*grad_input_planes)(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* a,
                             T b, T c);
-  // out[q] = grad_sums of plane q (no weight) for `planes` adjacent planes of S elements (at most one chunk) sharing
-  // the mean.  dy, x: (planes·S,); out: (planes,)
-  void (*grad_sums_planes)(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S, double mean);
+  // out[q] = grad_sums of plane q (no weight) for `planes` adjacent planes of S elements (at most one chunk), plane q
+  // with mean[q / per].  dy, x: (planes·S,); out: (planes,); mean: (planes / per,)
+  void (*grad_sums_planes)(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S,
+                           const double* mean, std::size_t per);
   // y[r, c] = ((x − mh[c]) − ml[c])·s[c] + t[c].  y, x: (rows, cols) contiguous
   void (*normalize_cols)(T* y, const T* x, std::size_t rows, std::size_t cols, const ColAffine<T>& k, StoreHint h);
   // Σ g, Σ g·d over a span with g = dy·w (w = 1 when null) and d = x − mean, in double.  dy, x, w: (n,)

@@ -628,11 +628,20 @@ void planes_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::
 }
 
 // out[q] = the gradient sums of plane q (as span_grad_sums without a weight, the same bits) for `planes` adjacent
-// planes of S ≤ one chunk elements sharing the mean: one call for a group's planes.
+// planes of S ≤ one chunk elements, plane q with mean[q / per] (per planes share a mean: a group's): one call for a
+// batch of groups. (One call per plane from the API returned each pair through the stack, a store-forwarding stall
+// per plane.)
 template <class T>
-void planes_grad_sums(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S, double mean) {
-  for (std::size_t q = 0; q < planes; ++q)
-    out[q] = grad_sums_impl<T, false>(dy + q * S, x + q * S, static_cast<const T*>(nullptr), S, mean);
+void planes_grad_sums(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S, const double* mean,
+                      std::size_t per) {
+  std::size_t g = 0, in_group = 0;
+  for (std::size_t q = 0; q < planes; ++q) {
+    out[q] = grad_sums_impl<T, false>(dy + q * S, x + q * S, static_cast<const T*>(nullptr), S, mean[g]);
+    if (++in_group == per) {
+      in_group = 0;
+      ++g;
+    }
+  }
 }
 
 template <class T>
