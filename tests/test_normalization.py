@@ -487,6 +487,8 @@ DETERMINISM_CASES = [
     ("group", (8, 1024, 32), -1, 4),      # fused per sample with 1 and 2 threads
     ("group", (4096, 64), 1, 8),          # S = 1: channels-last, one row per sample
     ("instance", (4, 16, 4096), 1, None),
+    ("instance", (1, 4, 200), 1, None),   # small planes: one call per batch with 1 thread, split with 2
+    ("group", (1, 8, 100), 1, 4),         # small planes of 2-plane groups: the same
     ("instance", (4, 4096, 16), -1, None),  # 4 samples: split with 2 threads, fused per sample with 1
     ("layer", (512, 520), None, None),
     ("layer", (2, 70000), None, None),    # 2 rows: chunks in parallel with 2 threads

@@ -442,6 +442,7 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     // adjacent small planes of a group (group norm) are normalized in one pass per group (regular stores: their
     // vectors are mostly misaligned and short anyway)
     const bool small_planes = span_groups && !per_element && S < kSmallPlane;
+    const bool small_spans = !per_element && !gr.by_channel && gr.stride == 1 && gr.members == 1 && S < kSmallPlane;
     parallel_tasks(ceil_div(gr.groups, B), B * gr.members * S, [&](std::size_t t) {
       const std::size_t g0 = t * B, nb = std::min(B, gr.groups - g0);
       Moments m[kGroupBatch];
@@ -453,6 +454,14 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
           for (std::size_t j = 1; j < gr.members; ++j) m[i] = merge(m[i], plane_moments(k, x + gr.plane(g, j) * S, S));
       }
       for (std::size_t i = 0; i < nb; ++i) rs[i] = set_group(g0 + i, m[i]);
+      if (small_spans) {
+        // groups of one small plane each (instance norm): the batch's planes in one call
+        SpanAffine<T> co[kGroupBatch];
+        for (std::size_t i = 0; i < nb; ++i) co[i] = coef_of(m[i], rs[i], gr.plane(g0 + i, 0));
+        const std::size_t off = gr.plane(g0, 0) * S;
+        k.normalize_spans(y + off, x + off, nb, S, co);
+        return;
+      }
       if (small_planes) {
         // the group's planes in one pass, each with its channel's scale and shift
         T buf[2 * kStackPlanes];
@@ -587,6 +596,12 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
       // each group's mean, b and c (and a of its first plane); a of the others is rstd·weight of their channel
       SpanGrad<T> base[kGroupBatch];
       for (std::size_t i = 0; i < nb; ++i) base[i] = grad_of(g0 + i, gr.plane(g0 + i, 0), group_sums(g0 + i));
+      if (adjacent && gr.members == 1 && S < kSmallPlane) {
+        // groups of one small plane each (instance norm): the batch's dx in one call
+        const std::size_t off = gr.plane(g0, 0) * S;
+        k.grad_input_spans(dx + off, dy + off, x + off, nb, S, base);
+        return;
+      }
       for (std::size_t i = 0; i < nb; ++i) {
         const std::size_t g = g0 + i;
         const double r = static_cast<double>(rstd[g]);

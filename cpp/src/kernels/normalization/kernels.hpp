@@ -71,6 +71,12 @@ struct NormKernels {
   // a[q]; regular stores.  dx, dy, x: (planes·S,); a: (planes,)
   void (*grad_input_planes)(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* a,
                             T b, T c);
+  // y = ((x − mh) − ml)·s + t over `planes` adjacent spans of S elements, span q with its own coefficients k[q];
+  // regular stores.  y, x: (planes·S,); k: (planes,)
+  void (*normalize_spans)(T* y, const T* x, std::size_t planes, std::size_t S, const SpanAffine<T>* k);
+  // dx = a·dy + d·b + c over `planes` adjacent spans of S elements, span q with its own coefficients k[q]; regular
+  // stores.  dx, dy, x: (planes·S,); k: (planes,)
+  void (*grad_input_spans)(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, const SpanGrad<T>* k);
   // out[q] = grad_sums of plane q (no weight) for `planes` adjacent planes of S elements (at most one chunk), plane q
   // with mean[q / per].  dy, x: (planes·S,); out: (planes,); mean: (planes / per,)
   void (*grad_sums_planes)(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S,

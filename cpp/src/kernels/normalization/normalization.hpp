@@ -627,6 +627,42 @@ void planes_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::
   }
 }
 
+// out = f(at, coefficients of span q) over `planes` adjacent spans of S elements, span by span, each as a map_block
+// over the span would do it (the same bits) but in one call; regular stores (callers use it for small planes of
+// instance norm, a group of one plane each). f(at, q) computes the vector from at(p) = p's vector (zero-padded past
+// the span) with span q's coefficients.
+template <class T, class F>
+inline void spans_map(T* out, std::size_t planes, std::size_t S, F&& f) {
+  using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes;
+  for (std::size_t q = 0; q < planes; ++q) {
+    const std::size_t o = q * S;
+    std::size_t i = 0;
+    for (; i + W <= S; i += W) store<V>(out + o + i, f([o, i](const T* p) { return load<V>(p + o + i); }, q));
+    if (i < S) {
+      const std::size_t m = S - i;
+      store_first<V>(out + o + i, f([o, i, m](const T* p) { return load_first<V>(p + o + i, m); }, q), m);
+    }
+  }
+}
+
+template <class T>
+void spans_normalize(T* y, const T* x, std::size_t planes, std::size_t S, const SpanAffine<T>* k) {
+  using V = vec_t<T>;
+  spans_map(y, planes, S, [x, k](auto at, std::size_t q) {
+    return normalized(at(x), splat<V>(k[q].mh), splat<V>(k[q].ml), splat<V>(k[q].s), splat<V>(k[q].t));
+  });
+}
+
+template <class T>
+void spans_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, const SpanGrad<T>* k) {
+  using V = vec_t<T>;
+  spans_map(dx, planes, S, [dy, x, k](auto at, std::size_t q) {
+    return input_gradient(at(dy), at(x), splat<V>(k[q].mh), splat<V>(k[q].ml), splat<V>(k[q].a), splat<V>(k[q].b),
+                          splat<V>(k[q].c));
+  });
+}
+
 // out[q] = the gradient sums of plane q (as span_grad_sums without a weight, the same bits) for `planes` adjacent
 // planes of S ≤ one chunk elements, plane q with mean[q / per] (per planes share a mean: a group's): one call for a
 // batch of groups. (One call per plane from the API returned each pair through the stack, a store-forwarding stall
@@ -670,6 +706,8 @@ NormKernels<T> make_norm_kernels() {
   k.normalize_cols = &cols_normalize<T>;
   k.normalize_planes = &planes_normalize<T>;
   k.grad_input_planes = &planes_grad_input<T>;
+  k.grad_input_spans = &spans_grad_input<T>;
+  k.normalize_spans = &spans_normalize<T>;
   k.grad_sums_planes = &planes_grad_sums<T>;
   k.grad_sums = &span_grad_sums<T>;
   k.grad_sums_params = &span_grad_sums_params<T>;
