@@ -57,6 +57,9 @@ struct NormKernels {
   // the corrected two-pass algorithm) or the first value (float input: one pass; normalization.hpp bounds the
   // error below float precision for n ≤ 8192).  x: (n,)
   Moments (*moments)(const T* x, std::size_t n);
+  // out[q] = moments of plane q for `planes` adjacent planes of S elements (at most one chunk).  x: (planes·S,);
+  // out: (planes,)
+  void (*moments_planes)(Moments* out, const T* x, std::size_t planes, std::size_t S);
   // Σ x² in double.  x: (n,)
   double (*sum_squares)(const T* x, std::size_t n);
   // Per-column moments of a block, as `moments` per column: mean[c], m2[c] for c < cols (count = rows).

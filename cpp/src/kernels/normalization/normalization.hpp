@@ -627,6 +627,13 @@ void planes_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::
   }
 }
 
+// out[q] = span_moments of plane q (the same bits) for `planes` adjacent planes of S ≤ one chunk elements: one call
+// for a batch of instance norm's planes.
+template <class T>
+void planes_moments(Moments* out, const T* x, std::size_t planes, std::size_t S) {
+  for (std::size_t q = 0; q < planes; ++q) out[q] = span_moments(x + q * S, S);
+}
+
 // out = f(at, coefficients of span q) over `planes` adjacent spans of S elements, span by span, each as a map_block
 // over the span would do it (the same bits) but in one call; regular stores (callers use it for small planes of
 // instance norm, a group of one plane each). f(at, q) computes the vector from at(p) = p's vector (zero-padded past
@@ -708,6 +715,7 @@ NormKernels<T> make_norm_kernels() {
   k.grad_input_planes = &planes_grad_input<T>;
   k.grad_input_spans = &spans_grad_input<T>;
   k.normalize_spans = &spans_normalize<T>;
+  k.moments_planes = &planes_moments<T>;
   k.grad_sums_planes = &planes_grad_sums<T>;
   k.grad_sums = &span_grad_sums<T>;
   k.grad_sums_params = &span_grad_sums_params<T>;
