@@ -52,6 +52,9 @@ constexpr std::size_t kBatchElems = 4096;
 constexpr std::size_t kGroupBatch = 64;
 // Planes shorter than this (elements) of a channels-first group-norm group are normalized in one pass per group.
 constexpr std::size_t kSmallPlane = 1024;
+// Planes shorter than this (elements) of instance norm, or of a batch norm channel, go through the span kernels (one
+// call for many planes, regular stores: map_block would not stream these either).
+constexpr std::size_t kShortPlane = 256;
 // Per-plane coefficients of a group live on the stack up to this many planes.
 constexpr std::size_t kStackPlanes = 64;
 // A thread is woken for at least this many elements.
@@ -444,13 +447,24 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     // adjacent small planes of a group (group norm) are normalized in one pass per group (regular stores: their
     // vectors are mostly misaligned and short anyway)
     const bool small_planes = span_groups && !per_element && S < kSmallPlane;
-    const bool small_spans = !per_element && !gr.by_channel && gr.stride == 1 && gr.members == 1 && S < kSmallPlane;
+    // groups of one short plane each (instance norm) or of short planes a channel apart (batch norm): moments and
+    // normalization through the span kernels, a batch or a channel per call
+    const bool short_planes = !per_element && S < kShortPlane && S <= K;
+    const bool small_spans = short_planes && !gr.by_channel && gr.stride == 1 && gr.members == 1;
+    const bool channel_spans = short_planes && gr.by_channel && gr.members <= kStackPlanes;
     parallel_tasks(ceil_div(gr.groups, B), B * gr.members * S, [&](std::size_t t) {
       const std::size_t g0 = t * B, nb = std::min(B, gr.groups - g0);
       Moments m[kGroupBatch];
       double rs[kGroupBatch];
-      if (small_spans && S <= K) {
-        k.moments_planes(m, x + gr.plane(g0, 0) * S, nb, S);  // = plane_moments per plane, in one call
+      if (small_spans) {
+        k.moments_planes(m, x + gr.plane(g0, 0) * S, nb, S, S);  // = plane_moments per plane, in one call
+      } else if (channel_spans) {
+        for (std::size_t i = 0; i < nb; ++i) {
+          Moments pm[kStackPlanes];
+          k.moments_planes(pm, x + gr.plane(g0 + i, 0) * S, gr.members, S, gr.stride * S);
+          m[i] = pm[0];
+          for (std::size_t j = 1; j < gr.members; ++j) m[i] = merge(m[i], pm[j]);  // as below
+        }
       } else {
         for (std::size_t i = 0; i < nb; ++i) {
           const std::size_t g = g0 + i;
@@ -466,7 +480,15 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
         SpanAffine<T> co[kGroupBatch];
         for (std::size_t i = 0; i < nb; ++i) co[i] = coef_of(m[i], rs[i], gr.plane(g0 + i, 0));
         const std::size_t off = gr.plane(g0, 0) * S;
-        k.normalize_spans(y + off, x + off, nb, S, co);
+        k.normalize_spans(y + off, x + off, nb, S, S, co, 1);
+        return;
+      }
+      if (channel_spans) {
+        for (std::size_t i = 0; i < nb; ++i) {
+          const std::size_t p0 = gr.plane(g0 + i, 0);
+          const SpanAffine<T> co = coef_of(m[i], rs[i], p0);  // the channel's planes share it
+          k.normalize_spans(y + p0 * S, x + p0 * S, gr.members, S, gr.stride * S, &co, gr.members);
+        }
         return;
       }
       if (small_planes) {
@@ -604,10 +626,18 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
       // each group's mean, b and c (and a of its first plane); a of the others is rstd·weight of their channel
       SpanGrad<T> base[kGroupBatch];
       for (std::size_t i = 0; i < nb; ++i) base[i] = grad_of(g0 + i, gr.plane(g0 + i, 0), group_sums(g0 + i));
-      if (adjacent && gr.members == 1 && S < kSmallPlane) {
-        // groups of one small plane each (instance norm): the batch's dx in one call
+      if (adjacent && gr.members == 1 && S < kShortPlane) {
+        // groups of one short plane each (instance norm): the batch's dx in one call
         const std::size_t off = gr.plane(g0, 0) * S;
-        k.grad_input_spans(dx + off, dy + off, x + off, nb, S, base);
+        k.grad_input_spans(dx + off, dy + off, x + off, nb, S, S, base, 1);
+        return;
+      }
+      if (gr.by_channel && S < kShortPlane) {
+        // a batch norm channel's short planes share its coefficients (a = rstd·weight of the channel): one call
+        for (std::size_t i = 0; i < nb; ++i) {
+          const std::size_t off = gr.plane(g0 + i, 0) * S;
+          k.grad_input_spans(dx + off, dy + off, x + off, gr.members, S, gr.stride * S, base + i, gr.members);
+        }
         return;
       }
       for (std::size_t i = 0; i < nb; ++i) {

@@ -57,9 +57,9 @@ struct NormKernels {
   // the corrected two-pass algorithm) or the first value (float input: one pass; normalization.hpp bounds the
   // error below float precision for n ≤ 8192).  x: (n,)
   Moments (*moments)(const T* x, std::size_t n);
-  // out[q] = moments of plane q for `planes` adjacent planes of S elements (at most one chunk).  x: (planes·S,);
-  // out: (planes,)
-  void (*moments_planes)(Moments* out, const T* x, std::size_t planes, std::size_t S);
+  // out[q] = moments of plane q for `planes` planes of S elements (at most one chunk) ld apart.  x: (planes, ld)
+  // using S columns; out: (planes,)
+  void (*moments_planes)(Moments* out, const T* x, std::size_t planes, std::size_t S, std::size_t ld);
   // Σ x² in double.  x: (n,)
   double (*sum_squares)(const T* x, std::size_t n);
   // Per-column moments of a block, as `moments` per column: mean[c], m2[c] for c < cols (count = rows).
@@ -74,12 +74,14 @@ struct NormKernels {
   // a[q]; regular stores.  dx, dy, x: (planes·S,); a: (planes,)
   void (*grad_input_planes)(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* a,
                             T b, T c);
-  // y = ((x − mh) − ml)·s + t over `planes` adjacent spans of S elements, span q with its own coefficients k[q];
-  // regular stores.  y, x: (planes·S,); k: (planes,)
-  void (*normalize_spans)(T* y, const T* x, std::size_t planes, std::size_t S, const SpanAffine<T>* k);
-  // dx = a·dy + d·b + c over `planes` adjacent spans of S elements, span q with its own coefficients k[q]; regular
-  // stores.  dx, dy, x: (planes·S,); k: (planes,)
-  void (*grad_input_spans)(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, const SpanGrad<T>* k);
+  // y = ((x − mh) − ml)·s + t over `planes` spans of S elements ld apart, span q with the coefficients k[q / per];
+  // regular stores.  y, x: (planes, ld) using S columns; k: (planes / per,)
+  void (*normalize_spans)(T* y, const T* x, std::size_t planes, std::size_t S, std::size_t ld, const SpanAffine<T>* k,
+                          std::size_t per);
+  // dx = a·dy + d·b + c over `planes` spans of S elements ld apart, span q with the coefficients k[q / per]; regular
+  // stores.  dx, dy, x: (planes, ld) using S columns; k: (planes / per,)
+  void (*grad_input_spans)(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, std::size_t ld,
+                           const SpanGrad<T>* k, std::size_t per);
   // out[q] = grad_sums of plane q (no weight) for `planes` adjacent planes of S elements (at most one chunk), plane q
   // with mean[q / per].  dy, x: (planes·S,); out: (planes,); mean: (planes / per,)
   void (*grad_sums_planes)(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S,

@@ -627,44 +627,51 @@ void planes_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::
   }
 }
 
-// out[q] = span_moments of plane q (the same bits) for `planes` adjacent planes of S ≤ one chunk elements: one call
-// for a batch of instance norm's planes.
+// out[q] = span_moments of plane q (the same bits) for `planes` planes of S ≤ one chunk elements, ld apart: one call
+// for a batch of instance norm's planes or a batch norm channel's.
 template <class T>
-void planes_moments(Moments* out, const T* x, std::size_t planes, std::size_t S) {
-  for (std::size_t q = 0; q < planes; ++q) out[q] = span_moments(x + q * S, S);
+void planes_moments(Moments* out, const T* x, std::size_t planes, std::size_t S, std::size_t ld) {
+  for (std::size_t q = 0; q < planes; ++q) out[q] = span_moments(x + q * ld, S);
 }
 
-// out = f(at, coefficients of span q) over `planes` adjacent spans of S elements, span by span, each as a map_block
-// over the span would do it (the same bits) but in one call; regular stores (callers use it for small planes of
-// instance norm, a group of one plane each). f(at, q) computes the vector from at(p) = p's vector (zero-padded past
-// the span) with span q's coefficients.
+// out = f(at, k) over `planes` spans of S elements, ld apart, span q with coefficients k = q / per (per spans share
+// them: a batch norm channel's planes), span by span as a map_block over the span would do it (the same bits) but
+// in one call; regular stores (callers use it for short planes, where map_block would not stream either). at(p) =
+// p's vector (zero-padded past the span).
 template <class T, class F>
-inline void spans_map(T* out, std::size_t planes, std::size_t S, F&& f) {
+inline void spans_map(T* out, std::size_t planes, std::size_t S, std::size_t ld, std::size_t per, F&& f) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
+  std::size_t kq = 0, in_set = 0;
   for (std::size_t q = 0; q < planes; ++q) {
-    const std::size_t o = q * S;
+    const std::size_t o = q * ld;
     std::size_t i = 0;
-    for (; i + W <= S; i += W) store<V>(out + o + i, f([o, i](const T* p) { return load<V>(p + o + i); }, q));
+    for (; i + W <= S; i += W) store<V>(out + o + i, f([o, i](const T* p) { return load<V>(p + o + i); }, kq));
     if (i < S) {
       const std::size_t m = S - i;
-      store_first<V>(out + o + i, f([o, i, m](const T* p) { return load_first<V>(p + o + i, m); }, q), m);
+      store_first<V>(out + o + i, f([o, i, m](const T* p) { return load_first<V>(p + o + i, m); }, kq), m);
+    }
+    if (++in_set == per) {
+      in_set = 0;
+      ++kq;
     }
   }
 }
 
 template <class T>
-void spans_normalize(T* y, const T* x, std::size_t planes, std::size_t S, const SpanAffine<T>* k) {
+void spans_normalize(T* y, const T* x, std::size_t planes, std::size_t S, std::size_t ld, const SpanAffine<T>* k,
+                     std::size_t per) {
   using V = vec_t<T>;
-  spans_map(y, planes, S, [x, k](auto at, std::size_t q) {
+  spans_map(y, planes, S, ld, per, [x, k](auto at, std::size_t q) {
     return normalized(at(x), splat<V>(k[q].mh), splat<V>(k[q].ml), splat<V>(k[q].s), splat<V>(k[q].t));
   });
 }
 
 template <class T>
-void spans_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, const SpanGrad<T>* k) {
+void spans_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, std::size_t ld,
+                      const SpanGrad<T>* k, std::size_t per) {
   using V = vec_t<T>;
-  spans_map(dx, planes, S, [dy, x, k](auto at, std::size_t q) {
+  spans_map(dx, planes, S, ld, per, [dy, x, k](auto at, std::size_t q) {
     return input_gradient(at(dy), at(x), splat<V>(k[q].mh), splat<V>(k[q].ml), splat<V>(k[q].a), splat<V>(k[q].b),
                           splat<V>(k[q].c));
   });
