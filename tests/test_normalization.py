@@ -482,6 +482,7 @@ DETERMINISM_CASES = [
     ("batch", (8, 1024, 32), -1, None),   # channels-last column blocks
     ("batch", (4096, 16, 7), 1, None),    # short spans: read as 4096 rows of 16·7 columns
     ("batch", (16, 4, 100), 1, None),     # short planes: a channel per call with 1 thread, split with 2
+    ("batch", (80, 4, 50), 1, None),      # the same with more planes per channel than fit on the stack
     ("batch", (16384, 24), 1, None),      # (N, C)
     ("group", (8, 32, 1024), 1, 8),
     ("group", (1, 32, 4096), 1, 4),       # 4 groups: their spans split into chunks with 2 threads, fused with 1

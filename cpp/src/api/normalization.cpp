@@ -451,7 +451,7 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     // normalization through the span kernels, a batch or a channel per call
     const bool short_planes = !per_element && S < kShortPlane && S <= K;
     const bool small_spans = short_planes && !gr.by_channel && gr.stride == 1 && gr.members == 1;
-    const bool channel_spans = short_planes && gr.by_channel && gr.members <= kStackPlanes;
+    const bool channel_spans = short_planes && gr.by_channel;
     parallel_tasks(ceil_div(gr.groups, B), B * gr.members * S, [&](std::size_t t) {
       const std::size_t g0 = t * B, nb = std::min(B, gr.groups - g0);
       Moments m[kGroupBatch];
@@ -459,8 +459,10 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
       if (small_spans) {
         k.moments_planes(m, x + gr.plane(g0, 0) * S, nb, S, S);  // = plane_moments per plane, in one call
       } else if (channel_spans) {
+        Moments buf[kStackPlanes];
+        std::vector<Moments> heap(gr.members > kStackPlanes ? gr.members : 0);
+        Moments* const pm = gr.members > kStackPlanes ? heap.data() : buf;
         for (std::size_t i = 0; i < nb; ++i) {
-          Moments pm[kStackPlanes];
           k.moments_planes(pm, x + gr.plane(g0 + i, 0) * S, gr.members, S, gr.stride * S);
           m[i] = pm[0];
           for (std::size_t j = 1; j < gr.members; ++j) m[i] = merge(m[i], pm[j]);  // as below
