@@ -55,6 +55,10 @@ constexpr std::size_t kSmallPlane = 1024;
 // Planes shorter than this (elements) of instance norm, or of a batch norm channel, go through the span kernels (one
 // call for many planes, regular stores: map_block would not stream these either).
 constexpr std::size_t kShortPlane = 256;
+// Group norm's planes of at most kTinyPlane elements go through the span kernels in batches of at most kSpanBatch
+// planes (their coefficients on the stack).
+constexpr std::size_t kTinyPlane = 32;
+constexpr std::size_t kSpanBatch = 256;
 // Per-plane coefficients of a group live on the stack up to this many planes.
 constexpr std::size_t kStackPlanes = 64;
 // A thread is woken for at least this many elements.
@@ -640,6 +644,21 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
           const std::size_t off = gr.plane(g0 + i, 0) * S;
           k.grad_input_spans(dx + off, dy + off, x + off, gr.members, S, gr.stride * S, base + i, gr.members);
         }
+        return;
+      }
+      if (small_planes && S <= kTinyPlane && nb * gr.members <= kSpanBatch) {
+        // group norm's tiny planes: each plane's coefficients (the group's, a of its channel), the batch in one call
+        // (GroupNorm (256, 64, 4, 4) backward 11% faster; with 49-element planes the per-group kernel is faster)
+        SpanGrad<T> co[kSpanBatch];
+        for (std::size_t i = 0, q = 0; i < nb; ++i) {
+          const double r = static_cast<double>(rstd[g0 + i]);
+          for (std::size_t j = 0; j < gr.members; ++j, ++q) {
+            co[q] = base[i];
+            co[q].a = static_cast<T>(r * weight(gr.plane(g0 + i, j)));
+          }
+        }
+        const std::size_t off = gr.plane(g0, 0) * S;
+        k.grad_input_spans(dx + off, dy + off, x + off, nb * gr.members, S, S, co, 1);
         return;
       }
       for (std::size_t i = 0; i < nb; ++i) {
