@@ -997,8 +997,9 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
   constexpr std::size_t page = 4096 / sizeof(double), align = 64 / sizeof(double);
   const std::size_t span = (nb * D + page - 1) / page * page;
   std::vector<double> acc((want_w || want_b) ? 2 * span + page / 2 + align : 0, 0.0);
-  double* const acc_w = want_w ? acc.data() + (align - reinterpret_cast<std::uintptr_t>(acc.data()) / sizeof(double) % align) % align : nullptr;
-  double* const acc_b = want_b ? (want_w ? acc_w + span : acc.data()) + page / 2 : nullptr;
+  const std::size_t lead = (align - reinterpret_cast<std::uintptr_t>(acc.data()) / sizeof(double) % align) % align;
+  double* const acc_w = want_w ? acc.data() + lead : nullptr;
+  double* const acc_b = want_b ? acc.data() + lead + (want_w ? span : 0) + page / 2 : nullptr;
   const double dD = static_cast<double>(D);
   parallel_tasks(nb, 2 * RB * D, [&](std::size_t blk) {
     double* aw = want_w ? acc_w + blk * D : nullptr;
