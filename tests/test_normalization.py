@@ -481,8 +481,9 @@ DETERMINISM_CASES = [
     ("batch", (8, 2, 16384), 1, None),    # 2 channels: split into chunks with 2 threads, fused with 1
     ("batch", (8, 1024, 32), -1, None),   # channels-last column blocks
     ("batch", (4096, 16, 7), 1, None),    # short spans: read as 4096 rows of 16·7 columns
-    ("batch", (16, 4, 100), 1, None),     # short planes: a channel per call with 1 thread, split with 2
+    ("batch", (16, 4, 100), 1, None),     # short planes: channels sample by sample with 1 thread, split with 2
     ("batch", (80, 4, 50), 1, None),      # the same with more planes per channel than fit on the stack
+    ("batch", (700, 4, 50), 1, None),     # channels too large to batch: one channel per call with 1 thread
     ("batch", (16384, 24), 1, None),      # (N, C)
     ("group", (8, 32, 1024), 1, 8),
     ("group", (1, 32, 4096), 1, 4),       # 4 groups: their spans split into chunks with 2 threads, fused with 1
