@@ -173,6 +173,23 @@ bool fuse(std::size_t units) {
 std::size_t channel_batch(std::size_t N, std::size_t S, std::size_t elem) {
   return std::clamp<std::size_t>(kChannelBatchBytes / std::max<std::size_t>(1, N * S * elem), 1, kGroupBatch);
 }
+// Such a batch's first sweep asks for its run kRunsAhead samples ahead: each run (a few KB) ends before the hardware
+// prefetchers get going. Batch norm, 1 thread, C++ driver: forward (64, 256, 14, 14) 2.8 -> 2.2 ms, (64, 512, 7, 7)
+// 0.92 -> 0.81 ms (1 to 8 runs ahead all did about as well); backward (both inputs) 3.2 -> 3.0 ms, 1.2 -> 1.15 ms.
+constexpr std::size_t kRunsAhead = 4;
+
+// Hint: bring the n elements from p into the caches. (A prefetch never faults.)
+template <class T>
+void prefetch_run(const T* p, std::size_t n) {
+  const auto end = reinterpret_cast<std::uintptr_t>(p + n);
+  for (std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{63}; a < end; a += 64) {
+#if defined(__x86_64__) || defined(__i386__)
+    asm volatile("prefetcht0 %0" : : "m"(*reinterpret_cast<const char*>(a)));
+#else
+    __builtin_prefetch(reinterpret_cast<const char*>(a), 0, 3);
+#endif
+  }
+}
 
 // ---- channels-first planes --------------------------------------------------------------------------------
 
@@ -481,8 +498,10 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
         // adjacent), one channel in one call
         std::vector<Moments> pm(gr.members * nb);
         if (nb == 1) k.moments_planes(pm.data(), x + gr.plane(g0, 0) * S, gr.members, S, gr.stride * S);
-        for (std::size_t j = 0; j < gr.members && nb > 1; ++j)
+        for (std::size_t j = 0; j < gr.members && nb > 1; ++j) {
+          if (j + kRunsAhead < gr.members) prefetch_run(x + gr.plane(g0, j + kRunsAhead) * S, nb * S);
           k.moments_planes(pm.data() + j * nb, x + gr.plane(g0, j) * S, nb, S, S);
+        }
         // merged in sample order as below (the channels' chains interleaved)
         for (std::size_t i = 0; i < nb; ++i) m[i] = pm[i];
         for (std::size_t j = 1; j < gr.members; ++j)
@@ -646,6 +665,11 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
         for (std::size_t i = 0; i < nb; ++i) bm[i] = static_cast<double>(mean[g0 + i]);
         for (std::size_t j = 0; j < gr.members; ++j) {
           const std::size_t p0 = gr.plane(g0, j);
+          if (j + kRunsAhead < gr.members) {
+            const std::size_t ahead = gr.plane(g0, j + kRunsAhead) * S;
+            prefetch_run(dy + ahead, nb * S);
+            prefetch_run(x + ahead, nb * S);
+          }
           k.grad_sums_planes(ps.data() + p0, dy + p0 * S, x + p0 * S, nb, S, bm, 1);
         }
       } else if (adjacent && S <= K) {
