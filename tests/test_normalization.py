@@ -493,6 +493,8 @@ DETERMINISM_CASES = [
     ("instance", (1, 4, 200), 1, None),   # small planes: one call per batch with 1 thread, split with 2
     ("group", (1, 8, 100), 1, 4),         # small planes of 2-plane groups: the same
     ("group", (1, 8, 16), 1, 4),          # tiny planes: the batch through the span kernels with 1 thread
+    ("group", (1, 16, 33), 1, 2),         # small planes with scalar tails: the batch's sums in one call with 1 thread
+    ("group", (1, 24, 7), 1, 3),          # planes shorter than a double vector: tails only
     ("instance", (4, 4096, 16), -1, None),  # 4 samples: split with 2 threads, fused per sample with 1
     ("layer", (512, 520), None, None),
     ("layer", (2, 70000), None, None),    # 2 rows: chunks in parallel with 2 threads
