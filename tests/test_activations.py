@@ -200,6 +200,20 @@ def test_special_values(dtype, isa):
     np.testing.assert_allclose(nc.sigmoid_backward(np.ones_like(far), far), ref.sigmoid_grad(far), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_sinc_argument_reduction(dtype, isa, rng):
+    """sin and cos are reduced by k·π/2 in vectors up to |x| = 1e6, through libm beyond: the values next to multiples
+    of π (where sin x/x is tiny and an error in the reduction shows), both sides of the switch, and vectors mixing
+    them with huge and infinite values."""
+    k = rng.integers(-300000, 300000, 500)
+    near = np.concatenate([k * np.pi, np.nextafter(k * np.pi, np.inf), np.nextafter(k * np.pi, -np.inf)])
+    far = [1e6, -1e6, np.nextafter(1e6, np.inf), -3e7, 1e30, np.inf, -np.inf, 2.5, -7.0, 0.0, 0.3, 1e-8]
+    x = rng.permutation(np.concatenate([near, far])).astype(dtype)
+    op = next(o for o in OPS if o.name == "sinc")
+    assert_forward_close(op, nc.sinc(x), x, dtype)
+    assert_grad_close(nc.sinc_backward(np.ones_like(x), x), ref.sinc_grad(x), dtype, scale=1.0)
+
+
 @pytest.mark.parametrize("op", OPS, ids=str)
 def test_backward_by_finite_differences(op, rng):
     x = rng.uniform(-6, 6, 2000)

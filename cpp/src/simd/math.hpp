@@ -489,3 +489,52 @@ template <class V>
 inline V log1p_exp(V z) {
   return max0(z) + log1p_unit(exp<V, ExpArg::no_overflow>(neg_abs(z)));
 }
+
+// sin x and cos x for double lanes with |x| ≤ kTrigMax: x = k·π/2 + r, |r| ≤ π/4, with π/2 in four parts of 33,
+// 33, 53 and 53 bits (fdlibm's pio2_1, pio2_2, pio2_3, pio2_3t: k·pio2_1 and k·pio2_2 are exact for k < 2^20, and
+// the rest leaves an error below k·2^-170, so r keeps its relative precision even at the double nearest a zero of
+// sin: without pio2_3t, 7e-13 at x = −336075.0157), then fdlibm's polynomials (k_sin.c, k_cos.c, Sun Microsystems;
+// < 1 ulp on |r| ≤ π/4) and the quadrant k mod 4. NaN → NaN; larger |x| is the caller's (libm's) to reduce.
+inline constexpr double kTrigMax = 1e6;
+template <class V>
+struct SinCos {
+  V s, c;
+};
+template <class V>
+inline SinCos<V> sincos(V x) {
+  static_assert(std::is_same_v<scalar_t<V>, double>, "double lanes");
+  constexpr double sin_poly[] = {1.58969099521155010221e-10,  -2.50507602534068634195e-08, 2.75573137070700676789e-06,
+                                 -1.98412698298579493134e-04, 8.33333333332248946124e-03,  -1.66666666666666324348e-01};
+  constexpr double cos_poly[] = {-1.13596475577881948265e-11, 2.08757232129817482790e-09,  -2.75573143513906633035e-07,
+                                 2.48015872894767294178e-05,  -1.38888888888741095749e-03, 4.16666666666666019037e-02};
+  constexpr double pio2_1 = 1.57079632673412561417e+00, pio2_2 = 6.07710050630396597660e-11,
+                   pio2_3 = 2.02226624871116645580e-21, pio2_3t = 8.47842766036889956997e-32,
+                   two_over_pi = 6.36619772367581382433e-01;
+  constexpr double magic = 0x1.8p52;  // adding it rounds to an integer held in the low bits
+  const V t = x * two_over_pi + magic;
+  const V kf = t - magic;
+  const int_t<V> q = bit_cast<int_t<V>>(t) & 3;  // k mod 4
+  const V r = (((x - kf * pio2_1) - kf * pio2_2) - kf * pio2_3) - kf * pio2_3t;
+  const V z = r * r;
+  V ps = splat<V>(sin_poly[0]), pc = splat<V>(cos_poly[0]);
+  for (std::size_t j = 1; j < 6; ++j) {
+    ps = ps * z + sin_poly[j];
+    pc = pc * z + cos_poly[j];
+  }
+  const V sr = r + (z * r) * ps;                 // sin r = r + r³·S(r²)
+  const V cr = 1.0 - (0.5 * z - (z * z) * pc);   // cos r = 1 − r²/2 + r⁴·C(r²)
+  const auto odd = (q & 1) != 0;                 // quadrants 1, 3: sin x = ±cos r, cos x = ∓sin r
+  const V s = odd ? cr : sr, c = odd ? sr : cr;
+  return {(q & 2) != 0 ? -s : s, ((q + 1) & 2) != 0 ? -c : c};
+}
+
+// f over V's lanes in double (f takes and returns double lanes: vd, or double for a scalar), rounded back to V.
+template <class V, class F>
+inline V via_double(V x, F&& f) {
+  const wide_t<V> w = widen(x);
+  if constexpr (std::is_same_v<V, vf>) {
+    return narrow<V>(vd2{f(w.lo), f(w.hi)});
+  } else {
+    return narrow<V>(f(w));
+  }
+}

@@ -277,23 +277,31 @@ struct arctan {
 };
 
 // sinc(x) = sin(x)/x, 1 at 0 (unnormalized), 0 at ±inf (the limit); f' = (cos x − sinc x)/x, by its series
-// below |x| = 1/2 where the difference cancels, 0 at 0 and ±inf. Through libm lane by lane in double: sinc
-// is rare and sin needs a full argument reduction for large |x|.
+// below |x| = 1/2 where the difference cancels, 0 at 0 and ±inf. In double lanes (float input too: the rounding
+// of sin x/x is then the only one that shows), sin and cos by the vector reduction up to kTrigMax; a vector with
+// a larger or infinite lane goes through libm lane by lane.
 struct sinc {
-  static double value(double x) {
-    if (x == 0) return 1.0;
-    return std::isinf(x) ? 0.0 : std::sin(x) / x;
+  // f and f' from x (double lanes or a double) and its sine and cosine
+  template <class W> static W value(W x, W s) { return x == 0.0 ? k<W>(1) : s / x; }
+  template <class W> static W derivative(W x, W s, W c) {
+    const W z = x * x;  // Σ_{k≥1} (−1)^k·2k·x^{2k−1}/(2k+1)!, truncated after x^11 (< 1e-15 relative)
+    const W series = x * (-1.0 / 3 + z * (1.0 / 30 + z * (-1.0 / 840 + z * (1.0 / 45360 + z * (-1.0 / 3991680 + z / 518918400)))));
+    return abs(x) < 0.5 ? series : (x * c - s) / z;
   }
-  static double derivative(double x) {
-    if (std::isinf(x)) return 0.0;
-    if (std::fabs(x) < 0.5) {  // Σ_{k≥1} (−1)^k·2k·x^{2k−1}/(2k+1)!, truncated after x^11 (< 1e-15 relative)
-      const double z = x * x;
-      return x * (-1.0 / 3 + z * (1.0 / 30 + z * (-1.0 / 840 + z * (1.0 / 45360 + z * (-1.0 / 3991680 + z / 518918400)))));
-    }
-    return (x * std::cos(x) - std::sin(x)) / (x * x);
+  static double lane_value(double x) { return std::isinf(x) ? 0.0 : value(x, std::sin(x)); }
+  static double lane_derivative(double x) { return std::isinf(x) ? 0.0 : derivative(x, std::sin(x), std::cos(x)); }
+  template <class V> static bool in_range(V x) { return none_below(neg_abs(x), scalar_t<V>(-kTrigMax)); }
+  template <class V> static V forward(V x, const P<V>&) {
+    if (!in_range(x)) return map_lanes(x, lane_value);
+    return via_double(x, [](auto w) { return value(w, normcore::NORMCORE_ISA_NS::sincos(w).s); });
   }
-  template <class V> static V forward(V x, const P<V>&) { return map_lanes(x, value); }
-  template <class V> static V backward(V dy, V x, const P<V>&) { return dy * map_lanes(x, derivative); }
+  template <class V> static V backward(V dy, V x, const P<V>&) {
+    if (!in_range(x)) return dy * map_lanes(x, lane_derivative);
+    return dy * via_double(x, [](auto w) {
+      const auto sc = normcore::NORMCORE_ISA_NS::sincos(w);
+      return derivative(w, sc.s, sc.c);
+    });
+  }
 };
 
 // The inverse square root unit g(x) = 1/√(1 + a·x²), overflow-free: with m = max(|x|, 1), u = x/m (exactly
