@@ -498,7 +498,7 @@ DETERMINISM_CASES = [
     ("instance", (4, 4096, 16), -1, None),  # 4 samples: split with 2 threads, fused per sample with 1
     ("layer", (512, 520), None, None),
     ("layer", (2, 70000), None, None),    # 2 rows: chunks in parallel with 2 threads
-    ("layer", (4096, 64), None, None),    # 2 blocks of dweight/dbias partial sums
+    ("layer", (4096, 64), None, None),    # 4 blocks of dweight/dbias partial sums
     ("layer", (4097, 48), None, None),    # blocks of an odd number of rows: the backward's last pair is one row
     ("rms", (512, 520), None, None),
     ("rms", (333, 1030), None, None),     # odd blocks, rows not a multiple of the vector width
