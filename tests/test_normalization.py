@@ -50,8 +50,10 @@ def params(rng, C, dtype, affine=True):
 
 # shapes in channels-first order; awkward sizes around the vector widths (16 floats / 8 doubles)
 BN_SHAPES = [(4, 3), (4, 3, 7), (2, 3, 5, 6), (2, 3, 2, 3, 4), (3, 1, 5, 5), (4, 5, 1, 1), (1, 3, 4, 4),
-             (5, 17, 33), (2, 40, 301), (2, 2, 9000)]
-GN_CASES = [((2, 6, 5), 3), ((1, 4, 3, 3), 2), ((3, 8), 4), ((2, 6, 1, 1), 6), ((2, 4, 3, 5, 2), 1),
+             (5, 17, 33), (2, 40, 301), (2, 2, 9000),
+             # rows of more columns than a tile of the column map (512 floats, 256 doubles), last tile partial
+             (3, 70, 5, 5), (2, 1100, 3)]
+GN_CASES = [((2, 6, 5), 3), ((2, 1100, 3), 10), ((1, 4, 3, 3), 2), ((3, 8), 4), ((2, 6, 1, 1), 6), ((2, 4, 3, 5, 2), 1),
             ((3, 32, 37), 8), ((1, 1, 7), 1),
             # a group's small planes in one pass: planes of exactly one vector, vectors across plane ends
             ((2, 32, 16), 2), ((2, 16, 7, 7), 1), ((1, 6, 1023), 2)]
