@@ -66,6 +66,8 @@ constexpr std::size_t kStackPlanes = 64;
 constexpr std::size_t kChannelBatchBytes = 128 * 1024;
 // A thread is woken for at least this many elements.
 constexpr std::size_t kMinPerThread = 32768;
+// Groups or planes per thread at least, for parallel_for's loops of a few hundred cycles per item.
+constexpr std::size_t kMinItemsPerThread = 256;
 
 template <class T>
 constexpr std::size_t chunk_len() {
@@ -85,6 +87,18 @@ void parallel_tasks(std::size_t ntasks, std::size_t elems_per_task, F&& f) {
   detail::parallel_ranges(ntasks, min_tasks, 1, [&](std::size_t b, std::size_t e) {
     for (std::size_t t = b; t < e; ++t) f(t);
     fence();
+  });
+}
+
+// f(i) for i < n, in ranges across threads (for loops writing only their own i's entries: no order to keep). Such
+// loops over the groups or planes of the split schedule ran on one thread while the other waited. C++ driver, batch
+// norm (32, 256, 4, 4) (4096 columns as planes), 2 threads: forward 0.108 -> 0.067 ms, backward 0.156 -> 0.145 ms
+// (1 thread: 0.128 and 0.165 ms). The backward's parameter sums stay one loop: by channel across threads, with a
+// division per plane for its group, group norm (256, 64, 4, 4) ran 10% slower.
+template <class F>
+void parallel_for(std::size_t n, F&& f) {
+  detail::parallel_ranges(n, kMinItemsPerThread, 1, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) f(i);
   });
 }
 
@@ -384,7 +398,7 @@ void normalize_all(T* y, const T* x, const Planes& v, const std::vector<SpanAffi
     // one coefficient set per sample (batch norm: one sample)
     const std::size_t C = v.C;
     std::vector<AffineColumns<T>> cols(v.N, AffineColumns<T>(C));
-    for (std::size_t p = 0; p < v.count(); ++p) cols[p / C].set(p % C, coef[p]);
+    parallel_for(v.count(), [&](std::size_t p) { cols[p / C].set(p % C, coef[p]); });
     detail::parallel_ranges(v.N * v.S, std::max<std::size_t>(1, kMinPerThread / std::max<std::size_t>(C, 1)), 1,
                             [&](std::size_t rb, std::size_t re) {
                               for_sample_rows(rb, re, v.S, [&](std::size_t r, std::size_t rows, std::size_t n) {
@@ -408,7 +422,7 @@ void grad_input_all(T* dx, const T* dy, const T* x, const Planes& v, const std::
   } else {
     const std::size_t C = v.C;
     std::vector<GradColumns<T>> cols(v.N, GradColumns<T>(C));
-    for (std::size_t p = 0; p < v.count(); ++p) cols[p / C].set(p % C, coef[p]);
+    parallel_for(v.count(), [&](std::size_t p) { cols[p / C].set(p % C, coef[p]); });
     detail::parallel_ranges(v.N * v.S, std::max<std::size_t>(1, kMinPerThread / (2 * std::max<std::size_t>(C, 1))), 1,
                             [&](std::size_t rb, std::size_t re) {
                               for_sample_rows(rb, re, v.S, [&](std::size_t r, std::size_t rows, std::size_t n) {
@@ -594,17 +608,16 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     return gm;
   }
   gm.resize(gr.groups);
+  std::vector<double> rs(gr.groups);
   if (span_groups) {
     const std::vector<Moments> sm = cf_all_moments(x, Planes{gr.groups, 1, gr.members * v.S, false});
-    for (std::size_t g = 0; g < gr.groups; ++g) set_group(g, sm[g]);
+    parallel_for(gr.groups, [&](std::size_t g) { rs[g] = set_group(g, sm[g]); });
   } else {
     const std::vector<Moments> pm = v.cl ? cl_all_moments(x, v) : cf_all_moments(x, v);
-    for (std::size_t g = 0; g < gr.groups; ++g) finish_group(g, pm.data(), 0);
+    parallel_for(gr.groups, [&](std::size_t g) { rs[g] = rstd_of(finish_group(g, pm.data(), 0), eps); });
   }
-  std::vector<double> rs(gr.groups);
-  for (std::size_t g = 0; g < gr.groups; ++g) rs[g] = rstd_of(gm[g], eps);
   std::vector<SpanAffine<T>> coef(v.count());
-  for (std::size_t p = 0; p < v.count(); ++p) coef[p] = coef_of(gm[gr.group_of(p)], rs[gr.group_of(p)], p);
+  parallel_for(v.count(), [&](std::size_t p) { coef[p] = coef_of(gm[gr.group_of(p)], rs[gr.group_of(p)], p); });
   normalize_all(y, x, v, coef, per_element ? w : nullptr, per_element ? b : nullptr);
   return gm;
 }
@@ -770,13 +783,13 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
                             });
   } else {
     std::vector<double> pmean(P);
-    for (std::size_t p = 0; p < P; ++p) pmean[p] = static_cast<double>(mean[gr.group_of(p)]);
+    parallel_for(P, [&](std::size_t p) { pmean[p] = static_cast<double>(mean[gr.group_of(p)]); });
     ps = v.cl ? cl_all_grad_sums(dy, x, v, pmean) : cf_all_grad_sums(dy, x, v, pmean);
     std::vector<SpanGrad<T>> coef(P);
-    for (std::size_t g = 0; g < gr.groups; ++g) {
+    parallel_for(gr.groups, [&](std::size_t g) {
       const GradSums s = group_sums(g);
       for (std::size_t j = 0; j < gr.members; ++j) coef[gr.plane(g, j)] = grad_of(g, gr.plane(g, j), s);
-    }
+    });
     grad_input_all(dx, dy, x, v, coef);
   }
   // parameter gradients: dbias[c] = Σ dy, dweight[c] = Σ rstd·Σ dy·d over the planes of channel c, in plane order
