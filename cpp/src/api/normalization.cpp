@@ -272,15 +272,31 @@ void cl_block_moments(const NormKernels<T>& k, const T* x, const Planes& v, cons
 }
 
 // The planes of one sample: its partial moments merged over the row blocks in order.  out: (C,)
+// Every column has the same rows per block, so merge()'s two factors are computed once per block and each block is
+// a loop over the columns: the same operations as merge(m, block) column by column (the same bits), without its
+// two divisions per column and block. (Batch norm channels-last (64, 256, 14, 14): 196 blocks of 256 columns, 50000
+// merges, about 0.2 ms of a 0.8 ms forward on 2 threads, on one thread.)
 template <class T>
 void cl_merge_moments(Moments* out, const double* pmean, const double* pm2, const Planes& v, const ColBlocks& cb) {
-  for (std::size_t c = 0; c < v.C; ++c) {
-    Moments m;
-    for (std::size_t rb = 0; rb < cb.nrb; ++rb) {
-      const std::size_t rows = std::min(cb.rows, v.S - std::min(v.S, rb * cb.rows));
-      m = merge(m, Moments{static_cast<double>(rows), pmean[rb * v.C + c], pm2[rb * v.C + c]});
+  const std::size_t C = v.C;
+  std::fill(out, out + C, Moments{});
+  double n = 0.0;  // rows merged so far
+  for (std::size_t rb = 0; rb < cb.nrb; ++rb) {
+    const double bn = static_cast<double>(std::min(cb.rows, v.S - std::min(v.S, rb * cb.rows)));
+    const double* bm = pmean + rb * C;
+    const double* b2 = pm2 + rb * C;
+    if (bn == 0.0) continue;  // merge(a, empty) = a
+    if (n == 0.0) {           // merge(empty, b) = b
+      for (std::size_t c = 0; c < C; ++c) out[c] = Moments{bn, bm[c], b2[c]};
+      n = bn;
+      continue;
     }
-    out[c] = m;
+    const double nn = n + bn, qa = bn / nn, qm = n * bn / nn;
+    for (std::size_t c = 0; c < C; ++c) {
+      const double d = bm[c] - out[c].mean;
+      out[c] = Moments{nn, out[c].mean + d * qa, out[c].m2 + b2[c] + d * d * qm};
+    }
+    n = nn;
   }
 }
 
