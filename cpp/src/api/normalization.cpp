@@ -309,12 +309,12 @@ void cl_block_grad_sums(const NormKernels<T>& k, const T* dy, const T* x, const 
   if (rows > 0) k.col_grad_sums(pg + rb * C + c0, pgd + rb * C + c0, dy + off, x + off, rows, cols, C, mean + c0);
 }
 
+// (block by block, each a loop over the columns: the same additions per column, in block order; column by column,
+// the blocks' partials were read a block row apart)
 void cl_merge_grad_sums(GradSums* out, const double* pg, const double* pgd, const Planes& v, const ColBlocks& cb) {
-  for (std::size_t c = 0; c < v.C; ++c) {
-    GradSums s;
-    for (std::size_t rb = 0; rb < cb.nrb; ++rb) s = add(s, GradSums{pg[rb * v.C + c], pgd[rb * v.C + c]});
-    out[c] = s;
-  }
+  std::fill(out, out + v.C, GradSums{});
+  for (std::size_t rb = 0; rb < cb.nrb; ++rb)
+    for (std::size_t c = 0; c < v.C; ++c) out[c] = add(out[c], GradSums{pg[rb * v.C + c], pgd[rb * v.C + c]});
 }
 
 // Moments of every plane (n, c): all blocks in parallel, then merged per plane.
