@@ -412,6 +412,31 @@ def test_outlier_first_value_float32(axis, rng):
     np.testing.assert_allclose(y, ry, rtol=1e-6, atol=1e-6)
 
 
+def test_each_span_shifted_by_its_own_first_value(rng):
+    """Adjacent spans (layer norm rows, instance norm planes, group norm groups) are reduced a batch at a time, each
+    span's shift (its first value) read a span ahead: a shift taken from a neighbour (means 2e5 apart, std 1) would
+    cancel ~1e-3 of the variance, far above float32 accuracy."""
+    N, C, H, W = 6, 8, 16, 16
+    x = rng.standard_normal((N, C, H, W))
+    sign = np.where(np.arange(N * C // 2) % 2 == 0, 1.0, -1.0).reshape(N, C // 2, 1, 1, 1)
+    x = (x.reshape(N, C // 2, 2, H, W) + 1e5 * sign).reshape(N, C, H, W).astype(np.float32)
+    _, m, r = nc.group_norm_forward(x, C // 2, None, None)
+    _, rm, rr = ref.group_norm(x, C // 2)
+    np.testing.assert_allclose(m, rm, rtol=1e-7)
+    np.testing.assert_allclose(r, rr, rtol=2e-7)
+    planes = x.reshape(N, C, H * W)[:, ::2]  # every plane 2e5 away from the next
+    planes = np.ascontiguousarray(planes)
+    y, m, r = nc.instance_norm_forward(planes, None, None)
+    ry, rm, rr, _ = ref.instance_norm(planes)
+    np.testing.assert_allclose(r, rr, rtol=2e-7)
+    np.testing.assert_allclose(y, ry, rtol=1e-5, atol=1e-5)
+    rows = planes.reshape(-1, H * W)
+    y, m, r = nc.layer_norm_forward(rows, H * W, None, None)
+    ry, rm, rr = ref.layer_norm(rows, 1)
+    np.testing.assert_allclose(r, rr, rtol=2e-7)
+    np.testing.assert_allclose(y, ry, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("axis", AXES)
 def test_constant_channels_give_bias(axis, dtype, rng):
