@@ -438,6 +438,31 @@ def test_each_span_shifted_by_its_own_first_value(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_pipelined_rows_match_batches(dtype, rng):
+    """Rows of >= 512 elements written to an aligned output are normalized while the next row's moments are read
+    (one loop); an output one element off its alignment takes the batches. The bits must agree, and match the
+    float64 reference (rows 2e5 apart, so a row shifted by another row's value would fail)."""
+    rows, D = 37, 1024
+    x = (rng.standard_normal((rows, D)) + 1e5 * (-1.0) ** np.arange(rows)[:, None]).astype(dtype)
+    w, b = rng.standard_normal(D).astype(dtype), rng.standard_normal(D).astype(dtype)
+    def out_at(misalign):  # an output `misalign` elements past a 64-byte boundary
+        buf = np.empty(rows * D + 64, dtype)
+        start = (-buf.ctypes.data % 64) // buf.itemsize + misalign
+        return buf[start:start + rows * D].reshape(rows, D)
+
+    y, off = out_at(0), out_at(1)
+    nc.layer_norm(x, D, w, b, out=y)
+    nc.layer_norm(x, D, w, b, out=off)
+    np.testing.assert_array_equal(off, y)
+    np.testing.assert_array_equal(nc.layer_norm(x, D, w, b), y)
+    ry = ref.layer_norm(x, 1, w, b)[0]
+    tol = 1e-5 if dtype == np.float32 else 1e-9  # float64: 1e5·2^-53 of the inputs' offset
+    np.testing.assert_allclose(y, ry, rtol=tol, atol=tol)
+    planes = x.reshape(1, rows, 32, 32)
+    np.testing.assert_allclose(nc.instance_norm(planes), ref.instance_norm(planes)[0], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("axis", AXES)
 def test_constant_channels_give_bias(axis, dtype, rng):
     C = 4

@@ -51,6 +51,17 @@ struct ColGrad {
   const T *mh, *ml, *a, *b, *c;
 };
 
+// p[0] as a double, read at this point of the program: the empty asm keeps the compiler from moving the read down to
+// its use (a span's shift read a span ahead, see moments_normalize).
+template <class T>
+inline double read_early(const T* p) {
+  double v = static_cast<double>(*p);
+#if defined(__x86_64__) || defined(__i386__)
+  asm volatile("" : "+x"(v));
+#endif
+  return v;
+}
+
 template <class T>
 struct NormKernels {
   // Moments of x by shifted sums in double: Σ(x − K), Σ(x − K)² with K the mean of a first pass (double input:
@@ -60,6 +71,11 @@ struct NormKernels {
   // out[q] = moments of plane q for `planes` planes of S elements (at most one chunk) ld apart.  x: (planes, ld)
   // using S columns; out: (planes,)
   void (*moments_planes)(Moments* out, const T* x, std::size_t planes, std::size_t S, std::size_t ld);
+  // moments(xn, n) with xn[0] given as `first` (read early by the caller), while y = ((x − mh) − ml)·(s·w) + (b or
+  // t) is made for the m elements of a previous span: planes of S elements, plane j with co[j]; w, b per element
+  // of a plane or null.  xn: (n,); y, x: (m,); co: (ceil(m / S),); w, b: (S,)
+  Moments (*moments_normalize)(const T* xn, std::size_t n, double first, T* y, const T* x, std::size_t m,
+                               std::size_t S, const SpanAffine<T>* co, const T* w, const T* b, StoreHint h);
   // Σ x² in double.  x: (n,)
   double (*sum_squares)(const T* x, std::size_t n);
   // Per-column moments of a block, as `moments` per column: mean[c], m2[c] for c < cols (count = rows).

@@ -645,17 +645,73 @@ void planes_moments(Moments* out, const T* x, std::size_t planes, std::size_t S,
     for (std::size_t q = 0; q < planes; ++q) out[q] = span_moments(x, 0);
     return;
   }
-  // the shift (first value) of plane q + 1 is read before plane q is reduced (span_moments_from says why); the
-  // empty asm keeps the compiler from moving the read down to its use
+  // the shift (first value) of plane q + 1 is read before plane q is reduced (span_moments_from says why)
   double first = static_cast<double>(x[0]);
   for (std::size_t q = 0; q < planes; ++q) {
-    double next = q + 1 < planes ? static_cast<double>(x[(q + 1) * ld]) : 0.0;
-#if defined(__x86_64__) || defined(__i386__)
-    asm volatile("" : "+x"(next));
-#endif
+    const double next = q + 1 < planes ? read_early(x + (q + 1) * ld) : 0.0;
     out[q] = span_moments_from(x + q * ld, S, first);
     first = next;
   }
+}
+
+// The moments of span xn (n elements, shift `first`) while the previous span is normalized: y = normalized(x) over
+// m elements made of planes of S elements, plane j with co[j] (w, b per element of a plane, or null). The same
+// values as span_moments_from and span_normalize per plane. Where the previous span is one plane as long as xn
+// and y is aligned, one loop does both, a block of reduce_span's at a time (its order): reading the next
+// span from memory while the previous one is normalized from cache keeps the memory busy. C++ driver, 1 thread,
+// x 16 bytes past a line, y aligned: LayerNorm (8192, 1024) forward 1.81 -> 1.62 ms, instance norm (32, 64, 3136)
+// ~1.3 -> ~1.0 ms. Otherwise one after the other. (With y 16 bytes past a vector boundary, its first elements
+// made apart, the loop did no better than batches; forward() then keeps the batches.)
+template <class T>
+Moments span_moments_normalize(const T* xn, std::size_t n, double first, T* y, const T* x, std::size_t m,
+                               std::size_t S, const SpanAffine<T>* co, const T* w, const T* b, StoreHint h) {
+  using V = vec_t<T>;
+  constexpr std::size_t L = kDoubleLanes, W = traits<V>::lanes;
+  const bool fused = !kTwoPass<T> && (4 * L) % W == 0 && m == n && S == n && n >= 4 * L &&
+                     reinterpret_cast<std::uintptr_t>(y) % sizeof(V) == 0;
+  if (!fused) {
+    for (std::size_t o = 0, j = 0; o < m; o += S, ++j)
+      span_normalize(y + o, x + o, w, b, std::min(S, m - o), co[j], h);
+    return span_moments_from(xn, n, first);
+  }
+  const V mh = splat<V>(co->mh), ml = splat<V>(co->ml), sv = splat<V>(co->s), tv = splat<V>(co->t);
+  // span_normalize's value at i (s·w and b per element when given; s·1 = s, so one formula for all four cases)
+  auto value = [&](std::size_t i) {
+    return normalized(load<V>(x + i), mh, ml, w ? sv * load<V>(w + i) : sv, b ? load<V>(b + i) : tv);
+  };
+  const double K = first;
+  const vd k = splat<vd>(K), z = splat<vd>(0.0);
+  vd sd[4] = {z, z, z, z}, q[4] = {z, z, z, z};
+  auto step = [&](int a, std::size_t i) {
+    const vd d = load_wide(xn + i) - k;
+    sd[a] += d;
+    q[a] += d * d;
+  };
+  std::size_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {  // reduce_span's blocks
+    step(0, i);
+    step(1, i + L);
+    step(2, i + 2 * L);
+    step(3, i + 3 * L);
+    for (std::size_t v = i; v < i + 4 * L; v += W) {
+      if (h.stream)
+        store_stream<V>(y + v, value(v));
+      else
+        store<V>(y + v, value(v));
+    }
+  }
+  const std::size_t made = i;
+  span_normalize(y + made, x + made, w ? w + made : nullptr, b ? b + made : nullptr, n - made, *co, h);
+  for (; i + L <= n; i += L) step(0, i);
+  double sdt = lane_sum((sd[0] + sd[1]) + (sd[2] + sd[3]));
+  double qt = lane_sum((q[0] + q[1]) + (q[2] + q[3]));
+  for (i = n / L * L; i < n; ++i) {
+    const double d = static_cast<double>(xn[i]) - K;
+    sdt += d;
+    qt += d * d;
+  }
+  const double dn = static_cast<double>(n);
+  return {dn, K + sdt / dn, std::max(0.0, qt - sdt * sdt / dn)};
 }
 
 // out = f(at, k) over `planes` spans of S elements, ld apart, span q with coefficients k = q / per (per spans share
@@ -765,6 +821,7 @@ NormKernels<T> make_norm_kernels() {
   k.grad_input_spans = &spans_grad_input<T>;
   k.normalize_spans = &spans_normalize<T>;
   k.moments_planes = &planes_moments<T>;
+  k.moments_normalize = &span_moments_normalize<T>;
   k.grad_sums_planes = &planes_grad_sums<T>;
   k.grad_sums = &span_grad_sums<T>;
   k.grad_sums_params = &span_grad_sums_params<T>;
