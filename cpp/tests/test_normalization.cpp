@@ -1,7 +1,9 @@
 // C++ tests of the normalization API on every ISA this CPU runs: batch/group/layer norm forward against
 // double-precision references computed here from the formulas, backward against central differences, bitwise
 // identity for 1 and 2 threads, and the argument checks. No Python involved.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -149,6 +151,40 @@ void test_thread_count_determinism(const std::string& isa) {
   }
 }
 
+// Group and instance norm outputs large enough to be streamed (8 MiB), written to an aligned y (each span's moments
+// in one loop with the previous span's normalization) and to a y one element off (batches): the same bits, and
+// within 1e-5 of the double reference; groups alternate between means ±1e5, so a span shifted by a neighbour's
+// value would lose float precision.
+void test_pipelined_spans(const std::string& isa) {
+  const std::size_t N = 32, C = 64, S = 1024, n = N * C * S;
+  std::vector<float> x = randn(n, 0.0f, 11), w = randn(C, 1.0f, 12), b = randn(C, 0.0f, 13);
+  for (std::size_t i = 0; i < n; ++i) x[i] += (i / (2 * S)) % 2 == 0 ? 1e5f : -1e5f;
+  std::vector<float> buf(n + 32), m(N * C), r(N * C);
+  float* aligned = buf.data() + (64 - reinterpret_cast<std::uintptr_t>(buf.data()) % 64) % 64 / sizeof(float);
+  for (std::size_t G : {C / 2, C}) {  // groups of 2 planes, of one plane
+    normcore::group_norm_forward(aligned, m.data(), r.data(), x.data(), w.data(), b.data(), N, C, S, G,
+                                 Layout::channels_first, 1e-5);
+    const std::vector<float> y(aligned, aligned + n);
+    normcore::group_norm_forward(aligned + 1, m.data(), r.data(), x.data(), w.data(), b.data(), N, C, S, G,
+                                 Layout::channels_first, 1e-5);
+    CHECK(std::memcmp(y.data(), aligned + 1, n * sizeof(float)) == 0, "%s G=%zu pipelined vs batches", isa.c_str(), G);
+    const std::size_t span = C / G * S;
+    double worst = 0.0;
+    for (std::size_t g = 0; g < N * G; ++g) {
+      double mean = 0.0, var = 0.0;
+      for (std::size_t i = g * span; i < (g + 1) * span; ++i) mean += x[i];
+      mean /= static_cast<double>(span);
+      for (std::size_t i = g * span; i < (g + 1) * span; ++i) var += (x[i] - mean) * (x[i] - mean);
+      const double rs = 1.0 / std::sqrt(var / static_cast<double>(span) + 1e-5);
+      for (std::size_t i = g * span; i < (g + 1) * span; ++i) {
+        const std::size_t c = i / S % C;
+        worst = std::max(worst, std::abs(y[i] - ((x[i] - mean) * rs * w[c] + b[c])));
+      }
+    }
+    CHECK(worst < 1e-5, "%s G=%zu max error %g", isa.c_str(), G, worst);
+  }
+}
+
 bool throws(const std::function<void()>& f) {
   try {
     f();
@@ -185,6 +221,7 @@ int main() {
     test_batch_norm_forward(isa);
     test_layer_norm_backward_fd(isa);
     test_thread_count_determinism(isa);
+    test_pipelined_spans(isa);
   }
   test_checks();
   if (g_failures) {

@@ -667,8 +667,8 @@ void planes_moments(Moments* out, const T* x, std::size_t planes, std::size_t S,
 
 // The moments of span xn (n elements, shift `first`) while the previous span is normalized: y = normalized(x) over
 // m elements made of planes of S elements, plane j with co[j] (w, b per element of a plane, or null). The same
-// values as span_moments_from and span_normalize per plane. Where the previous span is one plane as long as xn
-// and y is aligned, one loop does both, a block of reduce_span's at a time (its order): reading the next
+// values as span_moments_from and span_normalize per plane. Where the previous span is as long as xn, made of one
+// plane or of planes of whole blocks, and y is aligned, one loop does both, a block of reduce_span's at a time (its order): reading the next
 // span from memory while the previous one is normalized from cache keeps the memory busy. C++ driver, x 16 bytes
 // past a line, y aligned, batches -> this: LayerNorm (8192, 1024) forward, 1 thread ~1.9 -> ~1.75 ms, 2 threads
 // ~1.45 -> ~1.2 ms; (4096, 512) 345 -> 285 µs; instance norm (32, 64, 3136) 1.36 -> 1.27 ms. Otherwise one after
@@ -679,14 +679,16 @@ Moments span_moments_normalize(const T* xn, std::size_t n, double first, T* y, c
                                std::size_t S, const SpanAffine<T>* co, const T* w, const T* b, StoreHint h) {
   using V = vec_t<T>;
   constexpr std::size_t L = kDoubleLanes, W = traits<V>::lanes;
-  const bool fused = !kTwoPass<T> && (4 * L) % W == 0 && m == n && S == n && n >= 4 * L &&
+  const bool fused = !kTwoPass<T> && (4 * L) % W == 0 && m == n && (S == n || S % (4 * L) == 0) && n >= 4 * L &&
                      reinterpret_cast<std::uintptr_t>(y) % sizeof(V) == 0;
   if (!fused) {
     for (std::size_t o = 0, j = 0; o < m; o += S, ++j)
       span_normalize(y + o, x + o, w, b, std::min(S, m - o), co[j], h);
     return span_moments_from(xn, n, first);
   }
-  const V mh = splat<V>(co->mh), ml = splat<V>(co->ml), sv = splat<V>(co->s), tv = splat<V>(co->t);
+  // the coefficients of plane j (several planes: each a whole number of blocks)
+  std::size_t j = 0, plane_end = S;
+  V mh = splat<V>(co->mh), ml = splat<V>(co->ml), sv = splat<V>(co->s), tv = splat<V>(co->t);
   // span_normalize's value at i (s·w and b per element when given; s·1 = s, so one formula for all four cases)
   auto value = [&](std::size_t i) {
     return normalized(load<V>(x + i), mh, ml, w ? sv * load<V>(w + i) : sv, b ? load<V>(b + i) : tv);
@@ -698,6 +700,11 @@ Moments span_moments_normalize(const T* xn, std::size_t n, double first, T* y, c
     sums.step(1, i + L);
     sums.step(2, i + 2 * L);
     sums.step(3, i + 3 * L);
+    if (i == plane_end) {
+      ++j;
+      plane_end += S;
+      mh = splat<V>(co[j].mh), ml = splat<V>(co[j].ml), sv = splat<V>(co[j].s), tv = splat<V>(co[j].t);
+    }
     for (std::size_t v = i; v < i + 4 * L; v += W) {
       if (h.stream)
         store_stream<V>(y + v, value(v));
@@ -705,7 +712,7 @@ Moments span_moments_normalize(const T* xn, std::size_t n, double first, T* y, c
         store<V>(y + v, value(v));
     }
   }
-  span_normalize(y + i, x + i, w ? w + i : nullptr, b ? b + i : nullptr, n - i, *co, h);
+  span_normalize(y + i, x + i, w ? w + i : nullptr, b ? b + i : nullptr, n - i, co[S == n ? 0 : i / S], h);
   for (; i + L <= n; i += L) sums.step(0, i);
   return sums.result(n);
 }
