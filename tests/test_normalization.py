@@ -537,6 +537,10 @@ DETERMINISM_CASES = [
     ("batch", (80, 4, 50), 1, None),      # the same with more planes per channel than fit on the stack
     ("batch", (700, 4, 50), 1, None),     # channels too large to batch: one channel per call with 1 thread
     ("batch", (16384, 24), 1, None),      # (N, C)
+    ("batch", (16, 64, 4096), 1, None),   # 16 MiB of planes >= 512: split with 1 thread, fused per channel with 2
+    ("group", (32, 64, 1024), 1, 32),     # 8 MiB, 2-plane groups: each group's moments with the previous one's map
+    ("instance", (32, 64, 1024), 1, None),  # the same with one plane a group
+    ("layer", (2048, 1024), None, None),  # the same with rows
     ("group", (8, 32, 1024), 1, 8),
     ("group", (1, 32, 4096), 1, 4),       # 4 groups: their spans split into chunks with 2 threads, fused with 1
     ("group", (8, 1024, 32), -1, 4),      # fused per sample with 1 and 2 threads
