@@ -56,7 +56,7 @@ struct ColGrad {
 template <class T>
 inline double read_early(const T* p) {
   double v = static_cast<double>(*p);
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))
   asm volatile("" : "+x"(v));
 #endif
   return v;
