@@ -439,8 +439,9 @@ def test_each_span_shifted_by_its_own_first_value(rng):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_pipelined_rows_match_batches(dtype, rng):
-    """Rows of >= 512 elements written to an aligned output are normalized while the next row's moments are read
-    (one loop); an output one element off its alignment takes the batches. The bits must agree, and match the
+    """Float32 rows of >= 512 elements written to an aligned output are normalized while the next row's moments are
+    read (one loop; float64 takes the batches either way); an output one element off its alignment takes the
+    batches. The bits must agree, and match the
     float64 reference (rows 2e5 apart, so a row shifted by another row's value would fail)."""
     rows, D = 37, 1024
     x = (rng.standard_normal((rows, D)) + 1e5 * (-1.0) ** np.arange(rows)[:, None]).astype(dtype)

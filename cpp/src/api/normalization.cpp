@@ -546,12 +546,13 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     // at most a chunk long: a batch's moments in one moments_planes call, which reads each span's shift a span
     // ahead (span_moments_from says why), in larger batches (kSpanBatchElems)
     const bool adjacent_spans = !gr.by_channel && gr.stride == 1 && gr.members * S <= K;
-    // ... of at least kPipeSpan elements: each span's moments while the previous span is normalized
-    // (one plane a span or a few of whole blocks of 32, y aligned to 64 bytes at every span: moments_normalize's one
-    // loop), for outputs streamed to
-    // memory: in cache, the batches' overlapping coefficient chains did better (LayerNorm (1024, 768), 1 thread:
-    // 103 µs in batches, 119 µs pipelined)
-    const bool pipelined = adjacent_spans && (gr.members == 1 || (S % 32 == 0 && gr.members <= kPipePlanes)) &&
+    // ... of at least kPipeSpan float elements: each span's moments while the previous span is normalized (one plane
+    // a span, or a few planes of whole blocks of 32 elements (a multiple of every ISA's block), y aligned to 64
+    // bytes at every span: moments_normalize's one loop; double takes two passes, nothing to interleave), for
+    // outputs streamed to memory: in cache, the batches' overlapping coefficient chains did better (LayerNorm
+    // (1024, 768), 1 thread: 103 µs in batches, 119 µs pipelined)
+    const bool pipelined = std::is_same_v<T, float> && adjacent_spans &&
+                           (gr.members == 1 || (S % 32 == 0 && gr.members <= kPipePlanes)) &&
                            S >= kPipeSpan && S * sizeof(T) % 64 == 0 && gr.members * S * sizeof(T) <= kPipeBytes &&
                            reinterpret_cast<std::uintptr_t>(y) % 64 == 0 && hint.stream;
     const std::size_t B =
