@@ -58,9 +58,12 @@ constexpr std::size_t kSpanBatchElems = 32768;
 // the next one's moments are computed (moments_normalize).
 constexpr std::size_t kPipeSpan = 512;
 constexpr std::size_t kPipePlanes = 8;
-// ... and of at most this many bytes: the span read and the span normalized stay in L1 together (group norm
-// (32, 64, 3136) G=32, spans of 24.5 KiB, 1 thread: 1.27 ms in batches, 1.4 ms pipelined; (64, 64, 1024) G=32,
-// spans of 8 KiB: 0.65 -> 0.46 ms).
+// ... and of at most this many bytes; layer norm's spans with their weight and bias (per element) count together.
+// The span read and the span normalized (and the parameters) stay in L1: group norm (32, 64, 3136) G=32, spans of
+// 24.5 KiB, 1 thread: 1.27 ms in batches, 1.4 ms pipelined; (64, 64, 1024) G=32, spans of 8 KiB: 0.65 -> 0.46 ms.
+// LayerNorm from Python (NumPy input, aligned output), 1 thread, batches -> pipelined: (8192, 1024) with weight and
+// bias (16 KiB together) 1.8 -> 1.6 ms, (4096, 2048) without them 1.77 -> 1.64 ms; with them (32 KiB) 1.85 ->
+// 2.18 ms, and (2048, 4096) 1.86 -> 3.1 ms, so these keep the batches.
 constexpr std::size_t kPipeBytes = 16384;
 // Planes shorter than this (elements) of a channels-first group-norm group are normalized in one pass per group.
 constexpr std::size_t kSmallPlane = 1024;
@@ -553,7 +556,9 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     // (1024, 768), 1 thread: 103 µs in batches, 119 µs pipelined)
     const bool pipelined = std::is_same_v<T, float> && adjacent_spans &&
                            (gr.members == 1 || (S % 32 == 0 && gr.members <= kPipePlanes)) &&
-                           S >= kPipeSpan && S * sizeof(T) % 64 == 0 && gr.members * S * sizeof(T) <= kPipeBytes &&
+                           S >= kPipeSpan && S * sizeof(T) % 64 == 0 &&
+                           (per_element ? S * sizeof(T) * (2 + (w != nullptr) + (b != nullptr))
+                                        : gr.members * S * sizeof(T)) <= kPipeBytes &&
                            reinterpret_cast<std::uintptr_t>(y) % 64 == 0 && hint.stream;
     const std::size_t B =
         channel_spans ? channel_batch(gr.members, S, sizeof(T))
