@@ -534,6 +534,9 @@ DETERMINISM_CASES = [
     ("batch", (8, 2, 16384), 1, None),    # 2 channels: split into chunks with 2 threads, fused with 1
     ("batch", (8, 1024, 32), -1, None),   # channels-last column blocks
     ("batch", (4096, 16, 7), 1, None),    # short spans: read as 4096 rows of 16·7 columns
+    ("batch", (32, 256, 16), 1, None),    # ... one sample of 4096 columns: cut in two column ranges with 2 threads
+    ("batch", (64, 512, 9), 1, None),     # ... cut where a tile boundary is a channel's (2304 = 9 tiles)
+    ("group", (1, 48, 1536), -1, 4),      # one channels-last sample cut at 768 (3 tiles, 2 groups of 384 columns)
     ("batch", (16, 4, 100), 1, None),     # short planes: channels sample by sample with 1 thread, split with 2
     ("batch", (80, 4, 50), 1, None),      # the same with more planes per channel than fit on the stack
     ("batch", (700, 4, 50), 1, None),     # channels too large to batch: one channel per call with 1 thread
