@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/internal.hpp"
+#include "api/scratch.hpp"
 #include "normcore/normcore.hpp"
 
 namespace {
@@ -267,6 +268,43 @@ void test_inference(const std::string& isa) {
 
 }  // namespace
 
+
+// The temporaries' per-thread block cache: aligned, disjoint blocks whatever the sizes and the order of release; a
+// block given back serves the next request of its size; more blocks or bytes than the cache keeps are freed.
+void test_scratch() {
+  using normcore::detail::scratch_allocate;
+  using normcore::detail::scratch_release;
+  const std::size_t sizes[] = {1, 64, 100, 4095, 4096, 5000, 70000, 131072, 1 << 20, 3 << 20, 20 << 20};
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::pair<unsigned char*, std::size_t>> live;
+    for (std::size_t i = 0; i < 40; ++i) {
+      const std::size_t n = sizes[(i * 7 + round) % (sizeof(sizes) / sizeof(sizes[0]))];
+      auto* p = static_cast<unsigned char*>(scratch_allocate(n));
+      CHECK(reinterpret_cast<std::uintptr_t>(p) % 64 == 0, "scratch block of %zu bytes not 64-byte aligned", n);
+      std::memset(p, static_cast<int>(i), n);
+      live.emplace_back(p, n);
+    }
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      bool same = true;
+      for (std::size_t j = 0; j < live[i].second; ++j) same = same && live[i].first[j] == static_cast<unsigned char>(i);
+      CHECK(same, "scratch block %zu (%zu bytes) overwritten by another", i, live[i].second);
+    }
+    // released in an order that is neither allocation order nor its reverse
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      const std::size_t k = (i * 13) % live.size();
+      scratch_release(live[k].first, live[k].second);
+    }
+  }
+  void* a = scratch_allocate(100000);
+  scratch_release(a, 100000);
+  void* b = scratch_allocate(90000);  // the same size class (128 KiB)
+  CHECK(a == b, "a released block must serve the next request of its size");
+  normcore::vec<double> v(5000, 1.5);
+  v.resize(70000, 2.5);
+  CHECK(v[4999] == 1.5 && v[69999] == 2.5, "scratch_vector keeps its values when it grows");
+  scratch_release(b, 90000);
+}
+
 int main() {
   std::printf("normcore %s, default ISA %s\n", normcore::version(), normcore::active_isa());
   const auto isas = normcore::available_isas();
@@ -291,6 +329,7 @@ int main() {
   CHECK(threw, "set_isa of an unknown name must throw naming the available ones");
   test_threads_deterministic();
   test_structured_threads_deterministic();
+  test_scratch();
   std::printf("%s\n", g_failures == 0 ? "all passed" : "FAILED");
   return g_failures == 0 ? 0 : 1;
 }

@@ -28,6 +28,7 @@
 
 #include "api/common.hpp"
 #include "api/parallel.hpp"
+#include "api/scratch.hpp"
 #include "dispatch/dispatch.hpp"
 
 namespace normcore {
@@ -160,8 +161,8 @@ struct Grouping {
 
 // channel_of(p) for every plane p < count, by counting instead of dividing (one division per plane was a large part
 // of the time on small planes)
-std::vector<std::uint32_t> plane_channels(const Grouping& gr, std::size_t count) {
-  std::vector<std::uint32_t> ch(count);
+vec<std::uint32_t> plane_channels(const Grouping& gr, std::size_t count) {
+  vec<std::uint32_t> ch(count);
   std::size_t c = 0, in_div = 0;
   for (std::size_t p = 0; p < count; ++p) {
     ch[p] = static_cast<std::uint32_t>(c);
@@ -203,9 +204,9 @@ bool fuse(std::size_t units) {
 // the coefficients of every column on one thread between its parallel loops: batch norm (32, 256, 4, 4) (its
 // short channels-first spans as one sample of 4096 columns), C++ driver, 2 threads: backward 58 -> 42 us, forward
 // 44 -> 28 us; (64, 512, 3, 3) (4608 columns, cut at 2304): backward 80 -> 76 us, forward 60 -> 51 us.
-std::vector<std::size_t> sample_cuts(const Planes& v, const Grouping& gr, const ColBlocks& cb) {
+vec<std::size_t> sample_cuts(const Planes& v, const Grouping& gr, const ColBlocks& cb) {
   const auto threads = static_cast<std::size_t>(detail::max_threads());
-  std::vector<std::size_t> cuts{0};
+  vec<std::size_t> cuts{0};
   if (v.N == 1 && threads > 1 && !gr.by_channel && v.elements() >= 2 * kMinPerThread) {
     for (std::size_t r = 1; r < threads; ++r) {
       const std::size_t want = v.C * r / threads;
@@ -288,10 +289,10 @@ GradSums plane_grad_sums(const NormKernels<T>& k, const T* dy, const T* x, std::
 
 // Moments of every plane, all chunks in parallel, merged per plane in chunk order (= plane_moments).
 template <class T>
-std::vector<Moments> cf_all_moments(const T* x, const Planes& v) {
+vec<Moments> cf_all_moments(const T* x, const Planes& v) {
   const auto& k = kernels<T>();
   const std::size_t P = v.count(), S = v.S, K = chunk_len<T>(), nch = std::max<std::size_t>(1, ceil_div(S, K));
-  std::vector<Moments> part(P * nch), pm(P);
+  vec<Moments> part(P * nch), pm(P);
   parallel_tasks(P * nch, std::min(S, K), [&](std::size_t t) {
     const std::size_t p = t / nch, c0 = t % nch * K;
     part[t] = k.moments(x + p * S + c0, std::min(K, S - std::min(S, c0)));
@@ -305,10 +306,10 @@ std::vector<Moments> cf_all_moments(const T* x, const Planes& v) {
 }
 
 template <class T>
-std::vector<GradSums> cf_all_grad_sums(const T* dy, const T* x, const Planes& v, const std::vector<double>& mean) {
+vec<GradSums> cf_all_grad_sums(const T* dy, const T* x, const Planes& v, const vec<double>& mean) {
   const auto& k = kernels<T>();
   const std::size_t P = v.count(), S = v.S, K = chunk_len<T>(), nch = std::max<std::size_t>(1, ceil_div(S, K));
-  std::vector<GradSums> part(P * nch), ps(P);
+  vec<GradSums> part(P * nch), ps(P);
   parallel_tasks(P * nch, 2 * std::min(S, K), [&](std::size_t t) {
     const std::size_t p = t / nch, c0 = t % nch * K, off = p * S + c0;
     part[t] = k.grad_sums(dy + off, x + off, nullptr, std::min(K, S - std::min(S, c0)), mean[p]);
@@ -386,33 +387,33 @@ void cl_merge_grad_sums(GradSums* out, const double* pg, const double* pgd, cons
 
 // Moments of every plane (n, c): all blocks in parallel, then merged per plane.
 template <class T>
-std::vector<Moments> cl_all_moments(const T* x, const Planes& v) {
+vec<Moments> cl_all_moments(const T* x, const Planes& v) {
   const auto& k = kernels<T>();
   const ColBlocks cb = ColBlocks::of<T>(v);
   const std::size_t per = cb.nrb * v.C;  // partials per sample
-  std::vector<double> pmean(v.N * per, 0.0), pm2(v.N * per, 0.0);
+  vec<double> pmean(v.N * per, 0.0), pm2(v.N * per, 0.0);
   parallel_tasks(cb.tasks(v.N), cb.rows * cb.tile, [&](std::size_t t) {
     const std::size_t tile = t % cb.ntiles, nb = t / cb.ntiles, n = nb / cb.nrb;
     cl_block_moments(k, x, v, cb, n, nb % cb.nrb, tile, pmean.data() + n * per, pm2.data() + n * per);
   });
-  std::vector<Moments> pm(v.count());
+  vec<Moments> pm(v.count());
   for (std::size_t n = 0; n < v.N; ++n)
     cl_merge_moments<T>(pm.data() + n * v.C, pmean.data() + n * per, pm2.data() + n * per, v, cb);
   return pm;
 }
 
 template <class T>
-std::vector<GradSums> cl_all_grad_sums(const T* dy, const T* x, const Planes& v, const std::vector<double>& mean) {
+vec<GradSums> cl_all_grad_sums(const T* dy, const T* x, const Planes& v, const vec<double>& mean) {
   const auto& k = kernels<T>();
   const ColBlocks cb = ColBlocks::of<T>(v);
   const std::size_t per = cb.nrb * v.C;
-  std::vector<double> pg(v.N * per, 0.0), pgd(v.N * per, 0.0);
+  vec<double> pg(v.N * per, 0.0), pgd(v.N * per, 0.0);
   parallel_tasks(cb.tasks(v.N), 2 * cb.rows * cb.tile, [&](std::size_t t) {
     const std::size_t tile = t % cb.ntiles, nb = t / cb.ntiles, n = nb / cb.nrb;
     cl_block_grad_sums(k, dy, x, mean.data() + n * v.C, v, cb, n, nb % cb.nrb, tile, pg.data() + n * per,
                        pgd.data() + n * per);
   });
-  std::vector<GradSums> ps(v.count());
+  vec<GradSums> ps(v.count());
   for (std::size_t n = 0; n < v.N; ++n) cl_merge_grad_sums(ps.data() + n * v.C, pg.data() + n * per, pgd.data() + n * per, v, cb);
   return ps;
 }
@@ -432,7 +433,7 @@ void for_sample_rows(std::size_t b, std::size_t e, std::size_t S, F&& f) {
 template <class T>
 struct AffineColumns {
   std::size_t C;
-  std::vector<T> mh, ml, s, t;
+  vec<T> mh, ml, s, t;
   explicit AffineColumns(std::size_t cols) : C(cols), mh(C + kColPad), ml(C + kColPad), s(C + kColPad), t(C + kColPad) {}
   void set(std::size_t c, const SpanAffine<T>& a) {
     for (std::size_t i = c; i < C + kColPad; i += std::max<std::size_t>(C, 1)) {
@@ -447,7 +448,7 @@ struct AffineColumns {
 template <class T>
 struct GradColumns {
   std::size_t C;
-  std::vector<T> mh, ml, a, b, c;
+  vec<T> mh, ml, a, b, c;
   explicit GradColumns(std::size_t cols)
       : C(cols), mh(C + kColPad), ml(C + kColPad), a(C + kColPad), b(C + kColPad), c(C + kColPad) {}
   void set(std::size_t j, const SpanGrad<T>& g) {
@@ -466,7 +467,7 @@ struct GradColumns {
 
 // y = normalized x with the coefficients of each plane (w, b along channels-first spans when given).
 template <class T>
-void normalize_all(T* y, const T* x, const Planes& v, const std::vector<SpanAffine<T>>& coef, const T* w,
+void normalize_all(T* y, const T* x, const Planes& v, const vec<SpanAffine<T>>& coef, const T* w,
                    const T* b) {
   const auto& k = kernels<T>();
   const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
@@ -480,7 +481,7 @@ void normalize_all(T* y, const T* x, const Planes& v, const std::vector<SpanAffi
   } else {
     // one coefficient set per sample (batch norm: one sample)
     const std::size_t C = v.C;
-    std::vector<AffineColumns<T>> cols(v.N, AffineColumns<T>(C));
+    vec<AffineColumns<T>> cols(v.N, AffineColumns<T>(C));
     parallel_for(v.count(), [&](std::size_t p) { cols[p / C].set(p % C, coef[p]); });
     detail::parallel_ranges(v.N * v.S, std::max<std::size_t>(1, kMinPerThread / std::max<std::size_t>(C, 1)), 1,
                             [&](std::size_t rb, std::size_t re) {
@@ -493,7 +494,7 @@ void normalize_all(T* y, const T* x, const Planes& v, const std::vector<SpanAffi
 }
 
 template <class T>
-void grad_input_all(T* dx, const T* dy, const T* x, const Planes& v, const std::vector<SpanGrad<T>>& coef) {
+void grad_input_all(T* dx, const T* dy, const T* x, const Planes& v, const vec<SpanGrad<T>>& coef) {
   const auto& k = kernels<T>();
   const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
   if (!v.cl) {
@@ -504,7 +505,7 @@ void grad_input_all(T* dx, const T* dy, const T* x, const Planes& v, const std::
     });
   } else {
     const std::size_t C = v.C;
-    std::vector<GradColumns<T>> cols(v.N, GradColumns<T>(C));
+    vec<GradColumns<T>> cols(v.N, GradColumns<T>(C));
     parallel_for(v.count(), [&](std::size_t p) { cols[p / C].set(p % C, coef[p]); });
     detail::parallel_ranges(v.N * v.S, std::max<std::size_t>(1, kMinPerThread / (2 * std::max<std::size_t>(C, 1))), 1,
                             [&](std::size_t rb, std::size_t re) {
@@ -532,13 +533,13 @@ SpanAffine<T> affine_of(double mean, double rstd, const T* w, const T* b, std::s
 // Three schedules with the same bits: channels-first fused per group, channels-last fused per sample (groups
 // inside samples), or split (all blocks in parallel, merge, then all planes in parallel).
 template <class T>
-std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T* w, const T* b, const Planes& v,
+vec<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T* w, const T* b, const Planes& v,
                              const Grouping& gr, double eps, bool per_element, bool keep) {
   const auto& k = kernels<T>();
   const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
   // the groups' moments, kept when the caller wants them (keep: running statistics) or the split schedule below
   // needs them (instance norm (8192, 32, 32) spent 10% of its time on a 6 MB array nobody read)
-  std::vector<Moments> gm(keep ? gr.groups : 0);
+  vec<Moments> gm(keep ? gr.groups : 0);
   // records group g's moments and statistics; returns its rstd
   auto set_group = [&](std::size_t g, const Moments& m) {
     if (!gm.empty()) gm[g] = m;
@@ -555,7 +556,7 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     return m;
   };
   // coefficients of plane p of a group with moments m and rs = rstd_of(m, eps) (computed once per group)
-  const std::vector<std::uint32_t> chan = plane_channels(gr, v.count());
+  const vec<std::uint32_t> chan = plane_channels(gr, v.count());
   auto coef_of = [&](const Moments& m, double rs, std::size_t p) {
     return affine_of(m.mean, rs, w, b, chan[p], per_element);
   };
@@ -631,7 +632,7 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
       } else if (channel_spans) {
         // pm[j·nb + i]: plane j of channel g0 + i; several channels sample by sample (their planes of a sample are
         // adjacent), one channel in one call
-        std::vector<Moments> pm(gr.members * nb);
+        vec<Moments> pm(gr.members * nb);
         if (nb == 1) k.moments_planes(pm.data(), x + gr.plane(g0, 0) * S, gr.members, S, gr.stride * S);
         for (std::size_t j = 0; j < gr.members && nb > 1; ++j) {
           if (j + kRunsAhead < gr.members) prefetch_run(x + gr.plane(g0, j + kRunsAhead) * S, nb * S);
@@ -674,7 +675,7 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
       if (small_planes) {
         // the group's planes in one pass, each with its channel's scale and shift
         T buf[2 * kStackPlanes];
-        std::vector<T> heap(gr.members > kStackPlanes ? 2 * gr.members : 0);
+        vec<T> heap(gr.members > kStackPlanes ? 2 * gr.members : 0);
         T* const sc = gr.members > kStackPlanes ? heap.data() : buf;
         T* const sh = sc + gr.members;
         for (std::size_t i = 0; i < nb; ++i) {
@@ -701,13 +702,13 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     return gm;
   }
   const ColBlocks cb = ColBlocks::of<T>(v);
-  const std::vector<std::size_t> cuts = v.cl ? sample_cuts(v, gr, cb) : std::vector<std::size_t>{};
+  const vec<std::size_t> cuts = v.cl ? sample_cuts(v, gr, cb) : vec<std::size_t>{};
   if (v.cl && !gr.by_channel && (fuse(v.N) || cuts.size() > 2)) {
     // per sample, or per column range of one sample: its planes' moments, its groups, then normalize its rows
     const std::size_t C = v.C, S = v.S;
     struct Scratch {
-      std::vector<double> pmean, pm2;
-      std::vector<Moments> pm;
+      vec<double> pmean, pm2;
+      vec<Moments> pm;
       AffineColumns<T> cols;
     };
     auto part = [&](Scratch& sc, std::size_t n, std::size_t c0, std::size_t c1) {
@@ -731,8 +732,8 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
       for (std::size_t r = n * S; r < (n + 1) * S; ++r) k.normalize_cols(y + r * C + c0, x + r * C + c0, 1, c1 - c0, ar, hint);
     };
     auto scratch = [&] {
-      return Scratch{std::vector<double>(cb.nrb * C, 0.0), std::vector<double>(cb.nrb * C, 0.0),
-                     std::vector<Moments>(C), AffineColumns<T>(C)};
+      return Scratch{vec<double>(cb.nrb * C, 0.0), vec<double>(cb.nrb * C, 0.0),
+                     vec<Moments>(C), AffineColumns<T>(C)};
     };
     if (cuts.size() > 2) {
       detail::parallel_ranges(cuts.size() - 1, 1, 1, [&](std::size_t rb, std::size_t re) {
@@ -751,15 +752,15 @@ std::vector<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T
     return gm;
   }
   gm.resize(gr.groups);
-  std::vector<double> rs(gr.groups);
+  vec<double> rs(gr.groups);
   if (span_groups) {
-    const std::vector<Moments> sm = cf_all_moments(x, Planes{gr.groups, 1, gr.members * v.S, false});
+    const vec<Moments> sm = cf_all_moments(x, Planes{gr.groups, 1, gr.members * v.S, false});
     parallel_for(gr.groups, [&](std::size_t g) { rs[g] = set_group(g, sm[g]); });
   } else {
-    const std::vector<Moments> pm = v.cl ? cl_all_moments(x, v) : cf_all_moments(x, v);
+    const vec<Moments> pm = v.cl ? cl_all_moments(x, v) : cf_all_moments(x, v);
     parallel_for(gr.groups, [&](std::size_t g) { rs[g] = rstd_of(finish_group(g, pm.data(), 0), eps); });
   }
-  std::vector<SpanAffine<T>> coef(v.count());
+  vec<SpanAffine<T>> coef(v.count());
   parallel_for(v.count(), [&](std::size_t p) { coef[p] = coef_of(gm[gr.group_of(p)], rs[gr.group_of(p)], p); });
   normalize_all(y, x, v, coef, per_element ? w : nullptr, per_element ? b : nullptr);
   return gm;
@@ -778,11 +779,11 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
     if (db) std::fill(db, db + gr.mod, T(0));
     return;
   }
-  const std::vector<std::uint32_t> chan = plane_channels(gr, P);
+  const vec<std::uint32_t> chan = plane_channels(gr, P);
   auto weight = [&](std::size_t p) { return w ? static_cast<double>(w[chan[p]]) : 1.0; };
   const ColBlocks cb = ColBlocks::of<T>(v);
-  const std::vector<std::size_t> cuts = v.cl ? sample_cuts(v, gr, cb) : std::vector<std::size_t>{};
-  std::vector<GradSums> ps(P);
+  const vec<std::size_t> cuts = v.cl ? sample_cuts(v, gr, cb) : vec<std::size_t>{};
+  vec<GradSums> ps(P);
   // group g's Σg = Σ w·Σdy and Σg·d over its planes, in order
   auto group_sums = [&](std::size_t g) {
     double sg = 0.0, sgd = 0.0;
@@ -884,7 +885,7 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
         if (small_planes) {
           const std::size_t p0 = gr.plane(g, 0), off = p0 * S;
           T buf[kStackPlanes];
-          std::vector<T> heap(gr.members > kStackPlanes ? gr.members : 0);
+          vec<T> heap(gr.members > kStackPlanes ? gr.members : 0);
           T* const a = gr.members > kStackPlanes ? heap.data() : buf;
           for (std::size_t j = 0; j < gr.members; ++j) a[j] = static_cast<T>(r * weight(p0 + j));
           const SpanGrad<T>& a0 = base[i];
@@ -904,7 +905,7 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
     // per sample, or per column range of one sample (as in forward())
     const std::size_t C = v.C, S = v.S;
     struct Scratch {
-      std::vector<double> pg, pgd, pmean;
+      vec<double> pg, pgd, pmean;
       GradColumns<T> cols;
     };
     auto part = [&](Scratch& sc, std::size_t n, std::size_t c0, std::size_t c1) {
@@ -932,8 +933,8 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
       }
     };
     auto scratch = [&] {
-      return Scratch{std::vector<double>(cb.nrb * C, 0.0), std::vector<double>(cb.nrb * C, 0.0),
-                     std::vector<double>(C), GradColumns<T>(C)};
+      return Scratch{vec<double>(cb.nrb * C, 0.0), vec<double>(cb.nrb * C, 0.0),
+                     vec<double>(C), GradColumns<T>(C)};
     };
     if (cuts.size() > 2) {
       detail::parallel_ranges(cuts.size() - 1, 1, 1, [&](std::size_t rb, std::size_t re) {
@@ -950,10 +951,10 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
                               });
     }
   } else {
-    std::vector<double> pmean(P);
+    vec<double> pmean(P);
     parallel_for(P, [&](std::size_t p) { pmean[p] = static_cast<double>(mean[gr.group_of(p)]); });
     ps = v.cl ? cl_all_grad_sums(dy, x, v, pmean) : cf_all_grad_sums(dy, x, v, pmean);
-    std::vector<SpanGrad<T>> coef(P);
+    vec<SpanGrad<T>> coef(P);
     parallel_for(gr.groups, [&](std::size_t g) {
       const GradSums s = group_sums(g);
       for (std::size_t j = 0; j < gr.members; ++j) coef[gr.plane(g, j)] = grad_of(g, gr.plane(g, j), s);
@@ -964,7 +965,7 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
   // as loops over runs of adjacent planes (one lookup per plane and two counters was ~15% of group norm (32, 256,
   // 4, 4)'s backward on one thread)
   const std::size_t C = gr.mod;
-  std::vector<double> sb(C, 0.0), sw(C, 0.0);
+  vec<double> sb(C, 0.0), sw(C, 0.0);
   const auto add_plane = [&](std::size_t c, std::size_t p, double r) {
     sb[c] += ps[p].g;
     sw[c] += r * ps[p].gd;
@@ -1070,7 +1071,7 @@ void batch_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, con
   if (N * S == 1)
     throw std::invalid_argument("batch_norm: expected more than 1 value per channel when training, got N = 1, S = 1");
   const BatchView bv = batch_view(N, C, S, layout);
-  const std::vector<Moments> gm =
+  const vec<Moments> gm =
       forward(y, mean, rstd, x, weight, bias, bv.v, bv.gr, eps, false, running.mean || running.var);
   if (N * S > 0)
     update_running(running, C, [&](std::size_t c) {
@@ -1087,7 +1088,7 @@ void batch_norm_inference(T* y, const T* x, const T* running_mean, const T* runn
   check_pointers(f, N * C * S, {y, x, running_mean, running_var});
   // the fused scale-shift pass (identity activation) with the running mean as its center: y = (x − mean)·s + b,
   // s = weight/√(var + eps) rounded once from double — no cancellation for |mean| ≫ std
-  std::vector<T> s(C), t(C);
+  vec<T> s(C), t(C);
   for (std::size_t c = 0; c < C; ++c) {
     const double r = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
     s[c] = static_cast<T>(weight ? r * static_cast<double>(weight[c]) : r);
@@ -1154,7 +1155,7 @@ void instance_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, 
   if (S == 1)
     throw std::invalid_argument("instance_norm: expected more than 1 spatial element when training, got S = 1");
   const Planes v = planes_of(N, C, S, layout);
-  const std::vector<Moments> gm =
+  const vec<Moments> gm =
       forward(y, mean, rstd, x, weight, bias, v, per_sample_groups(v, C), eps, false, running.mean || running.var);
   if (N * S > 0)
     update_running(running, C, [&](std::size_t c) {
@@ -1188,7 +1189,7 @@ namespace {
 // 2 KiB away, 3.4 ms with both 64 bytes below (C++ driver, same process). Rows of a multiple of 4 KiB all share
 // the first row's offset; other lengths drift, and a fraction of their rows still meets the slow case.
 template <class T>
-const T* away_from(std::vector<unsigned char>& buf, const T* p, std::size_t D, const T* out) {
+const T* away_from(vec<unsigned char>& buf, const T* p, std::size_t D, const T* out) {
   if (p == nullptr || D == 0) return p;
   constexpr std::size_t page = 4096;
   buf.resize(D * sizeof(T) + 2 * page);
@@ -1207,7 +1208,7 @@ void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, con
   check_eps(f, eps);
   check_pointers(f, rows * D, {y, x});
   const Planes v{rows, 1, D, false};
-  std::vector<unsigned char> wbuf, bbuf;
+  vec<unsigned char> wbuf, bbuf;
   forward(y, mean, rstd, x, away_from(wbuf, weight, D, y), away_from(bbuf, bias, D, y), v,
           Grouping{rows, 1, 1, 1, false, 1, 1}, eps, true, false);
 }
@@ -1234,7 +1235,7 @@ std::size_t backward_block_rows(std::size_t rows, std::size_t D) {
 template <class T>
 void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd, const T* weight,
                    std::size_t rows, std::size_t D, bool centered) {
-  std::vector<unsigned char> wbuf;
+  vec<unsigned char> wbuf;
   const T* const w = away_from(wbuf, weight, D, static_cast<const T*>(dx));
   const auto& k = kernels<T>();
   const StoreHint hint = detail::store_hint(rows * D * sizeof(T));
@@ -1250,7 +1251,7 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
   // otherwise: LayerNorm (32768, 256) 5.5 -> 4.5 ms, 1 thread)
   constexpr std::size_t page = 4096 / sizeof(double), align = 64 / sizeof(double);
   const std::size_t span = (nb * D + page - 1) / page * page;
-  std::vector<double> acc((want_w || want_b) ? 2 * span + page / 2 + align : 0, 0.0);
+  vec<double> acc((want_w || want_b) ? 2 * span + page / 2 + align : 0, 0.0);
   const std::size_t lead = (align - reinterpret_cast<std::uintptr_t>(acc.data()) / sizeof(double) % align) % align;
   double* const acc_w = want_w ? acc.data() + lead : nullptr;
   double* const acc_b = want_b ? acc.data() + lead + (want_w ? span : 0) + page / 2 : nullptr;
@@ -1326,7 +1327,7 @@ void rms_norm_forward(T* y, T* rstd, const T* x, const T* weight, std::size_t ro
   const auto& k = kernels<T>();
   const StoreHint hint = detail::store_hint(rows * D * sizeof(T));
   const std::size_t K = chunk_len<T>();
-  std::vector<unsigned char> wbuf;
+  vec<unsigned char> wbuf;
   const T* const w = away_from(wbuf, weight, D, y);
   parallel_tasks(rows, D, [&](std::size_t r) {
     const T* xr = x + r * D;

@@ -11,6 +11,7 @@
 
 #include "api/common.hpp"
 #include "api/parallel.hpp"
+#include "api/scratch.hpp"
 
 namespace normcore {
 namespace {
@@ -69,7 +70,7 @@ void run_channel(ChannelOp op, T* out, double* sums, const T* a, const T* b, con
   if (sums != nullptr) std::fill(sums, sums + C, 0.0);
   if (outer * C * inner == 0) return;
   const Tiling tl(outer, C, inner, sums != nullptr ? kReduceTile : kMapTile, sums != nullptr);
-  std::vector<double> partial(sums != nullptr ? tl.nob * tl.nib * C : 0, 0.0);
+  vec<double> partial(sums != nullptr ? tl.nob * tl.nib * C : 0, 0.0);
   detail::parallel_ranges(tl.count(), std::max<std::size_t>(1, kMinPerThread / tl.elements()), 1,
                           [&](std::size_t begin, std::size_t end) {
                             for (std::size_t k = begin; k < end; ++k)
@@ -119,18 +120,18 @@ void check_pieces(const char* fname, std::size_t C, std::size_t pieces) {
 
 // +1 on even channels, −1 on odd ones.
 template <class T>
-std::vector<T> bipolar_signs(std::size_t C) {
-  std::vector<T> s(C);
+vec<T> bipolar_signs(std::size_t C) {
+  vec<T> s(C);
   for (std::size_t c = 0; c < C; ++c) s[c] = c % 2 == 0 ? T(1) : T(-1);
   return s;
 }
 
 // β_n = α·mean(x[n]) for the N samples of M elements of x, rounded once to T.
 template <class T>
-std::vector<T> abrelu_bias(const T* x, std::size_t N, std::size_t M, double alpha) {
-  std::vector<double> sums(N);
+vec<T> abrelu_bias(const T* x, std::size_t N, std::size_t M, double alpha) {
+  vec<double> sums(N);
   run_channel<T>(ChannelOp::sum, nullptr, sums.data(), x, nullptr, nullptr, nullptr, 1, N, M);
-  std::vector<T> beta(N);
+  vec<T> beta(N);
   for (std::size_t n = 0; n < N; ++n) beta[n] = static_cast<T>(alpha * (sums[n] / static_cast<double>(M)));
   return beta;
 }
@@ -148,7 +149,7 @@ void prelu_backward(T* dx, T* dweight, const T* dy, const T* x, const T* weight,
                     std::size_t inner) {
   check_pointers(outer * C * inner, "prelu_backward", {dx, dy, x, weight});
   check_pointers(C, "prelu_backward", {dweight});
-  std::vector<double> sums(C);
+  vec<double> sums(C);
   run_channel<T>(ChannelOp::prelu_backward, dx, sums.data(), x, dy, weight, nullptr, outer, C, inner);
   for (std::size_t c = 0; c < C; ++c) dweight[c] = static_cast<T>(sums[c]);
 }
@@ -182,14 +183,14 @@ void rrelu_with_noise_backward(T* dx, const T* dy, const T* noise, std::size_t n
 template <class T>
 void bipolar_relu(T* y, const T* x, std::size_t outer, std::size_t C, std::size_t inner) {
   check_pointers(outer * C * inner, "bipolar_relu", {y, x});
-  const std::vector<T> s = bipolar_signs<T>(C);
+  const vec<T> s = bipolar_signs<T>(C);
   run_channel<T>(ChannelOp::bipolar_relu, y, nullptr, x, nullptr, s.data(), nullptr, outer, C, inner);
 }
 
 template <class T>
 void bipolar_relu_backward(T* dx, const T* dy, const T* x, std::size_t outer, std::size_t C, std::size_t inner) {
   check_pointers(outer * C * inner, "bipolar_relu_backward", {dx, dy, x});
-  const std::vector<T> s = bipolar_signs<T>(C);
+  const vec<T> s = bipolar_signs<T>(C);
   run_channel<T>(ChannelOp::bipolar_relu_backward, dx, nullptr, x, dy, s.data(), nullptr, outer, C, inner);
 }
 
@@ -198,7 +199,7 @@ template <class T>
 void abrelu(T* y, const T* x, std::size_t N, std::size_t M, double alpha) {
   check_pointers(N * M, "abrelu", {y, x});
   if (N * M == 0) return;
-  const std::vector<T> beta = abrelu_bias(x, N, M, alpha);
+  const vec<T> beta = abrelu_bias(x, N, M, alpha);
   run_channel<T>(ChannelOp::abrelu, y, nullptr, x, nullptr, beta.data(), nullptr, 1, N, M);
 }
 
@@ -206,11 +207,11 @@ template <class T>
 void abrelu_backward(T* dx, const T* dy, const T* x, std::size_t N, std::size_t M, double alpha) {
   check_pointers(N * M, "abrelu_backward", {dx, dy, x});
   if (N * M == 0) return;
-  const std::vector<T> beta = abrelu_bias(x, N, M, alpha);
+  const vec<T> beta = abrelu_bias(x, N, M, alpha);
   // Σ_j g_j per sample, then dx = g − (α/M)·Σ g
-  std::vector<double> active(N);
+  vec<double> active(N);
   run_channel<T>(ChannelOp::abrelu_active_sum, nullptr, active.data(), x, dy, beta.data(), nullptr, 1, N, M);
-  std::vector<T> q(N);
+  vec<T> q(N);
   for (std::size_t n = 0; n < N; ++n) q[n] = static_cast<T>(alpha / static_cast<double>(M) * active[n]);
   run_channel<T>(ChannelOp::abrelu_backward, dx, nullptr, x, dy, beta.data(), q.data(), 1, N, M);
 }
