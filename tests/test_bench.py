@@ -464,6 +464,26 @@ def test_samples_shrink_when_the_machine_slows_down():
     assert timing.calls_per_sample < 50 and max(timing.samples_s) >= 1e-4
 
 
+def test_every_turn_starts_with_untimed_calls():
+    """Each turn, on one thread as on several, begins with settle_s of untimed calls (what the previous contender
+    left in the caches is not timed): the calls made exceed the timed ones and the warm-up by one per turn at least."""
+    import time as _time
+
+    count = [0]
+
+    def call():
+        count[0] += 1
+        _time.sleep(0.0001)
+
+    config = harness.Config(budget_s=0.001, turn_s=0.0005, sample_s=0.0002, settle_s=0.002, min_rounds=3,
+                            max_rounds=3, warmup_s=0.0, warmup_calls=1)
+    timing = harness.measure({"c": call}, config)["c"]
+    timed = len(timing.samples_s) * timing.calls_per_sample
+    assert timing.rounds == 3
+    # one warm-up call, then at least one settling call per turn (without settling: none)
+    assert count[0] - timed - 1 >= 3, (count[0], timed)
+
+
 def test_normalization_cases_check_every_peer():
     """Issue 4's cases at tiny shapes: every peer's answer matches normcore's (the check runs before timing)."""
     norm = cases.norm_cases(bn=(2, 32, 3, 3), ln=(16, 8))

@@ -13,7 +13,7 @@ For each row (a case at one thread count):
    with ``time.perf_counter`` and divided by k;
 4. rounds are interleaved: in round r every contender still running takes a *turn*, in an order rotated by r,
    so drift of the machine (clock, neighbours) hits all of them alike. A turn is ``turn_s`` worth of samples,
-   preceded on multi-threaded rows by ``settle_s`` of untimed calls (see :class:`Config`). A contender stops
+   preceded by ``settle_s`` of untimed calls (see :class:`Config`). A contender stops
    once it has at least ``min_rounds`` turns and ``budget_s`` seconds of samples, or after ``max_rounds``;
 5. each contender's time is the median of its samples.
 
@@ -51,10 +51,14 @@ class Config:
       ``max_rounds``);
     - ``turn_s``: timed seconds of one contender's turn in a round, made of samples;
     - ``sample_s``: minimum duration of a sample, a block of back-to-back calls (one call for large arrays);
-    - ``settle_s``: when the row uses more than one thread, untimed calls of the contender before each of its
-      turns. OpenMP runtimes (normcore's, PyTorch's) keep their idle workers spinning ~4 ms after a parallel
-      region: without settling, a contender's first milliseconds share a core with the previous contender's
-      spinning workers (measured here: 64K-element calls of 5 µs taking 4.5 ms);
+    - ``settle_s``: untimed calls of the contender before each of its turns, so that a turn times the contender's
+      own steady state, not what the previous contender left behind: OpenMP runtimes (normcore's, PyTorch's) keep
+      their idle workers spinning ~4 ms after a parallel region, which share a core with the next contender's
+      first milliseconds (measured here: 64K-element calls of 5 µs taking 4.5 ms); and a previous contender's
+      output, tens of MB written through the caches, is still being written back when the next one starts
+      (normalize_image, 1 thread, quick mode, before settling was applied to one-thread rows too: samples of
+      2.8, 2.3, 2.2, 1.6 ms in each turn after NumPy's and PyTorch's, median 1.9 ms; settled, 0.89 ms, as the
+      full mode measures);
     - ``warmup_s``: untimed calls before a contender's first turn (at least ``warmup_calls``), also used to size
       its samples.
     """
@@ -352,12 +356,12 @@ class Timing:
     rounds: int
 
 
-def measure(calls: dict[str, Callable[[], Any]], config: Config, threads: int = 1) -> dict[str, Timing]:
+def measure(calls: dict[str, Callable[[], Any]], config: Config) -> dict[str, Timing]:
     """Warm up, then time ``calls`` in interleaved rounds (see the module docstring): in round r each contender
-    still running takes a turn, in an order rotated by r; a turn is (with threads > 1) ``settle_s`` of untimed
+    still running takes a turn, in an order rotated by r; a turn is ``settle_s`` of untimed
     calls, then samples."""
     names = list(calls)
-    settle = config.settle_s if threads > 1 else 0.0
+    settle = config.settle_s
     samples: dict[str, list[float]] = {name: [] for name in names}
     spent = dict.fromkeys(names, 0.0)
     turns = dict.fromkeys(names, 0)
@@ -436,7 +440,7 @@ def run_row(case: Case, inputs: Sequence[np.ndarray], out: np.ndarray, threads: 
         return row
     load = OtherLoad()
     load.start()
-    timings = measure(calls, config, threads)
+    timings = measure(calls, config)
     row.other_load = load.stop()
     for name, timing in timings.items():
         res = results[name]

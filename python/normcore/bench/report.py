@@ -551,8 +551,8 @@ def markdown_report(suite: Suite) -> str:
         "",
         *(f"- {line}" for line in machine_lines(suite.machine)),
         f"- measurement: {cfg.budget_s:g} s of samples per contender and row in turns of {cfg.turn_s * 1e3:g} ms "
-        f"({cfg.min_rounds}–{cfg.max_rounds} rounds), {cfg.settle_s * 1e3:g} ms settling per turn when "
-        f"multi-threaded; the whole run took {suite.elapsed_s:.0f} s",
+        f"({cfg.min_rounds}–{cfg.max_rounds} rounds), each after {cfg.settle_s * 1e3:g} ms of untimed calls; "
+        f"the whole run took {suite.elapsed_s:.0f} s",
         "",
         "## Throughput",
         "",
