@@ -203,11 +203,16 @@ bool fuse(std::size_t units) {
 // (N > 1, one thread, little work, or no such boundary). On one sample the split schedule merged, grouped and set
 // the coefficients of every column on one thread between its parallel loops: batch norm (32, 256, 4, 4) (its
 // short channels-first spans as one sample of 4096 columns), C++ driver, 2 threads: backward 58 -> 42 us, forward
-// 44 -> 28 us; (64, 512, 3, 3) (4608 columns, cut at 2304): backward 80 -> 76 us, forward 60 -> 51 us.
+// 44 -> 28 us; (64, 512, 3, 3) (4608 columns, cut at 2304): backward 80 -> 76 us, forward 60 -> 51 us. Only for
+// samples of at most kCutRows rows: a range's rows are normalized one call each, and taller samples paid for their
+// calls where the split schedule's column work is small beside its rows (group norm channels-last, Python, 2
+// threads, forward: (1, 32, 32, 1024) 0.145 -> 0.3 ms, (1, 16, 16, 2048) 0.09 -> 0.11 ms; with 128 rows, (1, 8, 16,
+// 2048) 0.05 -> 0.043 ms).
+constexpr std::size_t kCutRows = 128;
 vec<std::size_t> sample_cuts(const Planes& v, const Grouping& gr, const ColBlocks& cb) {
   const auto threads = static_cast<std::size_t>(detail::max_threads());
   vec<std::size_t> cuts{0};
-  if (v.N == 1 && threads > 1 && !gr.by_channel && v.elements() >= 2 * kMinPerThread) {
+  if (v.N == 1 && threads > 1 && !gr.by_channel && v.S <= kCutRows && v.elements() >= 2 * kMinPerThread) {
     for (std::size_t r = 1; r < threads; ++r) {
       const std::size_t want = v.C * r / threads;
       std::size_t best = 0, dist = SIZE_MAX;
