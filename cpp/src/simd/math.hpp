@@ -275,15 +275,19 @@ inline V x_sigmoid_parts(V x, M pos, V nz, V nz_lo) {
   // are normal numbers and need no scaling (callers have |x| ≤ |z| there or a larger product). NaN z too.
   constexpr T tail = sizeof(T) == 4 ? T(-80) : T(-700);
   if (none_below(nz, tail)) {
+    // x·σ(|z|) = x/(1 + e) and x·σ(−|z|) = x·e/(1 + e): one division of the numerator (no reciprocal and product:
+    // one multiplication and one rounding fewer)
     const V e = exp<V, ExpArg::in_range, 0, has_lo>(nz, nz_lo);
-    const V d = T(1) / (e + T(1));  // σ(|z|)
-    return pos ? x * d : (x * e) * d;
+    return (pos ? x : x * e) / (e + T(1));
   }
   const V ec = exp<V, ExpArg::no_overflow, K, has_lo>(nz, nz_lo);  // e^{−|z|}·2^K
-  const V d = T(1) / (ec * T(0x1p-64) + T(1));  // σ(|z|); e^{−|z|} may be subnormal here: only used next to 1
-  // x·σ(−|z|) with one rounding into range; x capped to finite so that x = ±inf, e = 0 gives the limit ±0
+  const V den = ec * T(0x1p-64) + T(1);  // 1 + e^{−|z|}; e^{−|z|} may be subnormal here: only used next to 1
+  // the same quotients as above (the numerator scaled by 2^K, exactly), so a lane's bits do not depend on its
+  // vector having a far-tail lane; x·σ(−|z|) rounded once into range; x capped to finite so that x = ±inf, e = 0
+  // gives the limit ±0
   const V xf = min_nan_passes(splat<V>(big), max_nan_passes(splat<V>(-big), x));
-  return pos ? x * d : ((xf * ec) * d) * T(0x1p-64);  // NaN z: e is NaN
+  const V q = (pos ? x : xf * ec) / den;
+  return pos ? q : q * T(0x1p-64);  // NaN z: e is NaN
 }
 
 // x·σ(z + z_lo) for z given as an unevaluated sum (|z_lo| ≤ ulp(z); z_lo is dropped where it is not finite, at
