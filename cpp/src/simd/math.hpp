@@ -240,10 +240,13 @@ inline TwoProd<V> two_prod(V a, V b) {
 #endif
 }
 
-// σ(x) = 1 / (1 + e^{−x}).
+// σ(x) alone: 1/(1 + e) for x ≥ 0, e/(1 + e) below (e = e^{−|x|}), one division (logistic's reciprocal and
+// product, when both sides are wanted, round twice). NaN → NaN, σ(±inf) = 1, 0.
 template <class V>
 inline V sigmoid(V x) {
-  return logistic(x).s;
+  using T = scalar_t<V>;
+  const V e = exp<V, ExpArg::no_overflow>(neg_abs(x));
+  return (x >= T(0) ? splat<V>(T(1)) : e) / (e + T(1));  // NaN x: e is NaN
 }
 
 // σ'(x) = σ(x)·σ(−x): exact in both tails (no 1 − σ cancellation).

@@ -193,7 +193,7 @@ struct mish {
 
 // sigmoid(x) = 1/(1 + e^{−x}); f' = σ(x)·σ(−x) (exact in both tails), from the output: y·(1 − y) (PyTorch).
 struct sigmoid {
-  template <class V> static V forward(V x, const P<V>&) { return logistic(x).s; }
+  template <class V> static V forward(V x, const P<V>&) { return normcore::NORMCORE_ISA_NS::sigmoid(x); }
   template <class V> static V backward(V dy, V x, const P<V>&) { return dy * sigmoid_derivative(x); }
   template <class V> static V backward_from_output(V dy, V y, const P<V>&) {
     return dy * (y * (scalar_t<V>(1) - y));
@@ -203,7 +203,7 @@ struct sigmoid {
 // log_sigmoid(x) = log σ(x) = min(x, 0) − log1p(e^{−|x|}) = −softplus0(−x); f' = σ(−x).
 struct log_sigmoid {
   template <class V> static V forward(V x, const P<V>&) { return -log1p_exp(-x); }
-  template <class V> static V backward(V dy, V x, const P<V>&) { return dy * logistic(x).sc; }
+  template <class V> static V backward(V dy, V x, const P<V>&) { return dy * normcore::NORMCORE_ISA_NS::sigmoid(-x); }
 };
 
 // hardsigmoid(x) = clamp(a·x + b, 0, 1) (a = alpha, b = beta; PyTorch 1/6, 1/2, ONNX 0.2, 0.5).
@@ -249,7 +249,7 @@ struct softplus {
   }
   template <class V> static V backward(V dy, V x, const P<V>& p) {
     const V ax = x * p.a;
-    return ax > p.b ? dy : dy * logistic(ax).s;
+    return ax > p.b ? dy : dy * normcore::NORMCORE_ISA_NS::sigmoid(ax);
   }
 };
 
