@@ -200,10 +200,11 @@ inline V expm1(V x) {
 }
 
 // The logistic pair for z: s = σ(z) and sc = σ(−z) = 1 − s, both without cancellation, from one exponential
-// e = e^{−|z|} ∈ (0, 1]: σ(|z|) = 1/(1 + e), σ(−|z|) = e/(1 + e). NaN z gives NaN in both.
+// e = e^{−|z|} ∈ (0, 1]: σ(|z|) = 1/(1 + e), σ(−|z|) = e/(1 + e); and their product ss = σ(z)σ(−z) (the same
+// bits as s·sc, without the sign's selects). NaN z gives NaN in all three.
 template <class V>
 struct Logistic {
-  V s, sc;
+  V s, sc, ss;
 };
 
 template <class V>
@@ -213,7 +214,7 @@ inline Logistic<V> logistic(V z) {
   const V d = T(1) / (e + T(1));  // σ(|z|)
   const V ed = e * d;             // σ(−|z|)
   const auto pos = z >= T(0);     // NaN: false → ed = NaN
-  return {pos ? d : ed, pos ? ed : d};
+  return {pos ? d : ed, pos ? ed : d, d * ed};
 }
 
 // (hi, lo) with hi + lo = a·b exactly (hi = a·b rounded): FMA where the ISA has it, else Dekker's product.
@@ -252,8 +253,7 @@ inline V sigmoid(V x) {
 // σ'(x) = σ(x)·σ(−x): exact in both tails (no 1 − σ cancellation).
 template <class V>
 inline V sigmoid_derivative(V x) {
-  const Logistic<V> l = logistic(x);
-  return l.s * l.sc;
+  return logistic(x).ss;
 }
 
 // |mag| with the sign of sgn (bitwise; −0 and NaN signs included).
