@@ -274,6 +274,18 @@ inline V sqrt(V x) {
   }
 }
 
+// v, rounded and held here: the compiler may not fuse the product it comes from into a later addition (FMA
+// contraction) nor merge it with a differently rounded twin, so that two code paths meant to give the same bits do.
+template <class V>
+inline V opaque(V v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+v"(v));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  asm("" : "+w"(v));
+#endif
+  return v;
+}
+
 // a·b + c with one rounding (only called where the ISA has FMA, i.e. __FMA__ is defined).
 template <class V>
 inline V fma(V a, V b, V c) {

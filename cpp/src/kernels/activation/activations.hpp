@@ -176,10 +176,18 @@ struct mish {
   static constexpr int K = 64;  // e^x is carried as e^x·2^K: x·n/(n + 2) must not pass through subnormals
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
-    const V es = exp<V, ExpArg::no_overflow, K>(min_nan_passes(k<V>(kLinear), x));  // e^x·2^K
-    const V e = es * T(0x1p-64);
-    const V ns = es * (e + T(2));  // n·2^K
-    const V tail = ns == T(0) ? copysign(k<V>(0), x) : ((x * ns) / (e * (e + T(2)) + T(2))) * T(0x1p-64);
+    const V xc = min_nan_passes(k<V>(kLinear), x);
+    // no lane below −80 (float) / −700 (double): e^x, n and x·n are normal, no scaling. The same roundings as the
+    // scaled path below (n rounded, then n + 2), so a lane's bits do not depend on its vector. NaN too.
+    if (none_below(xc, sizeof(T) == 4 ? T(-80) : T(-700))) {
+      const V e = exp<V, ExpArg::no_overflow>(xc);
+      const V n = opaque(e * (e + T(2)));
+      return x > T(kLinear) ? x : (x * n) / (n + T(2));
+    }
+    const V es = exp<V, ExpArg::no_overflow, K>(xc);  // e^x·2^K
+    const V ns = es * (es * T(0x1p-64) + T(2));        // n·2^K
+    const V n = ns * T(0x1p-64);                       // exact where normal (subnormal only next to 2)
+    const V tail = ns == T(0) ? copysign(k<V>(0), x) : ((x * ns) / (n + T(2))) * T(0x1p-64);
     return x > T(kLinear) ? x : tail;  // ns = 0: the limit at −inf
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
