@@ -251,13 +251,14 @@ struct hardswish {
 
 // softplus(x) = (1/a)·log(1 + e^{a·x}), x where a·x > b (a = beta, b = threshold); f' = σ(a·x) (1 above b).
 struct softplus {
+  // β = 1 (the default): the same bits without the multiplication by β and the division
   template <class V> static V forward(V x, const P<V>& p) {
+    if (p.a == scalar_t<V>(1)) return x > p.b ? x : log1p_exp(x);
     const V ax = x * p.a;
-    if (p.a == scalar_t<V>(1)) return ax > p.b ? x : log1p_exp(x);  // the same bits without the division
     return ax > p.b ? x : log1p_exp(ax) / p.a;
   }
   template <class V> static V backward(V dy, V x, const P<V>& p) {
-    const V ax = x * p.a;
+    const V ax = p.a == scalar_t<V>(1) ? x : x * p.a;
     return ax > p.b ? dy : dy * normcore::NORMCORE_ISA_NS::sigmoid(ax);
   }
 };
