@@ -22,6 +22,10 @@ std::size_t block_size(std::size_t bytes) {
   return s;
 }
 
+// Set once the thread's cache is destroyed (thread exit): later calls (a destructor running after it) bypass it.
+// Trivially destructible, so it outlives the cache.
+thread_local bool t_cache_gone = false;
+
 struct Cache {
   struct Block {
     void* p;
@@ -31,6 +35,7 @@ struct Cache {
   std::size_t count = 0, bytes = 0;
   ~Cache() {
     for (std::size_t i = 0; i < count; ++i) ::operator delete(blocks[i].p, std::align_val_t{kAlign});
+    t_cache_gone = true;
   }
 };
 
@@ -43,7 +48,7 @@ Cache& cache() {
 
 void* scratch_allocate(std::size_t bytes) {
   const std::size_t size = block_size(bytes);
-  if (size >= kSmall) {
+  if (size >= kSmall && !t_cache_gone) {
     Cache& c = cache();
     for (std::size_t i = c.count; i-- > 0;)  // the newest first: the likeliest still in the caches
       if (c.blocks[i].size == size) {
@@ -60,7 +65,7 @@ void* scratch_allocate(std::size_t bytes) {
 void scratch_release(void* p, std::size_t bytes) noexcept {
   if (p == nullptr) return;
   const std::size_t size = block_size(bytes);
-  if (size >= kSmall) {
+  if (size >= kSmall && !t_cache_gone) {
     Cache& c = cache();
     if (size <= kScratchBytes / 2) {
       // the oldest blocks make room
