@@ -111,7 +111,8 @@ struct NormKernels {
   GradSums (*grad_sums_params)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
                                double* acc_w, double* acc_b);
   // The per-element parameter-gradient partials of LayerNorm/RMSNorm over `rows` rows of a (rows, ld) block, rows
-  // in order: acc_w[i] += dy·(x − mean[r])·rstd[r] and acc_b[i] += dy (either may be null).  dy, x: (rows, ld)
+  // in order: acc_w[i] += dy·(x − mean[r])·rstd[r] and acc_b[i] += dy (either may be null; float input: the terms of
+  // each 16 rows added in float, that partial then in double).  dy, x: (rows, ld)
   // using n ≤ ld columns; acc_w, acc_b: (n,); mean, rstd: (rows,)
   void (*rows_param_grads)(double* acc_w, double* acc_b, const T* dy, const T* x, std::size_t rows, std::size_t n,
                            std::size_t ld, const double* mean, const double* rstd);
