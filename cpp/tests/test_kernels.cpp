@@ -9,6 +9,11 @@
 #include <string>
 #include <vector>
 
+#if defined(__unix__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #include "api/internal.hpp"
 #include "api/scratch.hpp"
 #include "normcore/normcore.hpp"
@@ -271,6 +276,59 @@ void test_inference(const std::string& isa) {
 
 // The temporaries' per-thread block cache: aligned, disjoint blocks whatever the sizes and the order of release; a
 // block given back serves the next request of its size; more blocks or bytes than the cache keeps are freed.
+#if defined(__unix__)
+// A block of `bytes` bytes whose end touches an inaccessible page (a read past it faults), unmapped at scope exit.
+struct Guarded {
+  unsigned char* base = nullptr;
+  std::size_t len = 0;
+  unsigned char* end = nullptr;
+  explicit Guarded(std::size_t bytes) {
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    len = (bytes + page - 1) / page * page + page;
+    base = static_cast<unsigned char*>(mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    mprotect(base + len - page, page, PROT_NONE);
+    end = base + len - page;
+  }
+  ~Guarded() { munmap(base, len); }
+};
+
+// Streamed inputs are read by whole cache lines (load_lines): at every element offset within a line, arrays that
+// end at an inaccessible page give the same results as arrays elsewhere (the lines read are the elements' own).
+// relu_backward (two streamed inputs) against its definition; layer norm's input gradient (streamed dy and x)
+// bitwise against the same data in ordinary vectors.
+template <class T>
+void test_streamed_inputs_at_page_end(const std::string& isa) {
+  const std::size_t n0 = (std::size_t{9} << 20) / sizeof(T), D = 512;  // over the 8 MiB streaming threshold
+  const std::size_t lanes = 64 / sizeof(T);
+  Guarded gx((n0 + D) * sizeof(T)), gd((n0 + D) * sizeof(T));
+  for (std::size_t k = 0; k < lanes; k += (k < 2 ? 1 : 3)) {
+    const std::size_t rows = n0 / D, n = rows * D;  // whole rows, ending k elements before the guard page
+    T* x = reinterpret_cast<T*>(gx.end) - n - k;
+    T* dy = reinterpret_cast<T*>(gd.end) - n - k;
+    const std::size_t offset = (reinterpret_cast<std::uintptr_t>(x) % 64) / sizeof(T);
+    std::mt19937 rng(static_cast<unsigned>(k));
+    std::normal_distribution<double> g(0.0, 1.0);
+    for (std::size_t i = 0; i < n; ++i) {
+      x[i] = static_cast<T>(g(rng));
+      dy[i] = static_cast<T>(g(rng));
+    }
+    std::vector<T> dx(n);
+    normcore::relu_backward(dx.data(), dy, x, n);
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < n; ++i) bad += dx[i] != (x[i] <= 0 ? T(0) : dy[i]);
+    CHECK(bad == 0, "%s %s relu_backward at line offset %zu: %zu wrong", isa.c_str(), sizeof(T) == 4 ? "float" : "double",
+          offset, bad);
+    std::vector<T> mean(rows), rstd(rows), y(n), dx2(n), xv(x, x + n), dyv(dy, dy + n);
+    normcore::layer_norm_forward<T>(y.data(), mean.data(), rstd.data(), x, nullptr, nullptr, rows, D, 1e-5);
+    normcore::layer_norm_backward<T>(dx.data(), nullptr, nullptr, dy, x, mean.data(), rstd.data(), nullptr, rows, D);
+    normcore::layer_norm_backward<T>(dx2.data(), nullptr, nullptr, dyv.data(), xv.data(), mean.data(), rstd.data(),
+                                     nullptr, rows, D);
+    CHECK(std::memcmp(dx.data(), dx2.data(), n * sizeof(T)) == 0, "%s layer_norm_backward at line offset %zu",
+          isa.c_str(), offset);
+  }
+}
+#endif
+
 void test_scratch() {
   using normcore::detail::scratch_allocate;
   using normcore::detail::scratch_release;
@@ -318,6 +376,10 @@ int main() {
     test_structured<double>(isa);
     test_inference<float>(isa);
     test_inference<double>(isa);
+#if defined(__unix__)
+    test_streamed_inputs_at_page_end<float>(isa);
+    test_streamed_inputs_at_page_end<double>(isa);
+#endif
     std::printf("checked %s\n", isa.c_str());
   }
   bool threw = false;

@@ -12,8 +12,10 @@ inline void apply_partial(scalar_t<V>* out, std::size_t m, F&& f, const In*... i
   std::memcpy(out, &r, m * sizeof(scalar_t<V>));
 }
 
-// out[i] = f(in0[i], in1[i], ...) for i < n.
-template <class T, class F, class... In>
+// out[i] = f(in0[i], in1[i], ...) for i < n. Lines: the streamed loop reads two or more inputs by whole cache lines
+// (load_lines), for ops cheap enough to wait on memory (kMemoryBound in kernels/activation/activations.hpp); one
+// input streamed that way ran ~6% slower (relu forward, 16M floats, 1 thread).
+template <bool Lines = false, class T, class F, class... In>
 inline void elementwise(T* out, std::size_t n, StoreHint hint, F&& f, const In*... in) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
@@ -27,7 +29,11 @@ inline void elementwise(T* out, std::size_t n, StoreHint hint, F&& f, const In*.
       i = head;
     }
     if (reinterpret_cast<std::uintptr_t>(out + i) % sizeof(V) == 0) {
-      for (; i + W <= n; i += W) store_stream<V>(out + i, f(load<V>(in + i)...));
+      if constexpr (Lines && sizeof...(In) >= 2) {
+        for (; i + W <= n; i += W) store_stream<V>(out + i, f(load_lines<V>(in + i)...));
+      } else {
+        for (; i + W <= n; i += W) store_stream<V>(out + i, f(load<V>(in + i)...));
+      }
       if (!hint.defer_fence) stream_fence();
     }
   }

@@ -42,20 +42,20 @@ namespace {
 template <class Op, class T>
 void forward_kernel(T* y, const T* x, std::size_t n, const ActivationParams& q, StoreHint h) {
   const Params<T> p(q);
-  elementwise(y, n, h, [&p](auto xv) { return Op::forward(xv, p); }, x);
+  elementwise<kMemoryBound<Op>>(y, n, h, [&p](auto xv) { return Op::forward(xv, p); }, x);
 }
 
 template <class Op, class T>
 void backward_kernel(T* dx, const T* dy, const T* x, std::size_t n, const ActivationParams& q, StoreHint h) {
   const Params<T> p(q);
-  elementwise(dx, n, h, [&p](auto dyv, auto xv) { return Op::backward(dyv, xv, p); }, dy, x);
+  elementwise<kMemoryBound<Op>>(dx, n, h, [&p](auto dyv, auto xv) { return Op::backward(dyv, xv, p); }, dy, x);
 }
 
 template <class Op, class T>
 void backward_from_output_kernel(T* dx, const T* dy, const T* y, std::size_t n, const ActivationParams& q,
                                  StoreHint h) {
   const Params<T> p(q);
-  elementwise(dx, n, h, [&p](auto dyv, auto yv) { return Op::backward_from_output(dyv, yv, p); }, dy, y);
+  elementwise<kMemoryBound<Op>>(dx, n, h, [&p](auto dyv, auto yv) { return Op::backward_from_output(dyv, yv, p); }, dy, y);
 }
 
 template <class T>

@@ -16,10 +16,12 @@ void ssa_planes_kernel(T* y, const T* x, const T* r, std::size_t b, std::size_t 
     const std::size_t plane = b / S, end = std::min(e, (plane + 1) * S), c = plane % C;
     const V sv = splat<V>(s[c]), tv = splat<V>(t[c]), uv = splat<V>(u[c]);
     if (r)
-      elementwise(y + b, end - b, each, [&](V xv, V rv) { return Op::forward(V((xv - uv) * sv + tv + rv), p); },
-                  x + b, r + b);
+      elementwise<kMemoryBound<Op>>(y + b, end - b, each,
+                                    [&](V xv, V rv) { return Op::forward(V((xv - uv) * sv + tv + rv), p); }, x + b,
+                                    r + b);
     else
-      elementwise(y + b, end - b, each, [&](V xv) { return Op::forward(V((xv - uv) * sv + tv), p); }, x + b);
+      elementwise<kMemoryBound<Op>>(y + b, end - b, each,
+                                    [&](V xv) { return Op::forward(V((xv - uv) * sv + tv), p); }, x + b);
     b = end;
   }
   if (h.stream) stream_fence();
@@ -48,7 +50,11 @@ void ssa_rows_kernel(T* y, const T* x, const T* r, std::size_t rows, std::size_t
     for (std::size_t o = 0; o < rows * C; o += C)
       for (std::size_t j = 0; j < m; ++j) {
         const std::size_t i = o + j * W;
-        const V v = r ? fr(load<V>(x + i), uv[j], sv[j], tv[j], load<V>(r + i)) : f(load<V>(x + i), uv[j], sv[j], tv[j]);
+        // streamed with a residual: two inputs from memory (load_lines, for the cheap ops; see elementwise)
+        const auto ld = [stream, r](const T* p) {
+          return kMemoryBound<Op> && stream && r ? load_lines<V>(p) : load<V>(p);
+        };
+        const V v = r ? fr(ld(x + i), uv[j], sv[j], tv[j], ld(r + i)) : f(ld(x + i), uv[j], sv[j], tv[j]);
         if (stream)
           store_stream<V>(y + i, v);
         else
@@ -63,9 +69,9 @@ void ssa_rows_kernel(T* y, const T* x, const T* r, std::size_t rows, std::size_t
   for (std::size_t i = 0; i < rows; ++i) {
     const std::size_t o = i * C;
     if (r)
-      elementwise(y + o, C, each, fr, x + o, u, s, t, r + o);
+      elementwise<kMemoryBound<Op>>(y + o, C, each, fr, x + o, u, s, t, r + o);
     else
-      elementwise(y + o, C, each, f, x + o, u, s, t);
+      elementwise<kMemoryBound<Op>>(y + o, C, each, f, x + o, u, s, t);
   }
   if (each.stream) stream_fence();
 }

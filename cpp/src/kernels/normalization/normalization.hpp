@@ -540,7 +540,9 @@ void col_grad_sums(double* g, double* gd, const T* dy, const T* x, std::size_t r
 // h.stream, without a fence: the caller fences once per thread (NormKernels::fence).
 // map_block for rows of M whole vectors (cols = M·W): the column coefficients of a row stay in registers, loaded
 // once (the generic loop reloads them per vector: the non-temporal stores may alias them). The same f on the same
-// values: the same bits.
+// values: the same bits. When streaming, the inputs are read by whole cache lines (load_lines): C++, 1 thread,
+// batch norm (32, 64, 56, 56) channels-last forward 2.06–2.14 → 1.46–1.57 ms, backward 3.06–3.16 → 2.43–2.78 ms
+// (batch norm eval from Python: within noise).
 template <std::size_t M, class T, class F, class... Col>
 inline void map_rows_in_registers(T* out, std::size_t rows, bool stream, F&& f, const Col*... col) {
   using V = vec_t<T>;
@@ -551,16 +553,18 @@ inline void map_rows_in_registers(T* out, std::size_t rows, bool stream, F&& f, 
     return a;
   };
   const auto regs = std::make_tuple(load_row(col)...);
-  for (std::size_t o = 0; o < rows * M * W; o += M * W)
-    for (std::size_t j = 0; j < M; ++j) {
-      const std::size_t i = o + j * W;
-      const V v = std::apply([&](const auto&... a) { return f([i](const T* p) { return load<V>(p + i); }, a[j]...); },
-                             regs);
-      if (stream)
-        store_stream<V>(out + i, v);
-      else
-        store<V>(out + i, v);
-    }
+  auto rows_loop = [&](auto ld, auto st) {
+    for (std::size_t o = 0; o < rows * M * W; o += M * W)
+      for (std::size_t j = 0; j < M; ++j) {
+        const std::size_t i = o + j * W;
+        st(out + i, std::apply([&](const auto&... a) { return f([i, ld](const T* p) { return ld(p + i); }, a[j]...); },
+                               regs));
+      }
+  };
+  if (stream)
+    rows_loop([](const T* p) { return load_lines<V>(p); }, [](T* p, V v) { store_stream<V>(p, v); });
+  else
+    rows_loop([](const T* p) { return load<V>(p); }, [](T* p, V v) { store<V>(p, v); });
 }
 
 template <class T, class F, class... Col>
@@ -598,8 +602,10 @@ inline void map_block(T* out, std::size_t rows, std::size_t cols, StoreHint h, F
     std::memcpy(out + i, &res, m * sizeof(T));  // not store_first: AVX2's masked stores were slower on Zen 4
 #endif
   };
-  auto value = [&f, col...](std::size_t i, [[maybe_unused]] std::size_t c) {
-    return f([i](const T* p) { return load<V>(p + i); }, load<V>(col + c)...);
+  // lines: the streaming loop's inputs come from memory (or the last-level cache), read by whole lines
+  auto value = [&f, col...](std::size_t i, [[maybe_unused]] std::size_t c, auto lines) {
+    return f([i](const T* p) { return decltype(lines)::value ? load_lines<V>(p + i) : load<V>(p + i); },
+             load<V>(col + c)...);
   };
   std::size_t i = 0, c = 0;
   if (h.stream) {
@@ -611,9 +617,9 @@ inline void map_block(T* out, std::size_t rows, std::size_t cols, StoreHint h, F
       c = next(0, m);
     }
     if (reinterpret_cast<std::uintptr_t>(out + i) % sizeof(V) == 0)
-      for (; i + W <= n; i += W, c = next(c, W)) store_stream<V>(out + i, value(i, c));
+      for (; i + W <= n; i += W, c = next(c, W)) store_stream<V>(out + i, value(i, c, std::true_type{}));
   }
-  for (; i + W <= n; i += W, c = next(c, W)) store<V>(out + i, value(i, c));
+  for (; i + W <= n; i += W, c = next(c, W)) store<V>(out + i, value(i, c, std::false_type{}));
   if (i < n) partial(i, c, n - i);
 }
 
