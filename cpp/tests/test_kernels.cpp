@@ -294,11 +294,11 @@ struct Guarded {
 
 // Streamed inputs are read by whole cache lines (load_lines): at every element offset within a line, arrays that
 // end at an inaccessible page give the same results as arrays elsewhere (the lines read are the elements' own).
-// relu_backward (two streamed inputs) against its definition; layer norm's input gradient (streamed dy and x)
-// bitwise against the same data in ordinary vectors.
+// relu_backward (two streamed inputs) against its definition; batch norm's input gradient (a second pass over dy
+// and x) bitwise against the same data in ordinary vectors.
 template <class T>
 void test_streamed_inputs_at_page_end(const std::string& isa) {
-  const std::size_t n0 = (std::size_t{9} << 20) / sizeof(T), D = 512;  // over the 8 MiB streaming threshold
+  const std::size_t n0 = (std::size_t{9} << 20) / sizeof(T), D = 1024;  // over the 8 MiB streaming threshold
   const std::size_t lanes = 64 / sizeof(T);
   Guarded gx((n0 + D) * sizeof(T)), gd((n0 + D) * sizeof(T));
   for (std::size_t k = 0; k < lanes; k += (k < 2 ? 1 : 3)) {
@@ -318,13 +318,17 @@ void test_streamed_inputs_at_page_end(const std::string& isa) {
     for (std::size_t i = 0; i < n; ++i) bad += dx[i] != (x[i] <= 0 ? T(0) : dy[i]);
     CHECK(bad == 0, "%s %s relu_backward at line offset %zu: %zu wrong", isa.c_str(), sizeof(T) == 4 ? "float" : "double",
           offset, bad);
-    std::vector<T> mean(rows), rstd(rows), y(n), dx2(n), xv(x, x + n), dyv(dy, dy + n);
-    normcore::layer_norm_forward<T>(y.data(), mean.data(), rstd.data(), x, nullptr, nullptr, rows, D, 1e-5);
-    normcore::layer_norm_backward<T>(dx.data(), nullptr, nullptr, dy, x, mean.data(), rstd.data(), nullptr, rows, D);
-    normcore::layer_norm_backward<T>(dx2.data(), nullptr, nullptr, dyv.data(), xv.data(), mean.data(), rstd.data(),
-                                     nullptr, rows, D);
-    CHECK(std::memcmp(dx.data(), dx2.data(), n * sizeof(T)) == 0, "%s layer_norm_backward at line offset %zu",
-          isa.c_str(), offset);
+    for (const auto layout : {normcore::Layout::channels_first, normcore::Layout::channels_last}) {
+      const std::size_t C = 64, S = 16, N = n / (C * S);  // n is a multiple of C·S
+      std::vector<T> mean(C), rstd(C), y(n), dx2(n), xv(x, x + n), dyv(dy, dy + n);
+      normcore::batch_norm_forward<T>(y.data(), mean.data(), rstd.data(), x, nullptr, nullptr, N, C, S, layout, 1e-5);
+      normcore::batch_norm_backward<T>(dx.data(), nullptr, nullptr, dy, x, mean.data(), rstd.data(), nullptr, N, C, S,
+                                       layout);
+      normcore::batch_norm_backward<T>(dx2.data(), nullptr, nullptr, dyv.data(), xv.data(), mean.data(), rstd.data(),
+                                       nullptr, N, C, S, layout);
+      CHECK(std::memcmp(dx.data(), dx2.data(), n * sizeof(T)) == 0, "%s batch_norm_backward at line offset %zu",
+            isa.c_str(), offset);
+    }
   }
 }
 #endif

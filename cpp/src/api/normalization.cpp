@@ -475,7 +475,8 @@ template <class T>
 void normalize_all(T* y, const T* x, const Planes& v, const vec<SpanAffine<T>>& coef, const T* w,
                    const T* b) {
   const auto& k = kernels<T>();
-  const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
+  StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
+  hint.lines = hint.stream;  // a second pass over the whole tensor: its inputs come from memory
   if (!v.cl) {
     const std::size_t S = v.S, K = chunk_len<T>(), nch = std::max<std::size_t>(1, ceil_div(S, K));
     parallel_tasks(v.count() * nch, std::min(S, K), [&](std::size_t t) {
@@ -501,7 +502,8 @@ void normalize_all(T* y, const T* x, const Planes& v, const vec<SpanAffine<T>>& 
 template <class T>
 void grad_input_all(T* dx, const T* dy, const T* x, const Planes& v, const vec<SpanGrad<T>>& coef) {
   const auto& k = kernels<T>();
-  const StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
+  StoreHint hint = detail::store_hint(v.elements() * sizeof(T));
+  hint.lines = hint.stream;  // a second pass over the whole tensor: its inputs come from memory
   if (!v.cl) {
     const std::size_t S = v.S, K = chunk_len<T>(), nch = std::max<std::size_t>(1, ceil_div(S, K));
     parallel_tasks(v.count() * nch, 2 * std::min(S, K), [&](std::size_t t) {

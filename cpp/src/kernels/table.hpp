@@ -14,6 +14,10 @@ struct StoreHint {
   bool stream = false;
   // The caller fences once after many calls (the loop then does not fence its own non-temporal stores).
   bool defer_fence = false;
+  // The inputs come from memory (a pass over a whole tensor already read once): streamed maps read them by whole
+  // cache lines (load_lines). Not for inputs just read into cache (a group's or row's second pass), where the
+  // permute only adds work: LayerNorm (16384, 128) backward, 1 thread, 0.67 -> 0.88 ms with it.
+  bool lines = false;
 };
 
 template <class T>

@@ -101,7 +101,9 @@ inline void prefetch_l2(const T* p, std::size_t i) {
 // span's first lines then waited on memory. C++ driver, 1 thread, float, 4 KiB ahead against none: instance norm
 // (32, 64, 56, 56) backward 1.84–1.86 → 1.62–1.64 ms, group norm G=32 1.70–1.80 → 1.58–1.59 ms; 1 KiB ahead was
 // slower than none, 6–8 KiB about the same as 4.
-inline constexpr std::size_t kPrefetchBytes = 4096;
+// Spans shorter than kPrefetchMinSpan elements are not prefetched: rows of a few hundred elements form one stream the
+// hardware follows, and the prefetches only cost (LayerNorm (16384, 128) backward, 1 thread, 0.64 -> 0.68 ms).
+inline constexpr std::size_t kPrefetchBytes = 4096, kPrefetchMinSpan = 1024;
 template <class T>
 inline void prefetch_ahead(const T* p, std::size_t i, std::size_t bytes) {
   for (std::size_t o = 0; o < bytes; o += 64) prefetch_l2(p, i + (kPrefetchBytes + o) / sizeof(T));
@@ -114,9 +116,10 @@ inline void prefetch_ahead(const T* p, std::size_t i, std::size_t bytes) {
 template <class Step, class... P>
 inline void reduce_span(std::size_t n, Step&& step, const P*... pf) {
   constexpr std::size_t L = kDoubleLanes;
+  const bool ahead = n >= kPrefetchMinSpan;
   std::size_t i = 0;
   for (; i + 4 * L <= n; i += 4 * L) {
-    (prefetch_ahead(pf, i, 4 * L * sizeof(P)), ...);
+    if (ahead) (prefetch_ahead(pf, i, 4 * L * sizeof(P)), ...);
     step(0, i);
     step(1, i + L);
     step(2, i + 2 * L);
@@ -540,11 +543,11 @@ void col_grad_sums(double* g, double* gd, const T* dy, const T* x, std::size_t r
 // h.stream, without a fence: the caller fences once per thread (NormKernels::fence).
 // map_block for rows of M whole vectors (cols = M·W): the column coefficients of a row stay in registers, loaded
 // once (the generic loop reloads them per vector: the non-temporal stores may alias them). The same f on the same
-// values: the same bits. When streaming, the inputs are read by whole cache lines (load_lines): C++, 1 thread,
-// batch norm (32, 64, 56, 56) channels-last forward 2.06–2.14 → 1.46–1.57 ms, backward 3.06–3.16 → 2.43–2.78 ms
-// (batch norm eval from Python: within noise).
+// values: the same bits. Streamed inputs from memory (h.lines) are read by whole cache lines (load_lines): C++,
+// 1 thread, batch norm (32, 64, 56, 56) channels-last forward 2.06–2.14 → 1.46–1.57 ms, backward 3.06–3.16 →
+// 2.43–2.78 ms.
 template <std::size_t M, class T, class F, class... Col>
-inline void map_rows_in_registers(T* out, std::size_t rows, bool stream, F&& f, const Col*... col) {
+inline void map_rows_in_registers(T* out, std::size_t rows, StoreHint h, F&& f, const Col*... col) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
   auto load_row = [](const auto* p) {
@@ -561,8 +564,10 @@ inline void map_rows_in_registers(T* out, std::size_t rows, bool stream, F&& f, 
                                regs));
       }
   };
-  if (stream)
+  if (h.stream && h.lines)
     rows_loop([](const T* p) { return load_lines<V>(p); }, [](T* p, V v) { store_stream<V>(p, v); });
+  else if (h.stream)
+    rows_loop([](const T* p) { return load<V>(p); }, [](T* p, V v) { store_stream<V>(p, v); });
   else
     rows_loop([](const T* p) { return load<V>(p); }, [](T* p, V v) { store<V>(p, v); });
 }
@@ -575,12 +580,11 @@ inline void map_block(T* out, std::size_t rows, std::size_t cols, StoreHint h, F
   if constexpr (sizeof...(Col) > 0) {
     const bool aligned = reinterpret_cast<std::uintptr_t>(out) % sizeof(V) == 0;
     if (rows > 1 && cols % W == 0 && (aligned || !h.stream)) {
-      const bool st = h.stream;
       switch (cols / W) {
-        case 1: return map_rows_in_registers<1>(out, rows, st, f, col...);
-        case 2: return map_rows_in_registers<2>(out, rows, st, f, col...);
-        case 3: return map_rows_in_registers<3>(out, rows, st, f, col...);
-        case 4: return map_rows_in_registers<4>(out, rows, st, f, col...);
+        case 1: return map_rows_in_registers<1>(out, rows, h, f, col...);
+        case 2: return map_rows_in_registers<2>(out, rows, h, f, col...);
+        case 3: return map_rows_in_registers<3>(out, rows, h, f, col...);
+        case 4: return map_rows_in_registers<4>(out, rows, h, f, col...);
         default: break;
       }
     }
@@ -602,7 +606,7 @@ inline void map_block(T* out, std::size_t rows, std::size_t cols, StoreHint h, F
     std::memcpy(out + i, &res, m * sizeof(T));  // not store_first: AVX2's masked stores were slower on Zen 4
 #endif
   };
-  // lines: the streaming loop's inputs come from memory (or the last-level cache), read by whole lines
+  // lines: the streaming loop's inputs come from memory (h.lines), read by whole lines
   auto value = [&f, col...](std::size_t i, [[maybe_unused]] std::size_t c, auto lines) {
     return f([i](const T* p) { return decltype(lines)::value ? load_lines<V>(p + i) : load<V>(p + i); },
              load<V>(col + c)...);
@@ -616,8 +620,12 @@ inline void map_block(T* out, std::size_t rows, std::size_t cols, StoreHint h, F
       i = m;
       c = next(0, m);
     }
-    if (reinterpret_cast<std::uintptr_t>(out + i) % sizeof(V) == 0)
-      for (; i + W <= n; i += W, c = next(c, W)) store_stream<V>(out + i, value(i, c, std::true_type{}));
+    if (reinterpret_cast<std::uintptr_t>(out + i) % sizeof(V) == 0) {
+      if (h.lines)
+        for (; i + W <= n; i += W, c = next(c, W)) store_stream<V>(out + i, value(i, c, std::true_type{}));
+      else
+        for (; i + W <= n; i += W, c = next(c, W)) store_stream<V>(out + i, value(i, c, std::false_type{}));
+    }
   }
   for (; i + W <= n; i += W, c = next(c, W)) store<V>(out + i, value(i, c, std::false_type{}));
   if (i < n) partial(i, c, n - i);
@@ -770,7 +778,7 @@ Moments span_moments_normalize(const T* xn, std::size_t n, double first, T* y, c
   ShiftedSums<T> sums{xn, first};
   std::size_t i = 0;
   for (; i + 4 * L <= n; i += 4 * L) {  // reduce_span's blocks
-    prefetch_ahead(xn, i, 4 * L * sizeof(T));
+    if (n >= kPrefetchMinSpan) prefetch_ahead(xn, i, 4 * L * sizeof(T));
     sums.step(0, i);
     sums.step(1, i + L);
     sums.step(2, i + 2 * L);
