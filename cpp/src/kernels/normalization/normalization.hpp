@@ -3,7 +3,8 @@
 // kernels/elementwise.hpp.
 //
 // Statistics and gradient sums run in double: float lanes are widened (vcvtps2pd), so a float32 reduction keeps
-// ~1e-16 relative error per addition. Maps (normalize, grad_input) run at T's full vector width through map_block(),
+// ~1e-16 relative error per addition. (One exception: the unfused LayerNorm/RMSNorm parameter-gradient partials
+// add 16 rows in float before they go into double; see rows_param_grads_float.) Maps (normalize, grad_input) run at T's full vector width through map_block(),
 // which treats partial vectors with the same vector code (zero-padded), so an element's result does not depend on
 // where it sits. (The generic elementwise() is not used: it fences after every call.)
 
