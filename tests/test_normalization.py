@@ -543,6 +543,7 @@ DETERMINISM_CASES = [
     ("batch", (16384, 24), 1, None),      # (N, C)
     ("batch", (16, 64, 4096), 1, None),   # 16 MiB of planes >= 512: split with 1 thread, fused per channel with 2
     ("group", (32, 64, 1024), 1, 32),     # 8 MiB, 2-plane groups: each group's moments with the previous one's map
+    ("group", (16, 64, 3136), 1, 32),     # the same with 24.5 KiB groups (pipelined up to 32 KiB)
     ("instance", (32, 64, 1024), 1, None),  # the same with one plane a group
     ("layer", (2048, 1024), None, None),  # the same with rows
     ("group", (8, 32, 1024), 1, 8),
@@ -565,7 +566,9 @@ DETERMINISM_CASES = [
     # the parameter-gradient terms in the first pass (short rows) or in a pass of their own (long rows)
     ("layer", (300, 700), None, None),
     ("layer", (300, 1000), None, None),
+    ("layer", (300, 1100), None, None),   # past the fused limit: partials of 16 rows in float, then double
     ("rms", (300, 2000), None, None),
+    ("rms", (300, 2100), None, None),
 ]
 
 
