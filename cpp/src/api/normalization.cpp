@@ -811,7 +811,28 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
     return SpanGrad<T>{mean[g], T(0), static_cast<T>(r * weight(p)), static_cast<T>(-r * r * r * s.gd / M),
                        static_cast<T>(-r * s.g / M)};
   };
-  if (!v.cl && fuse_channels_first(v, gr, sizeof(T))) {
+  // instance norm's channels-first planes streamed to memory (adjacent, one a group, a chunk at most): each plane's
+  // gradient sums while the previous plane's dx is written (grad_sums_input: the same bits as the batches below),
+  // in runs of about kSpanBatchElems; reading the next plane from memory then overlaps writing the previous one
+  const bool pipelined = std::is_same_v<T, float> && !v.cl && !gr.by_channel && gr.stride == 1 &&
+                         gr.members == 1 && v.S >= kPipeSpan && v.S <= chunk_len<T>() && v.S * sizeof(T) % 64 == 0 &&
+                         hint.stream && reinterpret_cast<std::uintptr_t>(dx) % 64 == 0 && fuse(gr.groups);
+  if (pipelined) {
+    const std::size_t S = v.S, B = std::max<std::size_t>(1, kSpanBatchElems / S);
+    parallel_tasks(ceil_div(gr.groups, B), 2 * B * S, [&](std::size_t t) {
+      const std::size_t g0 = t * B, nb = std::min(B, gr.groups - g0);
+      SpanGrad<T> prev{};
+      std::size_t prev_off = 0;
+      for (std::size_t i = 0; i < nb; ++i) {
+        const std::size_t g = g0 + i, p = gr.plane(g, 0), off = p * S;
+        ps[p] = k.grad_sums_input(dy + off, x + off, S, static_cast<double>(mean[g]), dx + prev_off, dy + prev_off,
+                                  x + prev_off, i > 0 ? S : 0, prev, hint);
+        prev = grad_of(g, p, group_sums(g));
+        prev_off = off;
+      }
+      k.grad_input(dx + prev_off, dy + prev_off, x + prev_off, nullptr, S, prev, hint);
+    });
+  } else if (!v.cl && fuse_channels_first(v, gr, sizeof(T))) {
     const std::size_t S = v.S, K = chunk_len<T>();
     // adjacent small planes of a group (group norm): their sums and their dx in one call each per group
     const bool adjacent = !gr.by_channel && gr.stride == 1;  // group g's planes: g·members + j (group, instance)

@@ -106,6 +106,11 @@ struct NormKernels {
   void (*normalize_cols)(T* y, const T* x, std::size_t rows, std::size_t cols, const ColAffine<T>& k, StoreHint h);
   // Σ g, Σ g·d over a span with g = dy·w (w = 1 when null) and d = x − mean, in double.  dy, x, w: (n,)
   GradSums (*grad_sums)(const T* dy, const T* x, const T* w, std::size_t n, double mean);
+  // grad_sums of span (dyn, xn) (n elements, mean mean_n, no weight) while dx = the input gradient of the previous
+  // span (dy, x: m elements, coefficients co, no weight) is written (m = 0: none); the same bits as grad_sums and
+  // grad_input.  dyn, xn: (n,); dx, dy, x: (m,)
+  GradSums (*grad_sums_input)(const T* dyn, const T* xn, std::size_t n, double mean_n, T* dx, const T* dy,
+                              const T* x, std::size_t m, const SpanGrad<T>& co, StoreHint h);
   // grad_sums of one row of LayerNorm/RMSNorm with its parameter-gradient terms added on the way:
   // acc_w[i] += dy·(x − mean)·rstd and acc_b[i] += dy (either may be null).  dy, x, w, acc_w, acc_b: (n,)
   GradSums (*grad_sums_params)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,

@@ -659,6 +659,50 @@ void span_grad_input(T* dx, const T* dy, const T* x, const T* w, std::size_t n, 
   }
 }
 
+// The gradient sums of span (dyn, xn) (n elements, mean mean_n; as span_grad_sums without a weight: the same bits)
+// while dx of the previous span (dy, x, m elements, coefficients co, no weight) is written (as span_grad_input: the
+// same values): when m == n, dx is vector-aligned and the stores stream, one loop does both, a block of
+// reduce_span's at a time, so that reading the next span from memory overlaps writing the previous one (the
+// backward's analogue of span_moments_normalize). Otherwise one after the other.
+template <class T>
+GradSums span_grad_sums_input(const T* dyn, const T* xn, std::size_t n, double mean_n, T* dx, const T* dy,
+                              const T* x, std::size_t m, const SpanGrad<T>& co, StoreHint h) {
+  using V = vec_t<T>;
+  constexpr std::size_t L = kDoubleLanes, W = traits<V>::lanes;
+  const bool fused = (4 * L) % W == 0 && m == n && n >= 4 * L && h.stream &&
+                     reinterpret_cast<std::uintptr_t>(dx) % sizeof(V) == 0;
+  if (!fused) {
+    if (m > 0) span_grad_input(dx, dy, x, static_cast<const T*>(nullptr), m, co, h);
+    return span_grad_sums(dyn, xn, static_cast<const T*>(nullptr), n, mean_n);
+  }
+  const V mh = splat<V>(co.mh), ml = splat<V>(co.ml), a = splat<V>(co.a), b = splat<V>(co.b), c = splat<V>(co.c);
+  const vd one = splat<vd>(1.0), z = splat<vd>(0.0), mv = splat<vd>(mean_n);
+  vd sg[4] = {z, z, z, z}, sgd[4] = {z, z, z, z};
+  auto step = [&](int q, std::size_t i) {  // grad_sums_impl's step without a weight
+    grad_term<false>(load_wide(dyn + i), load_wide(xn + i), one, mv, sg[q], sgd[q]);
+  };
+  const bool ahead = n >= kPrefetchMinSpan;
+  std::size_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {  // reduce_span's blocks
+    if (ahead) {
+      prefetch_ahead(dyn, i, 4 * L * sizeof(T));
+      prefetch_ahead(xn, i, 4 * L * sizeof(T));
+    }
+    step(0, i);
+    step(1, i + L);
+    step(2, i + 2 * L);
+    step(3, i + 3 * L);
+    for (std::size_t v = i; v < i + 4 * L; v += W)
+      store_stream<V>(dx + v, input_gradient(load<V>(dy + v), load<V>(x + v), mh, ml, a, b, c));
+  }
+  if (i < m) span_grad_input(dx + i, dy + i, x + i, static_cast<const T*>(nullptr), m - i, co, h);
+  for (; i + L <= n; i += L) step(0, i);
+  GradSums s{lane_sum((sg[0] + sg[1]) + (sg[2] + sg[3])), lane_sum((sgd[0] + sgd[1]) + (sgd[2] + sgd[3]))};
+  for (i = n / L * L; i < n; ++i)
+    grad_term<false>(static_cast<double>(dyn[i]), static_cast<double>(xn[i]), 1.0, mean_n, s.g, s.gd);
+  return s;
+}
+
 // y = ((x − mh) − ml)·s[q] + t[q] over the S elements of each of `planes` adjacent planes (one channels-first group
 // of group norm: its planes share the mean and differ in their channel's scale and shift), as one pass instead of
 // one call per plane. With S ≥ the vector width a vector crosses at most one plane boundary; its lanes past the
@@ -912,6 +956,7 @@ NormKernels<T> make_norm_kernels() {
   k.grad_sums_planes = &planes_grad_sums<T>;
   k.grad_sums = &span_grad_sums<T>;
   k.grad_sums_params = &span_grad_sums_params<T>;
+  k.grad_sums_input = &span_grad_sums_input<T>;
   k.rows_param_grads = &rows_param_grads<T>;
   k.col_grad_sums = &col_grad_sums<T>;
   k.grad_input = &span_grad_input<T>;
