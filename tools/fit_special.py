@@ -52,11 +52,11 @@ def R(a):
     return mp.exp(a * a / 2) * mp.erfc(a / mp.sqrt(2)) / 2
 
 
-def fit_interval(lo, hi, c, degree, iterations=8):
-    """Coefficients (constant first) of p(u) ≈ R(c + u) on [lo, hi], minimising the max relative error."""
+def fit_interval(lo, hi, c, degree, iterations=8, f=R):
+    """Coefficients (constant first) of p(u) ≈ f(c + u) on [lo, hi], minimising the max relative error."""
     m = 4 * (degree + 1)
     us = [(lo + hi) / 2 - c + (hi - lo) / 2 * mp.cos(mp.pi * (i + mp.mpf(1) / 2) / m) for i in range(m)]
-    vals = [R(c + u) for u in us]
+    vals = [f(c + u) for u in us]
     w = [mp.mpf(1)] * m
     coef = None
     for _ in range(iterations):
@@ -79,21 +79,28 @@ def horner(coef_high_first, u, dtype):
     return p
 
 
-def build(tname):
-    width, count, degree, dtype = SPECS[tname]
-    table = []  # table[i] = coefficients of interval i, highest degree first, rounded to dtype
+def build_intervals(f, width, count, degree, dtype, end):
+    """Per interval i (centre i·width, [0, end) cut into [(i − ½)·width, (i + ½)·width)), the coefficients of f's
+    fit, highest degree first, rounded to dtype; and the max relative error of Horner in dtype against mpmath."""
+    table = []
     worst = 0.0
     for i in range(count):
         c = mp.mpf(i) * width
         lo = max(mp.mpf(0), c - width / 2)
-        hi = min(c + width / 2, cap(width, count))
-        coef = [dtype(float(x)) for x in reversed(fit_interval(lo, hi, c, degree))]
+        hi = min(c + width / 2, end)
+        coef = [dtype(float(x)) for x in reversed(fit_interval(lo, hi, c, degree, f=f))]
         a = np.linspace(float(lo), float(hi), 300).astype(dtype)
         u = (a - dtype(float(c))).astype(dtype)
-        want = np.array([float(R(float(x))) for x in a])
+        want = np.array([float(f(mp.mpf(float(x)))) for x in a])
         err = float(np.max(np.abs(horner(coef, u, dtype).astype(np.float64) / want - 1)))
         worst = max(worst, err)
         table.append(coef)
+    return table, worst
+
+
+def build(tname):
+    width, count, degree, dtype = SPECS[tname]
+    table, worst = build_intervals(R, width, count, degree, dtype, cap(width, count))
     return width, count, degree, table, worst
 
 
@@ -114,6 +121,38 @@ def emit(tname, width, count, degree, table, worst):
         f"  static constexpr {tname} cap = {float(cap(width, count))};  // (intervals − ½ − 1/64)·width",
         f"  // coef[j][i]: coefficient of u^(degree − j) on interval i (entries past the last interval repeat it)",
         f"  static constexpr {tname} coef[{degree + 1}][{LANES}] = {{",
+        *rows,
+        "  };",
+        "};",
+    ])
+
+
+# Tables of 32 intervals for AVX-512 float (the coefficients of one degree are two registers, one vpermt2ps):
+# f(a) for 0 ≤ a < limit = 31.5·width, in u = a − i·width around the centres i·width, i = round(a/width). A
+# vector whose lanes are all below the limit takes f from the table alone, with no exponential; the kernels keep
+# their exponential-based path for the other lanes (math.hpp, piecewise_or).
+#   name → (f, what it is, width, degree)
+TABLES32 = {
+    "normal_tail_ratio32": (R, "R(a) = e^{a²/2}·Φ(−a)", mp.mpf(1) / 2, 5),
+    "log1p_exp_tail32": (lambda a: mp.log1p(mp.exp(-a)), "log1p(e^{−a})", mp.mpf(1) / 4, 4),
+}
+
+
+def emit_table32(name):
+    f, what, width, degree = TABLES32[name]
+    limit = width * mp.mpf(63) / 2
+    table, worst = build_intervals(f, width, 32, degree, np.float32, limit)
+    print(f"{name}: {what}, 32 intervals of width {float(width)}, degree {degree}, max relative error {worst:.2e}")
+    rows = [f"      {{{', '.join(f'{float(table[i][j]):.9e}f' for i in range(32))}}}," for j in range(degree + 1)]
+    return "\n".join([
+        f"// {what} on [0, {float(limit)}): 32 intervals of width {float(width)}, degree {degree}; max relative error",
+        f"// as evaluated (Horner in float, against mpmath): {worst:.2e}",
+        f"struct {name} {{",
+        f"  static constexpr float width = {float(width)}f;",
+        f"  static constexpr float inv_width = {float(1 / width)}f;",
+        f"  static constexpr float limit = {float(limit)}f;  // 31.5·width",
+        "  // coef[j][i]: coefficient of u^(degree − j) on interval i",
+        f"  alignas(64) static constexpr float coef[{degree + 1}][32] = {{",
         *rows,
         "  };",
         "};",
@@ -216,6 +255,8 @@ def main():
         parts += [emit_atan(tname), ""]
     for tname in SPECS:
         parts += [emit_log1p(tname), ""]
+    for name in TABLES32:
+        parts += [emit_table32(name), ""]
     args.output.write_text("\n".join(parts))
     print(f"wrote {args.output}")
 

@@ -327,21 +327,48 @@ inline V normal_tail_cap(V a) {
   return min_nan_passes(splat<V>(normal_tail_consts<scalar_t<V>>::cap), a);
 }
 
-// R(a) for a ∈ [0, cap] (see normal_tail_cap), ~1 ulp. NaN → NaN.
-template <class V>
-inline V normal_tail_ratio(V a) {
+// A function of a ≥ 0 as piecewise polynomials from a table C (special_tables.inc, written by
+// tools/fit_special.py): N = 16 or 32 intervals of C::width centred at i·width, i = round(a/width), a polynomial
+// in u = a − i·width on each, for a below (N − ½)·width; coef[j] holds the coefficient of u^(degree − j) of
+// every interval, so one degree is one register permute (N = 16) or one two-register permute (N = 32, vpermt2ps).
+// i costs one rounding (adding a constant whose low bits are then i: the lookups read only those bits) and
+// u = a − i·w is exact.
+template <class C, int N, class V>
+inline V piecewise_poly(V a) {
   using T = scalar_t<V>;
-  using C = normal_tail_consts<T>;
   constexpr T magic = exp_consts<T>::round_magic;
-  // i = round(a/w) (≤ intervals − 1 below the cap): the rounding constant's low 4 bits are 0, so those of t are
-  // i mod 16, which the table lookups take as they are; u = a − i·w is exact
   const V t = a * C::inv_width + magic;
   const int_t<V> i = bit_cast<int_t<V>>(t);
   const V u = a - (t - magic) * C::width;
+  const auto coef = [&](std::size_t j) {
+    if constexpr (N == 16) return lookup16<V>(C::coef[j], i);
+    else return lookup32<V>(C::coef[j], i);
+  };
   constexpr std::size_t terms = sizeof(C::coef) / sizeof(C::coef[0]);
-  V p = lookup16<V>(C::coef[0], i);
-  for (std::size_t j = 1; j < terms; ++j) p = p * u + lookup16<V>(C::coef[j], i);
+  V p = coef(0);
+  for (std::size_t j = 1; j < terms; ++j) p = p * u + coef(j);
   return p;
+}
+
+// Whether V takes the 32-interval float tables (AVX-512 float: their lookups are one vpermt2ps).
+template <class V>
+inline constexpr bool kPiecewise32 =
+#if defined(__AVX512F__)
+    sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>;
+#else
+    false;
+#endif
+
+// R(a) for a ∈ [0, cap] (see normal_tail_cap), ~1 ulp: 32 intervals of degree 5 on AVX-512 float, else 16 (float:
+// degree 7, double: 20). NaN → NaN.
+template <class V>
+inline V normal_tail_ratio(V a) {
+  if constexpr (kPiecewise32<V>) {
+    static_assert(normal_tail_ratio32::limit > normal_tail_consts<float>::cap);
+    return piecewise_poly<normal_tail_ratio32, 32>(a);
+  } else {
+    return piecewise_poly<normal_tail_consts<scalar_t<V>>, 16>(a);
+  }
 }
 
 // e^{−a²/2}·m for a ≥ 0 with a² split exactly (a² = hi + lo, lo added to the reduced argument of the
@@ -491,10 +518,27 @@ inline V log1p_unit(V t) {
   return t - (t * t) * k;
 }
 
+// near(q) with q = Table's f(a) (a 32-interval float table, see piecewise_poly) on lanes where a < Table::limit,
+// far() on the others (and NaN): a vector whose lanes are all below the limit computes near alone, else both
+// are blended, so a lane's bits do not depend on its neighbours. Where the ISA has no such table
+// (kPiecewise32), far() everywhere.
+template <class Table, class V, class Near, class Far>
+inline V piecewise_or(V a, Near near, Far far) {
+  if constexpr (!kPiecewise32<V>) {
+    return far();
+  } else {
+    const V v = near(piecewise_poly<Table, 32>(a));
+    if (all_below(a, Table::limit)) return v;
+    return a < Table::limit ? v : far();
+  }
+}
+
 // softplus0(z) = log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}): never overflows, exact in both tails.
 template <class V>
 inline V log1p_exp(V z) {
-  return max0(z) + log1p_unit(exp<V, ExpArg::no_overflow>(neg_abs(z)));
+  return piecewise_or<log1p_exp_tail32>(
+      abs(z), [&](V q) { return max0(z) + q; },
+      [&] { return max0(z) + log1p_unit(exp<V, ExpArg::no_overflow>(neg_abs(z))); });
 }
 
 // sin x and cos x for double lanes with |x| ≤ kTrigMax: x = k·π/2 + r, |r| ≤ π/4, with π/2 in four parts of 33,

@@ -261,6 +261,23 @@ inline bool none_below(V x, scalar_t<V> bound) {
   }
 }
 
+// True when every lane of x is below bound (a NaN lane is not): for a branch per vector around a rare slow path.
+template <class V>
+inline bool all_below(V x, scalar_t<V> bound) {
+  if constexpr (is_scalar_v<V>) {
+    return x < bound;
+  } else {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>)
+      return _mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(bound), _CMP_NLT_UQ) == 0;
+#endif
+    const auto m = x < bound;
+    bool all = true;
+    for (std::size_t i = 0; i < sizeof(V) / sizeof(x[0]); ++i) all &= m[i] != 0;
+    return all;
+  }
+}
+
 // max(x, 0) lanes: NaN propagates, since NaN < 0 is false.
 template <class V>
 inline V max0(V x) {
@@ -358,6 +375,23 @@ inline V lookup16(const scalar_t<V>* table, int_t<V> idx) {
   } else {
     V v;
     for (std::size_t i = 0; i < traits<V>::lanes; ++i) v[i] = table[idx[i] & 15];
+    return v;
+  }
+}
+
+// table[idx] lane by lane from a 32-entry table (only the low 5 bits of idx are used): AVX-512 float, one
+// two-register permute (vpermt2ps); elsewhere lane by lane.
+template <class V>
+inline V lookup32(const scalar_t<V>* table, int_t<V> idx) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>)
+    return (V)_mm512_permutex2var_ps(_mm512_loadu_ps(table), (__m512i)idx, _mm512_loadu_ps(table + 16));
+#endif
+  if constexpr (is_scalar_v<V>) {
+    return table[idx & 31];
+  } else {
+    V v;
+    for (std::size_t i = 0; i < traits<V>::lanes; ++i) v[i] = table[idx[i] & 31];
     return v;
   }
 }

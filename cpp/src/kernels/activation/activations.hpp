@@ -94,8 +94,9 @@ struct gelu {
     using T = scalar_t<V>;
     const V ac = normal_tail_cap(abs(x));
     const V small = gauss_exp_mul<V, true>(ac, ac * normal_tail_ratio(ac));  // a·Φ(−a) ≥ 0
-    // x − a·Φ(−a) for x ≥ 0 (so x = −0 gives −0 − 0 = −0), −a·Φ(−a) below (−0 at −inf); NaN: small is NaN
-    return x >= T(0) ? x - small : -small;
+    // x − a·Φ(−a) for x ≥ 0 (so x = −0 gives −0 − 0 = −0), −0 − a·Φ(−a) below (−0 at −inf): max(x, −0) keeps
+    // ±0 and NaN (one op, not a compare and a select); NaN: small is NaN
+    return max_nan_passes(k<V>(T(-0.0)), x) - small;
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
