@@ -19,7 +19,9 @@ evaluated by Horner in the target precision (FMA emulated) against mpmath.
 
     python tools/fit_special.py                  # rewrites cpp/src/simd/special_tables.inc
 
-Also arctan's polynomial (see ATAN_DEGREE) and log1p's on [0, 1] (see LOG1P_DEGREE).
+Also arctan's polynomial (see ATAN_DEGREE) and log1p's on [0, 1] (see LOG1P_DEGREE), and the 32-interval float
+tables that AVX-512 evaluates with one two-register permute per degree (see TABLES32: R again, log1p(e^{−a}) for
+softplus/log_sigmoid, tanh).
 """
 
 from __future__ import annotations
@@ -88,8 +90,12 @@ def build_intervals(f, width, count, degree, dtype, end):
         c = mp.mpf(i) * width
         lo = max(mp.mpf(0), c - width / 2)
         hi = min(c + width / 2, end)
-        coef = [dtype(float(x)) for x in reversed(fit_interval(lo, hi, c, degree, f=f))]
-        a = np.linspace(float(lo), float(hi), 300).astype(dtype)
+        if c == 0 and f(c) == 0:  # u·q(u): the constant coefficient exactly 0, so f keeps its relative precision
+            q = fit_interval(lo, hi, c, degree - 1, f=lambda a: f(a) / a if a else mp.diff(f, 0))
+            coef = [dtype(float(x)) for x in reversed(q)] + [dtype(0)]
+        else:
+            coef = [dtype(float(x)) for x in reversed(fit_interval(lo, hi, c, degree, f=f))]
+        a = np.linspace(float(lo), float(hi), 300)[int(c == 0 and f(c) == 0):].astype(dtype)
         u = (a - dtype(float(c))).astype(dtype)
         want = np.array([float(f(mp.mpf(float(x)))) for x in a])
         err = float(np.max(np.abs(horner(coef, u, dtype).astype(np.float64) / want - 1)))
@@ -135,6 +141,8 @@ def emit(tname, width, count, degree, table, worst):
 TABLES32 = {
     "normal_tail_ratio32": (R, "R(a) = e^{a²/2}·Φ(−a)", mp.mpf(1) / 2, 5),
     "log1p_exp_tail32": (lambda a: mp.log1p(mp.exp(-a)), "log1p(e^{−a})", mp.mpf(1) / 4, 4),
+    # tanh rounds to 1 in float from 9.01 on, below the limit 9.84375
+    "tanh32": (mp.tanh, "tanh(a)", mp.mpf(5) / 16, 6),
 }
 
 

@@ -428,10 +428,16 @@ inline V atan(V x) {
 }
 
 // tanh(x) = sign(x)·q/(q + 2) with q = e^{2|x|} − 1 (exact near 0, no cancellation); |x| is capped where
-// tanh rounds to 1 in T (9 for float, 19.1 for double) so q stays finite. NaN → NaN, tanh(−0) = −0.
+// tanh rounds to 1 in T (9 for float, 19.1 for double) so q stays finite. AVX-512 float: tanh|x| from its
+// 32-interval table (no exponential, no division; relative precision kept near 0), 1 past the table (tanh rounds
+// to 1 from 9.01). NaN → NaN, tanh(−0) = −0.
 template <class V>
 inline V tanh(V x) {
   using T = scalar_t<V>;
+  if constexpr (kPiecewise32<V>) {
+    const V a = abs(x);
+    return copysign(a > tanh32::limit ? splat<V>(T(1)) : piecewise_poly<tanh32, 32>(a), x);  // NaN: not >
+  }
   constexpr T cap = sizeof(T) == 4 ? T(9) : T(19.1);
   const V a = min_nan_passes(splat<V>(cap), abs(x));
   const V q = expm1<V, ExpArg::in_range>(a + a);  // 0 ≤ 2a ≤ 2·cap
