@@ -121,7 +121,10 @@ inline int_t<V> exp16_magic_bits() {
 }
 
 // x_lo (has_lo): a small correction added to x (|x_lo| ≤ ulp-sized, finite), folded into r.
-template <class V, bool has_lo = false>
+// neg_half: the parts of e^{−(x + x_lo)/2} (gauss_exp_mul's −a²/2, without a multiplication by −½): the reduction
+// runs on x itself with its constants scaled by −2 (exactly), so it yields r' = −2r, and the polynomial takes r':
+// e^r − 1 = r'·(−½ + r'·(1/8 − r'/48)).
+template <class V, bool has_lo = false, bool neg_half = false>
 inline Exp16<V> exp16_parts(V x, V x_lo = V{}) {
   using T = scalar_t<V>;
   using C = exp_consts<T>;
@@ -130,14 +133,14 @@ inline Exp16<V> exp16_parts(V x, V x_lo = V{}) {
   // the constant's low 4 bits are 0, so those of t are j = m mod 16, which the table lookups take as they are
   // (the permutes read only those bits: no integer subtraction); n = ⌊m/16⌋, which vscalef takes straight from
   // mf (it scales by 2^⌊mf⌋): no multiply by 1/16 on the FMA pipes
-  constexpr T magic = T(0x1.8p19);
-  const V t = x * C::log2e + magic;
+  constexpr T magic = T(0x1.8p19), s = neg_half ? T(-2) : T(1);
+  const V t = x * (C::log2e / s) + magic;
   const V mf = t - magic;
   const int_t<V> bits = bit_cast<int_t<V>>(t);
-  V r = x - mf * C::ln2_hi;  // exact: ln2_hi has 9 bits, 16·mf = m has fewer than 12
-  r = r - mf * C::ln2_lo;
+  V r = x - mf * (C::ln2_hi * s);  // exact: ln2_hi has 9 bits, 16·mf = m has fewer than 12
+  r = r - mf * (C::ln2_lo * s);
   if constexpr (has_lo) r = r + x_lo;
-  const V p = (r * r) * (r * T(1.0 / 6) + T(0.5)) + r;
+  const V p = neg_half ? r * ((r * T(-1.0 / 48) + T(1.0 / 8)) * r + T(-0.5)) : (r * r) * (r * T(1.0 / 6) + T(0.5)) + r;
   return {mf, bits, lookup16<V>(E::hi, bits), lookup16<V>(E::lo, bits), p};
 }
 
@@ -384,19 +387,21 @@ inline V gauss_exp_mul(V a, V m) {
   using C = exp_consts<T>;
   // beyond 64, e^{−a²/2} is far below the clamp: capping keeps lo small (≤ 2^−12) and never NaN
   const V ab = capped ? a : min_nan_passes(splat<V>(T(64)), a);
-  const TwoProd<V> sq = two_prod(ab, ab * T(-0.5));  // −a²/2 = hi + lo exactly (the halving is exact)
   // below the cap −a²/2 ≥ −105.0 (float) / −749.3 (double), above the clamp
   static_assert(normal_tail_consts<float>::cap * normal_tail_consts<float>::cap / 2 < -(exp_consts<float>::lo - 5));
   static_assert(normal_tail_consts<double>::cap * normal_tail_consts<double>::cap / 2 <
                 -(exp_consts<double>::lo - 5));
-  const V h = capped ? sq.hi : max_nan_passes(splat<V>(C::lo - T(5)), sq.hi);
 #if defined(__AVX512F__)
   if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) {
-    // e^{h + lo} = 2^n·(th + tl)·(1 + p)
-    const Exp16<V> e = exp16_parts<V, true>(h, sq.lo);
+    // e^{−(hi + lo)/2} = 2^n·(th + tl)·(1 + p) with a² = hi + lo exactly (exp16_parts halves and negates)
+    const TwoProd<V> sq = two_prod(ab, ab);
+    const V h = capped ? sq.hi : min_nan_passes(splat<V>(T(-2) * (C::lo - T(5))), sq.hi);
+    const Exp16<V> e = exp16_parts<V, true, true>(h, sq.lo);
     return exp16_scale(m * ((e.th * e.p + e.tl) + e.th), e);
   }
 #endif
+  const TwoProd<V> sq = two_prod(ab, ab * T(-0.5));  // −a²/2 = hi + lo exactly (the halving is exact)
+  const V h = capped ? sq.hi : max_nan_passes(splat<V>(C::lo - T(5)), sq.hi);
   ExpReduced<V> e = exp_reduce(h);
   e.r = e.r + sq.lo;
   return scale_pow2(m * expm1_poly(e.r) + m, e.nf, e.n);
