@@ -140,7 +140,7 @@ def emit(tname, width, count, degree, table, worst):
 #   name → (f, what it is, width, degree)
 TABLES32 = {
     "normal_tail_ratio32": (R, "R(a) = e^{a²/2}·Φ(−a)", mp.mpf(1) / 2, 5),
-    "log1p_exp_tail32": (lambda a: mp.log1p(mp.exp(-a)), "log1p(e^{−a})", mp.mpf(1) / 4, 4),
+    "log1p_exp_tail32": (lambda a: mp.log1p(mp.exp(-a)), "log1p(e^{−a})", mp.mpf(1) / 2, 5),
     # tanh rounds to 1 in float from 9.01 on, below the limit 9.84375
     "tanh32": (mp.tanh, "tanh(a)", mp.mpf(5) / 16, 6),
 }
