@@ -465,7 +465,24 @@ def float32_sweep(lo=-90.0, hi=90.0, count=1 << 20):
     specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1e-40, -1e-40,
                          np.finfo(np.float32).tiny, np.finfo(np.float32).max, -np.finfo(np.float32).max],
                         dtype=np.float32)
-    return np.concatenate([values, specials])
+    return np.concatenate([values, specials, table_edges()])
+
+
+def table_edges():
+    """The interval ends of the kernels' piecewise tables (cpp/src/simd/special_tables.inc: widths 0.3125, 0.5, 1
+    and 2.5, ends at (i + ½)·width, where the index rounds to the next interval, the last end being a table's limit)
+    and the kernels' caps, with their float32 neighbours two either side, both signs."""
+    ends = [(i + 0.5) * w for w in (0.3125, 0.5, 1.0, 2.5) for i in range(32)]
+    ends += [9.0, 14.0, 14.484375, 19.1, 20.0, 38.7109375]
+    v = np.array(ends, dtype=np.float32)
+    near = [v]
+    for direction in (np.inf, 0.0):
+        w = v
+        for _ in range(2):
+            w = np.nextafter(w, np.float32(direction)).astype(np.float32)
+            near.append(w)
+    edges = np.concatenate(near)
+    return np.concatenate([edges, -edges])
 
 
 def float64_sweep(lo=-90.0, hi=90.0, count=1 << 20, seed=0):

@@ -441,7 +441,8 @@ inline V tanh(V x) {
   using T = scalar_t<V>;
   if constexpr (kPiecewise32<V>) {
     const V a = abs(x);
-    return copysign(a > tanh32::limit ? splat<V>(T(1)) : piecewise_poly<tanh32, 32>(a), x);  // NaN: not >
+    // the table holds a < limit (at the limit the index rounds to 32, interval 0's); NaN: not ≥, the polynomial's NaN
+    return copysign(a >= tanh32::limit ? splat<V>(T(1)) : piecewise_poly<tanh32, 32>(a), x);
   }
   constexpr T cap = sizeof(T) == 4 ? T(9) : T(19.1);
   const V a = min_nan_passes(splat<V>(cap), abs(x));
