@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
   plane_cases(32, 64, 56 * 56, 32);  // the benchmark suite's shape
   plane_cases(64, 512, 7 * 7, 32);   // small planes
   plane_cases(256, 64, 4 * 4, 32);
+  plane_cases(32, 256, 4 * 4, 32);   // group norm: groups of 8 tiny planes
   const int max_threads = normcore::get_num_threads();
   std::printf("%-44s %9s %3s %10s %10s %10s %8s\n", "case", "n", "thr", "min ms", "median ms", "copy ms",
               "x copy");
