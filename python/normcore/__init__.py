@@ -36,7 +36,6 @@ from . import inference as _inference
 from .inference import *  # noqa: F403
 from . import fuse
 from . import init
-from . import preprocess
 from . import lab
 from . import utils as _utils
 from .utils import *  # noqa: F403
@@ -64,3 +63,22 @@ __all__ += _inference.__all__
 __all__ += ["fuse"]
 __all__ += ["init", "preprocess", "lab"]
 __all__ += _utils.__all__
+
+
+# nc.preprocess is imported on first use: its estimators take scikit-learn's base classes when it is installed, and
+# importing scikit-learn (with SciPy and its BLAS threads) was 0.67 s of `import normcore`'s 0.74 s.
+_LAZY = ("preprocess",)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
