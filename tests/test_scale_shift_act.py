@@ -67,19 +67,42 @@ def test_against_float64_reference(isa, name, dtype, axis, with_residual, rng):
 
 @pytest.mark.parametrize("C", [16, 64, 40])
 def test_channels_last_large_streamed_equals_channels_first(isa, C, threads, rng):
-    """Channels-last rows of whole vectors (s, t in registers, streaming stores) and other rows give the bits of the
-    channels-first kernel, into aligned and misaligned outputs, on 1 and 2 threads."""
+    """Channels-last rows of whole vectors (the flat array from the first aligned output vector, coefficients in
+    registers, streaming stores) and other rows give the bits of the channels-first kernel, into outputs at every
+    float offset from a 64-byte boundary that changes the head (0, 1, 4, 15), with and without a residual, on 1 and
+    2 threads."""
     n_rows = (9 << 20) // (4 * C) + 3  # > 8 MiB of float32 output: streamed
-    xl = rng.standard_normal((n_rows, C)).astype(np.float32)
+    # (N, S, C) = (2, n_rows / 2, C): 3 dimensions, so that channel_axis=-1 is channels-last (for 2, axis -1 is 1)
+    xl = rng.standard_normal((2, n_rows // 2, C)).astype(np.float32)
     s, t = rng.standard_normal(C).astype(np.float32), rng.standard_normal(C).astype(np.float32)
-    r = rng.standard_normal((n_rows, C)).astype(np.float32)
-    want = nc.scale_shift_act(np.ascontiguousarray(xl.T)[None], s, t, "silu", residual=np.ascontiguousarray(r.T)[None])
-    buf = np.empty(xl.size + 1, np.float32)
-    for n in (1, 2):
-        nc.set_num_threads(n)
-        for out in (np.empty_like(xl), buf[1:].reshape(xl.shape)):
-            got = nc.scale_shift_act(xl, s, t, "silu", channel_axis=-1, residual=r, out=out)
-            np.testing.assert_array_equal(got, want[0].T)
+    r = rng.standard_normal(xl.shape).astype(np.float32)
+    buf = np.empty(xl.size + 32, np.float32)
+    base = (-buf.ctypes.data // 4) % 16  # first 64-byte-aligned float of buf
+    for residual in (r, None):
+        cf = (lambda a: np.ascontiguousarray(a.transpose(0, 2, 1)))
+        rt = None if residual is None else cf(residual)
+        want = nc.scale_shift_act(cf(xl), s, t, "silu", residual=rt).transpose(0, 2, 1)
+        for n in (1, 2):
+            nc.set_num_threads(n)
+            for off in (0, 1, 4, 15):
+                out = buf[base + off:base + off + xl.size].reshape(xl.shape)
+                out[...] = np.nan
+                got = nc.scale_shift_act(xl, s, t, "silu", channel_axis=-1, residual=residual, out=out)
+                np.testing.assert_array_equal(got, want, err_msg=f"offset {off} floats, residual {residual is not None}")
+
+
+@pytest.mark.parametrize("n", [7, (9 << 20) // 256 + 5])  # small, and > 8 MiB of output (streamed)
+def test_two_dimensional_input(isa, n, rng):
+    """(N, C) input (BatchNorm1d's layout; channel_axis 1 and -1 name the same axis) runs as channels-last rows and
+    gives the bits of the (N, 1, C) channels-last call, which match the float64 reference."""
+    C = 64
+    x = (rng.standard_normal((n, C)) * 3).astype(np.float32)
+    s, t = rng.standard_normal(C).astype(np.float32), rng.standard_normal(C).astype(np.float32)
+    want = nc.scale_shift_act(x.reshape(n, 1, C), s, t, "silu", channel_axis=-1).reshape(n, C)
+    for axis in (1, -1):
+        np.testing.assert_array_equal(nc.scale_shift_act(x, s, t, "silu", channel_axis=axis), want)
+    ref = _reference(x[:1000], s, t, None, "silu", 1)
+    np.testing.assert_allclose(want[:1000], ref, rtol=4e-7, atol=4e-7 * np.abs(ref).max())
 
 
 def test_in_place_and_threads(threads, rng):
