@@ -668,6 +668,42 @@ def test_every_isa(isa, dtype, rng):
         close(got, want, dtype, scale=np.sqrt(x.size))
 
 
+# group norm's tiny planes (S below a vector): S = 1 as one span with per-element coefficients (any group size),
+# S < lanes with at most 16 planes a group through per-lane lookups (vectors across plane ends), more planes one at
+# a time; channels-first
+TINY_GN_CASES = [((5, 64), 8), ((3, 64), 2), ((4, 12), 3), ((3, 16, 3), 1), ((2, 14, 5), 2), ((6, 64, 2, 2), 8),
+                 ((2, 16, 3, 3), 4), ((2, 64, 3), 2), ((2, 8, 1, 1), 1)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_group_norm_tiny_planes_every_isa(isa, dtype, rng):
+    for shape, groups in TINY_GN_CASES:
+        C = shape[1]
+        x = (rng.standard_normal(shape) * 2 + 3).astype(dtype)
+        dy = rng.standard_normal(shape).astype(dtype)
+        w, b = params(rng, C, dtype)
+        y, m, r = nc.group_norm_forward(x, groups, w, b)
+        close(y, ref.group_norm(x, groups, w, b)[0], dtype)
+        for got, want in zip(nc.group_norm_backward(dy, x, groups, m, r, w), ref.group_norm_backward(dy, x, groups, w)):
+            close(got, want, dtype, scale=np.sqrt(x.size))
+
+
+@pytest.mark.parametrize("shape,groups", [((512, 64, 2, 2), 8), ((4096, 64), 8), ((256, 64, 3, 3), 16)], ids=str)
+def test_group_norm_tiny_planes_threads(shape, groups, threads, rng):
+    """The same bits (y, mean, rstd, every gradient) on 1 and 2 threads, batches of many tiny-plane groups."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    w, b = params(rng, shape[1], np.float32)
+    got = []
+    for n in (1, 2):
+        nc.set_num_threads(n)
+        y, m, r = nc.group_norm_forward(x, groups, w, b)
+        got.append((y, m, r, *nc.group_norm_backward(dy, x, groups, m, r, w)))
+    for a, c in zip(*got):
+        np.testing.assert_array_equal(a, c)
+    close(got[0][0], ref.group_norm(x.astype(np.float64), groups, w, b)[0], np.float32)
+
+
 # ---- out=, in place, array-likes ----------------------------------------------------------------------------------
 
 

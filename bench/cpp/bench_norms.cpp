@@ -92,22 +92,26 @@ int main(int argc, char** argv) {
                        normcore::rms_norm_backward<float>(y, dw.data(), dy, x, rstd.data(), w.data(), rows, D);
                      }, rms});
   };
-  auto plane_cases = [&](std::size_t N, std::size_t C, std::size_t S, std::size_t G) {
+  auto group_cases = [&](std::size_t N, std::size_t C, std::size_t S, std::size_t G) {
     const std::string s = "(" + std::to_string(N) + "," + std::to_string(C) + "," + std::to_string(S) + ")";
     const std::string gs = " G=" + std::to_string(G);
     auto gn = [=, &w, &b, &mean, &rstd] {
       normcore::group_norm_forward<float>(y, mean.data(), rstd.data(), x, w.data(), b.data(), N, C, S, G,
                                           Layout::channels_first, 1e-5);
     };
-    auto in = [=, &w, &b, &mean, &rstd] {
-      normcore::instance_norm_forward<float>(y, mean.data(), rstd.data(), x, w.data(), b.data(), N, C, S,
-                                             Layout::channels_first, 1e-5);
-    };
     cases.push_back({"group_norm fwd " + s + gs, N * C * S, gn});
     cases.push_back({"group_norm bwd " + s + gs, N * C * S, [=, &w, &dw, &db, &mean, &rstd] {
                        normcore::group_norm_backward<float>(y, dw.data(), db.data(), dy, x, mean.data(), rstd.data(),
                                                             w.data(), N, C, S, G, Layout::channels_first);
                      }, gn});
+  };
+  auto plane_cases = [&](std::size_t N, std::size_t C, std::size_t S, std::size_t G) {
+    const std::string s = "(" + std::to_string(N) + "," + std::to_string(C) + "," + std::to_string(S) + ")";
+    group_cases(N, C, S, G);
+    auto in = [=, &w, &b, &mean, &rstd] {
+      normcore::instance_norm_forward<float>(y, mean.data(), rstd.data(), x, w.data(), b.data(), N, C, S,
+                                             Layout::channels_first, 1e-5);
+    };
     cases.push_back({"instance_norm fwd " + s, N * C * S, in});
     cases.push_back({"instance_norm bwd " + s, N * C * S, [=, &w, &dw, &db, &mean, &rstd] {
                        normcore::instance_norm_backward<float>(y, dw.data(), db.data(), dy, x, mean.data(),
@@ -131,6 +135,8 @@ int main(int argc, char** argv) {
   plane_cases(64, 512, 7 * 7, 32);   // small planes
   plane_cases(256, 64, 4 * 4, 32);
   plane_cases(32, 256, 4 * 4, 32);   // group norm: groups of 8 tiny planes
+  group_cases(16384, 64, 1, 8);      // group norm of (N, C) input: planes of one element
+  group_cases(4096, 64, 4, 8);
   const int max_threads = normcore::get_num_threads();
   std::printf("%-44s %9s %3s %10s %10s %10s %8s\n", "case", "n", "thr", "min ms", "median ms", "copy ms",
               "x copy");

@@ -1048,10 +1048,18 @@ void check_running(const char* f, const RunningStats<T>& r) {
     throw std::invalid_argument(std::string(f) + ": momentum must be finite, got " + std::to_string(r.momentum));
 }
 
-// The plane view of a group/instance norm input. With S == 1 both layouts are the same (N, C) array: it is read as
+// The plane view of an instance norm input. With S == 1 both layouts are the same (N, C) array: it is read as
 // channels-last (vectors across C) rather than as N·C one-element spans.
 Planes planes_of(std::size_t N, std::size_t C, std::size_t S, Layout layout) {
   return {N, C, S, layout == Layout::channels_last || S == 1};
+}
+
+// The plane view of a group norm input: as given. With S == 1 a channels-first group is one span of its C/G values
+// (planes_normalize takes one-element planes as a span with per-element coefficients), which beat the
+// channels-last reading, whose per-column moments were merged one by one: (16384, 64, 1) G=8, 1 thread, C++ driver,
+// forward 73 -> 34 copy times, backward 95 -> 75.
+Planes group_planes_of(std::size_t N, std::size_t C, std::size_t S, Layout layout) {
+  return {N, C, S, layout == Layout::channels_last};
 }
 
 // Spans shorter than this are too short for per-span kernel calls: batch norm reads such a channels-first input
@@ -1158,7 +1166,7 @@ void group_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, con
   check_layout(f, layout);
   check_groups(f, C, groups);
   check_pointers(f, N * C * S, {y, x});
-  const Planes v = planes_of(N, C, S, layout);
+  const Planes v = group_planes_of(N, C, S, layout);
   forward(y, mean, rstd, x, weight, bias, v, per_sample_groups(v, groups), eps, false, false);
 }
 
@@ -1170,7 +1178,7 @@ void group_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
   check_layout(f, layout);
   check_groups(f, C, groups);
   check_pointers(f, N * C * S, {dx, dy, x, mean, rstd});
-  const Planes v = planes_of(N, C, S, layout);
+  const Planes v = group_planes_of(N, C, S, layout);
   backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_sample_groups(v, groups));
 }
 

@@ -239,17 +239,20 @@ GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, doub
   constexpr std::size_t L = kDoubleLanes;
   const vd one = splat<vd>(1.0), z = splat<vd>(0.0), mv = splat<vd>(mean), rv = splat<vd>(rstd);
   vd sg[4] = {z, z, z, z}, sgd[4] = {z, z, z, z};
-  reduce_span(n, [&](int a, std::size_t i) {
-    const vd dv = load_wide(dy + i), xv = load_wide(x + i);
-    grad_term<HasW>(dv, xv, HasW ? load_wide(w + i) : one, mv, sg[a], sgd[a]);
-    if constexpr (AccW || AccB) {
-      vd aw = AccW ? load<vd>(acc_w + i) : z, ab = AccB ? load<vd>(acc_b + i) : z;
-      param_term<AccW, AccB>(dv, xv, mv, rv, aw, ab);
-      if constexpr (AccW) store<vd>(acc_w + i, aw);
-      if constexpr (AccB) store<vd>(acc_b + i, ab);
-    }
-  }, dy, x);
-  GradSums s{lane_sum((sg[0] + sg[1]) + (sg[2] + sg[3])), lane_sum((sgd[0] + sgd[1]) + (sgd[2] + sgd[3]))};
+  GradSums s{0.0, 0.0};  // spans of no whole double vector (group norm's tiny planes): the tail alone
+  if (n >= L) {
+    reduce_span(n, [&](int a, std::size_t i) {
+      const vd dv = load_wide(dy + i), xv = load_wide(x + i);
+      grad_term<HasW>(dv, xv, HasW ? load_wide(w + i) : one, mv, sg[a], sgd[a]);
+      if constexpr (AccW || AccB) {
+        vd aw = AccW ? load<vd>(acc_w + i) : z, ab = AccB ? load<vd>(acc_b + i) : z;
+        param_term<AccW, AccB>(dv, xv, mv, rv, aw, ab);
+        if constexpr (AccW) store<vd>(acc_w + i, aw);
+        if constexpr (AccB) store<vd>(acc_b + i, ab);
+      }
+    }, dy, x);
+    s = {lane_sum((sg[0] + sg[1]) + (sg[2] + sg[3])), lane_sum((sgd[0] + sgd[1]) + (sgd[2] + sgd[3]))};
+  }
   for (std::size_t i = n / L * L; i < n; ++i) {
     const double dv = static_cast<double>(dy[i]), xv = static_cast<double>(x[i]);
     grad_term<HasW>(dv, xv, HasW ? static_cast<double>(w[i]) : 1.0, mean, s.g, s.gd);
@@ -708,6 +711,38 @@ GradSums span_grad_sums_input(const T* dyn, const T* xn, std::size_t n, double m
   return s;
 }
 
+// Planes shorter than a vector (S < lanes), at most 16 of them (a group norm group of tiny planes): whole vectors
+// across plane boundaries, each lane's coefficients looked up by its plane (i + lane) / S (lookup16; the division
+// in T: (i + lane + ½)/S lies at least ½/S from an integer, far beyond T's rounding for these few lanes). f(at, lut,
+// i, m) gives the vector of m ≤ lanes elements from i; lut(table) = table[plane] lane by lane (table: 16 entries).
+// Each element is computed by the same formula as one span per plane (the same bits).
+inline constexpr std::size_t kLookupPlanes = 16;
+template <class T, class F>
+inline void tiny_planes_map(T* out, std::size_t planes, std::size_t S, F&& f) {
+  using V = vec_t<T>;
+  using I = int_t<V>;
+  constexpr std::size_t W = traits<V>::lanes;
+  const std::size_t n = planes * S;
+  V pos;
+  for (std::size_t j = 0; j < W; ++j) pos[j] = static_cast<T>(j) + T(0.5);
+  const V inv = splat<V>(T(1) / static_cast<T>(S));
+  for (std::size_t i = 0; i < n; i += W, pos += static_cast<T>(W)) {
+    const I q = __builtin_convertvector(pos * inv, I);
+    const auto lut = [q](const T* table) { return lookup16<V>(table, q); };
+    const std::size_t m = std::min(W, n - i);
+    if (m == W) {
+      store<V>(out + i, f([i](const T* p) { return load<V>(p + i); }, lut));
+    } else {
+      store_first<V>(out + i, f([i, m](const T* p) { return load_first<V>(p + i, m); }, lut), m);
+    }
+  }
+}
+// table (16 entries) = p[0, planes), zeros after
+template <class T>
+inline void lookup_table(T* table, const T* p, std::size_t planes) {
+  for (std::size_t q = 0; q < kLookupPlanes; ++q) table[q] = q < planes ? p[q] : T(0);
+}
+
 // y = ((x − mh) − ml)·s[q] + t[q] over the S elements of each of `planes` adjacent planes (one channels-first group
 // of group norm: its planes share the mean and differ in their channel's scale and shift), as one pass instead of
 // one call per plane. With S ≥ the vector width a vector crosses at most one plane boundary; its lanes past the
@@ -717,6 +752,16 @@ template <class T>
 void planes_normalize(T* y, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* s, const T* t) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
+  const V mhv = splat<V>(mh), mlv = splat<V>(ml);
+  if (S == 1)  // one span with per-element coefficients (s·1 = s: the same bits)
+    return span_normalize(y, x, s, t, planes, SpanAffine<T>{mh, ml, T(1), T(0)}, StoreHint{});
+  if (S < W && planes <= kLookupPlanes && !is_scalar_v<V>) {  // planes shorter than a vector, looked up
+    T st[kLookupPlanes], tt[kLookupPlanes];
+    lookup_table(st, s, planes);
+    lookup_table(tt, t, planes);
+    tiny_planes_map(y, planes, S, [&](auto at, auto lut) { return normalized(at(x), mhv, mlv, lut(st), lut(tt)); });
+    return;
+  }
   if (S < W) {  // planes shorter than a vector: one span each
     for (std::size_t q = 0; q < planes; ++q)
       span_normalize(y + q * S, x + q * S, static_cast<const T*>(nullptr), static_cast<const T*>(nullptr), S,
@@ -724,7 +769,6 @@ void planes_normalize(T* y, const T* x, std::size_t planes, std::size_t S, T mh,
     return;
   }
   const std::size_t n = planes * S;
-  const V mhv = splat<V>(mh), mlv = splat<V>(ml);
   std::size_t q = 0, end = S;  // the plane of the vector's first lane, and where that plane ends
   for (std::size_t i = 0; i < n; i += W) {
     const std::size_t m = std::min(W, n - i);
@@ -754,6 +798,17 @@ void planes_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::
                        T b, T c) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
+  const V mhv = splat<V>(mh), mlv = splat<V>(ml), bv = splat<V>(b), cv = splat<V>(c);
+  if (S == 1)  // one span with per-element coefficients (a·1 = a: the same bits)
+    return span_grad_input(dx, dy, x, a, planes, SpanGrad<T>{mh, ml, T(1), b, c}, StoreHint{});
+  if (S < W && planes <= kLookupPlanes && !is_scalar_v<V>) {  // planes shorter than a vector, looked up
+    T at_[kLookupPlanes];
+    lookup_table(at_, a, planes);
+    tiny_planes_map(dx, planes, S, [&](auto at, auto lut) {
+      return input_gradient(at(dy), at(x), mhv, mlv, lut(at_), bv, cv);
+    });
+    return;
+  }
   if (S < W) {  // planes shorter than a vector: one span each
     for (std::size_t q = 0; q < planes; ++q)
       span_grad_input(dx + q * S, dy + q * S, x + q * S, static_cast<const T*>(nullptr), S,
@@ -761,7 +816,6 @@ void planes_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::
     return;
   }
   const std::size_t n = planes * S;
-  const V mhv = splat<V>(mh), mlv = splat<V>(ml), bv = splat<V>(b), cv = splat<V>(c);
   std::size_t q = 0, end = S;  // the plane of the vector's first lane, and where that plane ends
   for (std::size_t i = 0; i < n; i += W) {
     const std::size_t m = std::min(W, n - i);
