@@ -107,12 +107,32 @@ inline void prefetch_l2(const T* p, std::size_t i) {
 // in between): LayerNorm (8192, 1024) forward 1.10 → 0.88, RMSNorm 0.94 → 0.88, group norm (32, 64, 3136) G=32
 // 1.25 → 0.91, instance norm 1.19 → 0.94, batch norm NCHW 1.66 → 1.52; 2 threads and spans below kPrefetchMinSpan
 // unchanged. The backward passes did not gain from 8 or 16 KiB (instance norm's lost 6–15%).
+// The pipelined backward (span_grad_sums_input) brings the next span into L1 instead (prefetcht0): C++ driver,
+// instance norm (32, 64, 3136) backward, 1 thread, time / copy, best of 5: 2.11–2.17 → 1.82–1.86 (2 threads the
+// same); the Python suite 1.66–1.68 → 1.44–1.46 ms. Into L1 everywhere cost batch norm's NCHW backward 9% and
+// mixed the forwards' 2-thread times.
 // Spans shorter than kPrefetchMinSpan elements are not prefetched: rows of a few hundred elements form one stream the
 // hardware follows, and the prefetches only cost (LayerNorm (16384, 128) backward, 1 thread, 0.64 -> 0.68 ms).
 inline constexpr std::size_t kPrefetchBytes = 4096, kPrefetchFwdBytes = 16384, kPrefetchMinSpan = 1024;
-template <std::size_t Ahead = kPrefetchBytes, class T>
+// Hint: bring the line of element i of p into L1 (as prefetch_l2).
+template <class T>
+inline void prefetch_l1(const T* p, std::size_t i) {
+  const auto* a = reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(p) + i * sizeof(T));
+#if defined(__x86_64__) || defined(__i386__)
+  asm volatile("prefetcht0 %0" : : "m"(*a));
+#else
+  __builtin_prefetch(a, 0, 3);
+#endif
+}
+
+template <std::size_t Ahead = kPrefetchBytes, bool ToL1 = false, class T>
 inline void prefetch_ahead(const T* p, std::size_t i, std::size_t bytes) {
-  for (std::size_t o = 0; o < bytes; o += 64) prefetch_l2(p, i + (Ahead + o) / sizeof(T));
+  for (std::size_t o = 0; o < bytes; o += 64) {
+    if constexpr (ToL1)
+      prefetch_l1(p, i + (Ahead + o) / sizeof(T));
+    else
+      prefetch_l2(p, i + (Ahead + o) / sizeof(T));
+  }
 }
 
 // The whole double vectors of a span reduction: step(a, i) adds the kDoubleLanes elements from i into accumulator a
@@ -692,9 +712,9 @@ GradSums span_grad_sums_input(const T* dyn, const T* xn, std::size_t n, double m
   const bool ahead = n >= kPrefetchMinSpan;
   std::size_t i = 0;
   for (; i + 4 * L <= n; i += 4 * L) {  // reduce_span's blocks
-    if (ahead) {
-      prefetch_ahead(dyn, i, 4 * L * sizeof(T));
-      prefetch_ahead(xn, i, 4 * L * sizeof(T));
+    if (ahead) {  // into L1 (see prefetch_ahead)
+      prefetch_ahead<kPrefetchBytes, true>(dyn, i, 4 * L * sizeof(T));
+      prefetch_ahead<kPrefetchBytes, true>(xn, i, 4 * L * sizeof(T));
     }
     step(0, i);
     step(1, i + L);
