@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
   plane_cases(32, 256, 4 * 4, 32);   // group norm: groups of 8 tiny planes
   group_cases(16384, 64, 1, 8);      // group norm of (N, C) input: planes of one element
   group_cases(4096, 64, 4, 8);
+  group_cases(64, 512, 9, 32);  // 3x3 planes
   const int max_threads = normcore::get_num_threads();
   std::printf("%-44s %9s %3s %10s %10s %10s %8s\n", "case", "n", "thr", "min ms", "median ms", "copy ms",
               "x copy");
