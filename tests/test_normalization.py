@@ -688,12 +688,13 @@ def test_group_norm_tiny_planes_every_isa(isa, dtype, rng):
             close(got, want, dtype, scale=np.sqrt(x.size))
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("shape,groups", [((512, 64, 2, 2), 8), ((4096, 64), 8), ((256, 64, 3, 3), 16)], ids=str)
-def test_group_norm_tiny_planes_threads(shape, groups, threads, rng):
+def test_group_norm_tiny_planes_threads(shape, groups, dtype, threads, rng):
     """The same bits (y, mean, rstd, every gradient) on 1 and 2 threads, batches of many tiny-plane groups."""
-    x = rng.standard_normal(shape).astype(np.float32)
-    dy = rng.standard_normal(shape).astype(np.float32)
-    w, b = params(rng, shape[1], np.float32)
+    x = rng.standard_normal(shape).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    w, b = params(rng, shape[1], dtype)
     got = []
     for n in (1, 2):
         nc.set_num_threads(n)
@@ -701,7 +702,7 @@ def test_group_norm_tiny_planes_threads(shape, groups, threads, rng):
         got.append((y, m, r, *nc.group_norm_backward(dy, x, groups, m, r, w)))
     for a, c in zip(*got):
         np.testing.assert_array_equal(a, c)
-    close(got[0][0], ref.group_norm(x.astype(np.float64), groups, w, b)[0], np.float32)
+    close(got[0][0], ref.group_norm(x.astype(np.float64), groups, w, b)[0], dtype)
 
 
 # ---- out=, in place, array-likes ----------------------------------------------------------------------------------
