@@ -733,9 +733,10 @@ GradSums span_grad_sums_input(const T* dyn, const T* xn, std::size_t n, double m
 
 // Planes shorter than a vector (S < lanes), at most 16 of them (a group norm group of tiny planes): whole vectors
 // across plane boundaries, each lane's coefficients looked up by its plane (i + lane) / S (lookup16; the division
-// in T: (i + lane + ½)/S lies at least ½/S from an integer, far beyond T's rounding for these few lanes). f(at, lut,
-// i, m) gives the vector of m ≤ lanes elements from i; lut(table) = table[plane] lane by lane (table: 16 entries).
-// Each element is computed by the same formula as one span per plane (the same bits).
+// in T: (i + lane + ½)/S lies at least ½/S from an integer, far beyond T's rounding for these few lanes). f(at, lut)
+// gives a vector of out: at(p) = p's vector there (its last one zero-padded past the end), lut(table) =
+// table[plane] lane by lane (table: 16 entries). Each element is computed by the same formula as one span per plane
+// (the same bits).
 inline constexpr std::size_t kLookupPlanes = 16;
 template <class T, class F>
 inline void tiny_planes_map(T* out, std::size_t planes, std::size_t S, F&& f) {
