@@ -92,10 +92,10 @@ def test_channels_last_large_streamed_equals_channels_first(isa, C, threads, rng
 
 
 @pytest.mark.parametrize("n", [7, (9 << 20) // 256 + 5])  # small, and > 8 MiB of output (streamed)
-def test_two_dimensional_input(isa, n, rng):
+@pytest.mark.parametrize("C", [64, 17])  # rows of whole vectors, and not
+def test_two_dimensional_input(isa, n, C, rng):
     """(N, C) input (BatchNorm1d's layout; channel_axis 1 and -1 name the same axis) runs as channels-last rows and
     gives the bits of the (N, 1, C) channels-last call, which match the float64 reference."""
-    C = 64
     x = (rng.standard_normal((n, C)) * 3).astype(np.float32)
     s, t = rng.standard_normal(C).astype(np.float32), rng.standard_normal(C).astype(np.float32)
     want = nc.scale_shift_act(x.reshape(n, 1, C), s, t, "silu", channel_axis=-1).reshape(n, C)
