@@ -114,19 +114,29 @@ struct gelu_tanh {
   static constexpr double kBeta2 = 2 * 0.7978845608028654;  // 2·√(2/π)
   static constexpr double kKappa = 0.044715;
   // z = 2u = x·(c1 + c3·x²) (c1 = 2√(2/π), c3 = c1·0.044715) as hi + lo: σ(z) amplifies z's rounding error
-  // |z|-fold, so for float z is evaluated in float-float (exact products, constants as hi + lo, one TwoSum;
-  // relative error ~2^-44); double keeps its own rounding (|z|·1e-16).
+  // |z|-fold, so for float z is evaluated in float-float (exact products, constants as hi + lo; relative error
+  // ~2^-44); double keeps its own rounding (|z|·1e-16). For float, w = c1 + c3·x² is split on a fixed grid, which
+  // needs no TwoSum: with |x| ≤ 14 (forward's cap) t = c3·x² + A lies in [16, 32) for A = 16 + c1g (c1g: c1 on
+  // the grid of 2^-19, c1l the rest), so t is rounded to that grid, wh = t − 16 and A − t are exact, and t's
+  // rounding error c3·x² + A − t is one more FMA (without FMA: a two-product and an exact subtraction).
   template <class V> static TwoSum<V> z(V x) {
     using T = scalar_t<V>;
     constexpr double c1 = kBeta2, c3 = kBeta2 * kKappa;
     if constexpr (sizeof(T) == 4) {
-      constexpr T c1h = T(c1), c1l = T(c1 - double(c1h)), c3h = T(c3), c3l = T(c3 - double(c3h));
+      constexpr double c1g = double(static_cast<long long>(c1 * 0x1p19 + 0.5)) * 0x1p-19;
+      constexpr T A = T(16 + c1g), c1l = T(c1 - c1g), c3h = T(c3), c3l = T(c3 - double(c3h));
+      static_assert(double(A) == 16 + c1g && double(c3h) * 14 * 14 + 16 + c1g < 31.9);
       const TwoProd<V> x2 = two_prod(x, x);
-      const TwoProd<V> t = two_prod(splat<V>(c3h), x2.hi);                   // c3·x² = t.hi + tl
-      const V tl = t.lo + (c3h * x2.lo + c3l * x2.hi);
-      const V wh = c1h + t.hi;                                                // w = c1 + c3·x² = wh + wl
-      const V bv = wh - c1h;
-      const V wl = ((c1h - (wh - bv)) + (t.hi - bv)) + (tl + c1l);
+#if defined(__FMA__)
+      const V t = fma(splat<V>(c3h), x2.hi, splat<V>(A));
+      const V e = fma(splat<V>(c3h), x2.hi, A - t);
+#else
+      const TwoProd<V> u = two_prod(splat<V>(c3h), x2.hi);
+      const V t = u.hi + A;
+      const V e = (u.hi - (t - A)) + u.lo;  // a sum's rounding error is representable: the subtraction is exact
+#endif
+      const V wh = t - T(16);  // w = wh + wl
+      const V wl = e + (c3h * x2.lo + (c3l * x2.hi + c1l));
       const TwoProd<V> zz = two_prod(x, wh);
       return {zz.hi, zz.lo + x * wl};
     } else {
