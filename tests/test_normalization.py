@@ -705,6 +705,33 @@ def test_group_norm_tiny_planes_threads(shape, groups, dtype, threads, rng):
     close(got[0][0], ref.group_norm(x.astype(np.float64), groups, w, b)[0], dtype)
 
 
+# group norm of (N, C) input: blocks of whole samples (kRowGroupElems = 4096 elements), dweight/dbias as partial
+# sums over blocks of samples merged in order: many blocks and a last partial one, C above the block size (one
+# sample a block), groups of 2 and 3 elements, no weight or bias. (dx of 2-element groups cancels: its tolerance
+# is relative to its terms, dx_scale.)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape,groups,affine", [((1000, 64), 8, True), ((777, 48), 16, True), ((70, 4100), 4, True),
+                                                 ((2051, 6), 3, True), ((600, 64), 32, False)], ids=str)
+def test_group_norm_rows_reference(shape, groups, affine, dtype, threads, rng):
+    x = (rng.standard_normal(shape) * 2 + 3).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    w, b = params(rng, shape[1], dtype) if affine else (None, None)
+    for axis in (1, -1):  # the same axis for 2-D input
+        y, m, r = nc.group_norm_forward(x, groups, w, b, channel_axis=axis)
+        want_y, want_m, want_r = ref.group_norm(x, groups, w, b)
+        close(y, want_y, dtype)
+        close(m, want_m.reshape(m.shape), dtype)
+        close(r, want_r.reshape(r.shape), dtype)
+        dx, dw, db = nc.group_norm_backward(dy, x, groups, m, r, w, channel_axis=axis)
+        want_dx, want_dw, want_db = ref.group_norm_backward(dy, x, groups, w)
+        close(dx, want_dx, dtype, scale=dx_scale(want_r, dy, w))
+        close(db, want_db, dtype, scale=np.sqrt(x.size))
+        if affine:
+            close(dw, want_dw, dtype, scale=np.sqrt(x.size))
+        else:
+            assert dw is None
+
+
 # ---- out=, in place, array-likes ----------------------------------------------------------------------------------
 
 

@@ -84,6 +84,8 @@ constexpr std::size_t kStackPlanes = 64;
 // Batch norm's short channels-first planes go in batches of adjacent channels, about this many bytes of each input
 // per batch, swept sample by sample (in memory order): see channel_batch().
 constexpr std::size_t kChannelBatchBytes = 128 * 1024;
+// Group norm of (N, C) input (one-element planes) goes a block of samples of about this many elements at a time.
+constexpr std::size_t kRowGroupElems = 4096;
 // A thread is woken for at least this many elements.
 constexpr std::size_t kMinPerThread = 32768;
 // Groups or planes per thread at least, for parallel_for's loops of a few hundred cycles per item.
@@ -248,6 +250,26 @@ bool fuse_channels_first(const Planes& v, const Grouping& gr, std::size_t elem) 
   if (gr.by_channel && detail::max_threads() == 1 && v.S >= kSplitPlane && v.elements() * elem >= kSplitBytes)
     return false;
   return fuse(gr.groups);
+}
+
+// Group norm of (N, C) input: every element is its own plane (S = 1), a group is `members` adjacent elements of a
+// sample. Per-plane temporaries (statistics, channels, gradient sums: tens of bytes per element) page-faulted
+// on every call once they outgrew the scratch cache, and per-plane calls and coefficients cost more than the
+// arithmetic. Such input goes in blocks of whole samples instead: the blocks' group moments (or gradient sums)
+// in one call, then per-element coefficient arrays and one column-map call (normalize_cols, grad_input_cols).
+bool row_groups(const Planes& v, const Grouping& gr, std::size_t elem) {
+  return !v.cl && !gr.by_channel && gr.stride == 1 && gr.members > 1 && v.S == 1 && v.elements() > 0 &&
+         gr.members * elem <= kChunkBytes;
+}
+
+// Rows per block of the layer/RMS norm backward (and of group norm's (N, C) backward): each block accumulates its
+// own dweight/dbias partial sums (D doubles each), merged over blocks in order. About 2^17 elements, and at least 4
+// blocks where there are 128 rows: blocks of 2^17 elements left inputs of up to that size on one thread (LayerNorm
+// (1024, 64) backward, 2 threads: 43 µs, torch 26 µs). A function of the shape only, so the bits do not depend on
+// the thread count.
+std::size_t backward_block_rows(std::size_t rows, std::size_t D) {
+  return std::max<std::size_t>(
+      32, std::min(ceil_div(std::size_t{1} << 17, std::max<std::size_t>(D, 1)), ceil_div(rows, std::size_t{4})));
 }
 
 // Channels per batch of batch norm's short channels-first planes: the batch's planes of one sample are adjacent,
@@ -530,13 +552,19 @@ void grad_input_all(T* dx, const T* dy, const T* x, const Planes& v, const vec<S
 
 // ---- the generic forward and backward ----------------------------------------------------------------------
 
+// The scale of channel c: rstd·w[c] rounded to T (rstd without a weight).
+template <class T>
+T scale_of(double rstd, const T* w, std::size_t c) {
+  return static_cast<T>(w ? rstd * static_cast<double>(w[c]) : rstd);
+}
+
 // Coefficients of plane p in group k: y = (x − mean)·rstd·w[c] + b[c] (per-element affine: s = rstd, t = 0; the
 // kernel applies w, b along the span).
 template <class T>
 SpanAffine<T> affine_of(double mean, double rstd, const T* w, const T* b, std::size_t c, bool per_element) {
   const auto [mh, ml] = split_mean<T>(mean);
   if (per_element) return {mh, ml, static_cast<T>(rstd), T(0)};
-  return {mh, ml, static_cast<T>(w ? rstd * static_cast<double>(w[c]) : rstd), b ? b[c] : T(0)};
+  return {mh, ml, scale_of(rstd, w, c), b ? b[c] : T(0)};
 }
 
 // Training-style forward: statistics of x, normalize; returns the group moments (for running statistics).
@@ -559,6 +587,29 @@ vec<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T* w, con
     if (rstd_out) rstd_out[g] = static_cast<T>(rs);
     return rs;
   };
+  if (!per_element && row_groups(v, gr, sizeof(T))) {
+    // group norm of (N, C) input, a block of samples at a time: the moments of its groups (the spans the fused
+    // schedule below reduces: the same bits), then each element's coefficients (as affine_of's per plane; t = 0
+    // without a bias, as the arrays start)
+    const std::size_t C = v.C, m = gr.members, per = C / m, R = std::max<std::size_t>(1, kRowGroupElems / C);
+    parallel_tasks(ceil_div(v.N, R), R * C, [&](std::size_t t) {
+      const std::size_t n0 = t * R, len = std::min(R, v.N - n0) * C, g0 = n0 * per;
+      vec<Moments> ms(len / m);
+      AffineColumns<T> cols(len);
+      k.moments_planes(ms.data(), x + n0 * C, len / m, m, m);
+      for (std::size_t q = 0; q < len / m; ++q) {
+        const double rs = set_group(g0 + q, ms[q]);
+        const auto [mh, ml] = split_mean<T>(ms[q].mean);
+        const std::size_t o = q * m, c0 = q % per * m;
+        std::fill_n(cols.mh.data() + o, m, mh);
+        std::fill_n(cols.ml.data() + o, m, ml);
+        for (std::size_t j = 0; j < m; ++j) cols.s[o + j] = scale_of(rs, w, c0 + j);
+        if (b) std::copy_n(b + c0, m, cols.t.data() + o);
+      }
+      k.normalize_cols(y + n0 * C, x + n0 * C, 1, len, cols.get(), hint);
+    });
+    return gm;
+  }
   // group g's statistics from its planes' moments (pm: indexed by plane − base), merged in order
   auto finish_group = [&](std::size_t g, const Moments* pm, std::size_t base) {
     Moments m = pm[gr.plane(g, 0) - base];
@@ -790,8 +841,67 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
     if (db) std::fill(db, db + gr.mod, T(0));
     return;
   }
+  auto weight_of = [&](std::size_t c) { return w ? static_cast<double>(w[c]) : 1.0; };
+  // input-gradient coefficients of a plane in group g whose channel has weight wp: a (grad_scale), b and c
+  auto grad_scale = [&](std::size_t g, double wp) { return static_cast<T>(static_cast<double>(rstd[g]) * wp); };
+  auto grad_of = [&](std::size_t g, double wp, const GradSums& s) {
+    const double r = static_cast<double>(rstd[g]);
+    return SpanGrad<T>{mean[g], T(0), grad_scale(g, wp), static_cast<T>(-r * r * r * s.gd / M),
+                       static_cast<T>(-r * s.g / M)};
+  };
+  if (row_groups(v, gr, sizeof(T))) {
+    // group norm of (N, C) input (see row_groups), in blocks of whole samples. Each element's Σ dy and
+    // Σ dy·(x − mean) (col_grad_sums of one row: its values), the group sums over them in order (as group_sums
+    // below), the elements' coefficients, one grad_input_cols call. dweight and dbias: partial sums per block of
+    // backward_block_rows samples (its samples in order, the blocks merged in order: a function of the shape, so
+    // the bits do not depend on the thread count)
+    const std::size_t C = v.C, m = gr.members, per = C / m, R = std::max<std::size_t>(1, kRowGroupElems / C);
+    const std::size_t RB = std::max(R, backward_block_rows(v.N, C) / R * R), nblk = ceil_div(v.N, RB);
+    vec<double> acc_w(dw ? nblk * C : 0, 0.0), acc_b(db ? nblk * C : 0, 0.0);
+    parallel_tasks(nblk, 2 * RB * C, [&](std::size_t blk) {
+      vec<double> pmean(R * C), g(R * C), gd(R * C);
+      GradColumns<T> cols(R * C);
+      double* const aw = dw ? acc_w.data() + blk * C : nullptr;
+      double* const ab = db ? acc_b.data() + blk * C : nullptr;
+      for (std::size_t n0 = blk * RB; n0 < std::min(v.N, (blk + 1) * RB); n0 += R) {
+        const std::size_t len = std::min(R, v.N - n0) * C, g0 = n0 * per, off = n0 * C;
+        for (std::size_t q = 0; q < len / m; ++q)
+          std::fill_n(pmean.data() + q * m, m, static_cast<double>(mean[g0 + q]));
+        k.col_grad_sums(g.data(), gd.data(), dy + off, x + off, 1, len, len, pmean.data());
+        for (std::size_t q = 0; q < len / m; ++q) {
+          const std::size_t o = q * m, c0 = q % per * m;
+          double sg = 0.0, sgd = 0.0;
+          for (std::size_t j = 0; j < m; ++j) {
+            sg += weight_of(c0 + j) * g[o + j];
+            sgd += weight_of(c0 + j) * gd[o + j];
+          }
+          const SpanGrad<T> a0 = grad_of(g0 + q, 1.0, GradSums{sg, sgd});
+          const double r = static_cast<double>(rstd[g0 + q]);
+          std::fill_n(cols.mh.data() + o, m, a0.mh);
+          std::fill_n(cols.b.data() + o, m, a0.b);
+          std::fill_n(cols.c.data() + o, m, a0.c);
+          for (std::size_t j = 0; j < m; ++j) cols.a[o + j] = grad_scale(g0 + q, weight_of(c0 + j));
+          if (ab)
+            for (std::size_t j = 0; j < m; ++j) ab[c0 + j] += g[o + j];
+          if (aw)
+            for (std::size_t j = 0; j < m; ++j) aw[c0 + j] += r * gd[o + j];
+        }
+        k.grad_input_cols(dx + off, dy + off, x + off, 1, len, cols.get(), hint);
+      }
+    });
+    for (std::size_t c = 0; c < C; ++c) {
+      double sw = 0.0, sb = 0.0;
+      for (std::size_t blk = 0; blk < nblk; ++blk) {
+        if (dw) sw += acc_w[blk * C + c];
+        if (db) sb += acc_b[blk * C + c];
+      }
+      if (dw) dw[c] = static_cast<T>(sw);
+      if (db) db[c] = static_cast<T>(sb);
+    }
+    return;
+  }
   const vec<std::uint32_t> chan = plane_channels(gr, P);
-  auto weight = [&](std::size_t p) { return w ? static_cast<double>(w[chan[p]]) : 1.0; };
+  auto weight = [&](std::size_t p) { return weight_of(chan[p]); };
   const ColBlocks cb = ColBlocks::of<T>(v);
   const vec<std::size_t> cuts = v.cl ? sample_cuts(v, gr, cb) : vec<std::size_t>{};
   vec<GradSums> ps(P);
@@ -804,12 +914,6 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
       sgd += weight(p) * ps[p].gd;
     }
     return GradSums{sg, sgd};
-  };
-  // input-gradient coefficients of plane p in group g
-  auto grad_of = [&](std::size_t g, std::size_t p, const GradSums& s) {
-    const double r = static_cast<double>(rstd[g]);
-    return SpanGrad<T>{mean[g], T(0), static_cast<T>(r * weight(p)), static_cast<T>(-r * r * r * s.gd / M),
-                       static_cast<T>(-r * s.g / M)};
   };
   // instance norm's channels-first planes streamed to memory (adjacent, one a group, a chunk at most): each plane's
   // gradient sums while the previous plane's dx is written (grad_sums_input: the same bits as the batches below),
@@ -827,7 +931,7 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
         const std::size_t g = g0 + i, p = gr.plane(g, 0), off = p * S;
         ps[p] = k.grad_sums_input(dy + off, x + off, S, static_cast<double>(mean[g]), dx + prev_off, dy + prev_off,
                                   x + prev_off, i > 0 ? S : 0, prev, hint);
-        prev = grad_of(g, p, group_sums(g));
+        prev = grad_of(g, weight(p), group_sums(g));
         prev_off = off;
       }
       k.grad_input(dx + prev_off, dy + prev_off, x + prev_off, nullptr, S, prev, hint);
@@ -878,7 +982,7 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
       }
       // each group's mean, b and c (and a of its first plane); a of the others is rstd·weight of their channel
       SpanGrad<T> base[kGroupBatch];
-      for (std::size_t i = 0; i < nb; ++i) base[i] = grad_of(g0 + i, gr.plane(g0 + i, 0), group_sums(g0 + i));
+      for (std::size_t i = 0; i < nb; ++i) base[i] = grad_of(g0 + i, weight(gr.plane(g0 + i, 0)), group_sums(g0 + i));
       if (adjacent && gr.members == 1 && S < kShortPlane) {
         // groups of one short plane each (instance norm): the batch's dx in one call
         const std::size_t off = gr.plane(g0, 0) * S;
@@ -950,7 +1054,7 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
         const GradSums s = group_sums(g);
         for (std::size_t j = 0; j < gr.members; ++j) {
           const std::size_t p = gr.plane(g, j);
-          sc.cols.set(p - n * C, grad_of(g, p, s));
+          sc.cols.set(p - n * C, grad_of(g, weight(p), s));
         }
       }
       if (c1 - c0 == C) {
@@ -989,7 +1093,7 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
     vec<SpanGrad<T>> coef(P);
     parallel_for(gr.groups, [&](std::size_t g) {
       const GradSums s = group_sums(g);
-      for (std::size_t j = 0; j < gr.members; ++j) coef[gr.plane(g, j)] = grad_of(g, gr.plane(g, j), s);
+      for (std::size_t j = 0; j < gr.members; ++j) coef[gr.plane(g, j)] = grad_of(g, weight(gr.plane(g, j)), s);
     });
     grad_input_all(dx, dy, x, v, coef);
   }
@@ -1261,15 +1365,6 @@ constexpr std::size_t kParamRows = 16;
 // The backward's first pass adds the parameter-gradient terms when their accumulators (one per wanted gradient, D
 // each) hold at most this many doubles (LayerNorm up to D = 1024, RMSNorm up to 2048).
 constexpr std::size_t kFusedParamCols = 2048;
-
-// Rows per block of the layer/RMS norm backward: each block accumulates its own dweight/dbias partial sums (D
-// doubles each), merged over blocks in order. About 2^17 elements, and at least 4 blocks where there are 128 rows:
-// blocks of 2^17 elements left inputs of up to that size on one thread (LayerNorm (1024, 64) backward, 2 threads:
-// 43 µs, torch 26 µs). A function of the shape only, so the bits do not depend on the thread count.
-std::size_t backward_block_rows(std::size_t rows, std::size_t D) {
-  return std::max<std::size_t>(
-      32, std::min(ceil_div(std::size_t{1} << 17, std::max<std::size_t>(D, 1)), ceil_div(rows, std::size_t{4})));
-}
 
 // The backward of layer norm (centered) and RMS norm (centered = false: mean = 0, no dbias).
 template <class T>
