@@ -549,7 +549,8 @@ DETERMINISM_CASES = [
     ("group", (8, 32, 1024), 1, 8),
     ("group", (1, 32, 4096), 1, 4),       # 4 groups: their spans split into chunks with 2 threads, fused with 1
     ("group", (8, 1024, 32), -1, 4),      # fused per sample with 1 and 2 threads
-    ("group", (4096, 64), 1, 8),          # S = 1: channels-last, one row per sample
+    ("group", (4096, 64), 1, 8),          # S = 1: blocks of whole samples
+    ("group", (16400, 64, 2), 1, 8),      # the same for the backward: 2^20 planes, their sums past the scratch cache
     ("instance", (4, 16, 4096), 1, None),
     ("instance", (1, 4, 200), 1, None),   # small planes: one call per batch with 1 thread, split with 2
     ("group", (1, 8, 100), 1, 4),         # small planes of 2-plane groups: the same
@@ -707,16 +708,18 @@ def test_group_norm_tiny_planes_threads(shape, groups, dtype, threads, rng):
 
 # group norm of (N, C) input: blocks of whole samples (kRowGroupElems = 4096 elements), dweight/dbias as partial
 # sums over blocks of samples merged in order: many blocks and a last partial one, C above the block size (one
-# sample a block), groups of 2 and 3 elements, no weight or bias. (dx of 2-element groups cancels: its tolerance
-# is relative to its terms, dx_scale.)
+# sample a block), groups of 2 and 3 elements, no weight or bias; and the backward of planes of 2 elements whose
+# per-plane sums (16 bytes a plane) would outgrow the scratch cache (16 MiB). (dx of 2-element groups cancels: its
+# tolerance is relative to its terms, dx_scale.)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("shape,groups,affine", [((1000, 64), 8, True), ((777, 48), 16, True), ((70, 4100), 4, True),
-                                                 ((2051, 6), 3, True), ((600, 64), 32, False)], ids=str)
+                                                 ((2051, 6), 3, True), ((600, 64), 32, False),
+                                                 ((16400, 64, 2), 8, True)], ids=str)
 def test_group_norm_rows_reference(shape, groups, affine, dtype, threads, rng):
     x = (rng.standard_normal(shape) * 2 + 3).astype(dtype)
     dy = rng.standard_normal(shape).astype(dtype)
     w, b = params(rng, shape[1], dtype) if affine else (None, None)
-    for axis in (1, -1):  # the same axis for 2-D input
+    for axis in (1, -1) if x.ndim == 2 else (1,):  # the same axis for 2-D input
         y, m, r = nc.group_norm_forward(x, groups, w, b, channel_axis=axis)
         want_y, want_m, want_r = ref.group_norm(x, groups, w, b)
         close(y, want_y, dtype)

@@ -62,6 +62,8 @@ void* scratch_allocate(std::size_t bytes) {
   return ::operator new(size, std::align_val_t{kAlign});
 }
 
+bool scratch_cached(std::size_t bytes) noexcept { return block_size(bytes) <= kScratchBytes / 2; }
+
 void scratch_release(void* p, std::size_t bytes) noexcept {
   if (p == nullptr) return;
   const std::size_t size = block_size(bytes);

@@ -15,6 +15,8 @@ void* scratch_allocate(std::size_t bytes);
 // Gives back a block from scratch_allocate(bytes) (on any thread), to the calling thread's cache: at most 16 blocks
 // and 32 MiB (the oldest go first; a block over 16 MiB is freed).
 void scratch_release(void* p, std::size_t bytes) noexcept;
+// Whether a block of `bytes` bytes is kept in the cache when released (not freed: no page faults the next time).
+bool scratch_cached(std::size_t bytes) noexcept;
 
 template <class T>
 struct ScratchAllocator {
