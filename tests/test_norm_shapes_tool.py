@@ -27,7 +27,8 @@ def _first(result):
 def test_cases_compute_the_same_as_torch():
     rng = np.random.default_rng(0)
     todo = norm_shapes.cnn_cases(torch, (2, 32, 3, 3), rng) + norm_shapes.row_cases(torch, 8, 64, rng)
-    assert len(todo) == 10
+    todo += norm_shapes.small_plane_group_cases(torch, (6, 16), 4, rng)
+    assert len(todo) == 12
     for name, ours, theirs in todo:
         got, want = np.asarray(_first(ours())), _first(theirs()).detach()
         if "NHWC" in name:  # torch's result is the permuted view of the channels-last array
@@ -38,6 +39,6 @@ def test_cases_compute_the_same_as_torch():
 def test_command_line_counts_losses(capsys):
     losses = norm_shapes.main(["--quick", "--reps", "1", "--budget", "0", "--threads", "1"])
     out = capsys.readouterr().out
-    total = 2 * 7 + 3
+    total = 2 * 7 + 3 + 2
     assert f"{losses} of {total} cases slower than torch" in out
     assert out.count("\n") == total + 2  # header, one line per case, summary

@@ -4,8 +4,8 @@
 
 The benchmark suite (`python -m normcore bench`) times a few fixed cases; this sweeps the stages of common
 networks (ResNet's BatchNorm from 56×56 down to 7×7, late stages' small spatial sizes, GroupNorm as in UNets,
-InstanceNorm, LayerNorm/RMSNorm rows of transformer widths), forward and backward, channels-first and
-channels-last, to find where normcore is slower than PyTorch. Both sides allocate their outputs and call their
+InstanceNorm, LayerNorm/RMSNorm rows of transformer widths, GroupNorm of (N, C) input and of tiny planes), forward
+and backward, channels-first and channels-last, to find where normcore is slower than PyTorch. Both sides allocate their outputs and call their
 kernels directly (torch's aten `native_*` functions, no autograd); each case alternates the two (at least `--reps`
 times and `--budget` seconds) and keeps each side's minimum. Ratio = torch time / normcore time (> 1: normcore faster). Needs torch.
 """
@@ -22,6 +22,8 @@ CNN_SHAPES = [(32, 64, 56, 56), (64, 256, 14, 14), (64, 512, 7, 7), (32, 256, 4,
 ROWS = [(4096, 384), (2048, 768), (1024, 4096), (16384, 128), (1024, 64), (256, 64)]
 QUICK_CNN = [(8, 64, 14, 14), (16, 128, 4, 4)]
 QUICK_ROWS = [(512, 256)]
+GROUP_SMALL_PLANES = [((1024, 64), 8), ((16384, 64), 8), ((100352, 64), 8), ((25088, 64, 4), 8)]
+QUICK_GROUP_SMALL_PLANES = [((1024, 64), 8)]
 
 
 def cnn_cases(torch, shape, rng):
@@ -45,17 +47,30 @@ def cnn_cases(torch, shape, rng):
                  lambda: torch.ops.aten.native_batch_norm_backward(tdya, txa, tw, None, None, tm, ts, True, 1e-5,
                                                                    [True, True, True]))]
 
-    out += batch(1) + batch(-1)
-    G = min(32, C)
-    _, m, s = nc.group_norm_forward(x, G, w, b)
-    _, tm, ts = torch.native_group_norm(tx, tw, tb, N, C, HW, G, 1e-5)
-    out += [(f"group_norm fwd G={G} {shape}", lambda: nc.group_norm_forward(x, G, w, b),
-             lambda: torch.native_group_norm(tx, tw, tb, N, C, HW, G, 1e-5)),
-            (f"group_norm bwd G={G} {shape}", lambda: nc.group_norm_backward(dy, x, G, m, s, w),
-             lambda: torch.ops.aten.native_group_norm_backward(tdy, tx, tm, ts, tw, N, C, HW, G, [True, True, True])),
-            (f"instance_norm fwd {shape}", lambda: nc.instance_norm_forward(x, w, b),
+    out += batch(1) + batch(-1) + group_cases(torch, x, dy, w, b, min(32, C))
+    out += [(f"instance_norm fwd {shape}", lambda: nc.instance_norm_forward(x, w, b),
              lambda: torch.instance_norm(tx, tw, tb, None, None, True, 0.1, 1e-5, False))]
     return out
+
+
+def group_cases(torch, x, dy, w, b, G):
+    """(name, normcore call, torch call) for group norm forward and backward of one channels-first input."""
+    T = torch.from_numpy
+    tx, tdy, tw, tb = map(T, (x, dy, w, b))
+    N, C, HW = x.shape[0], x.shape[1], int(np.prod(x.shape[2:]))
+    _, m, s = nc.group_norm_forward(x, G, w, b)
+    _, tm, ts = torch.native_group_norm(tx, tw, tb, N, C, HW, G, 1e-5)
+    return [(f"group_norm fwd G={G} {x.shape}", lambda: nc.group_norm_forward(x, G, w, b),
+             lambda: torch.native_group_norm(tx, tw, tb, N, C, HW, G, 1e-5)),
+            (f"group_norm bwd G={G} {x.shape}", lambda: nc.group_norm_backward(dy, x, G, m, s, w),
+             lambda: torch.ops.aten.native_group_norm_backward(tdy, tx, tm, ts, tw, N, C, HW, G, [True, True, True]))]
+
+
+def small_plane_group_cases(torch, shape, G, rng):
+    """Group norm of (N, C) input (one-element planes) and of tiny planes."""
+    x, dy = (rng.standard_normal(shape, dtype=np.float32) for _ in range(2))
+    w, b = (rng.standard_normal(shape[1], dtype=np.float32) for _ in range(2))
+    return group_cases(torch, x, dy, w, b, G)
 
 
 def row_cases(torch, R, D, rng):
@@ -97,6 +112,8 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     todo = [c for shape in (QUICK_CNN if args.quick else CNN_SHAPES) for c in cnn_cases(torch, shape, rng)]
     todo += [c for R, D in (QUICK_ROWS if args.quick else ROWS) for c in row_cases(torch, R, D, rng)]
+    todo += [c for shape, G in (QUICK_GROUP_SMALL_PLANES if args.quick else GROUP_SMALL_PLANES)
+             for c in small_plane_group_cases(torch, shape, G, rng)]
     losses = 0
     print(f"{'case':44s} thr {'normcore':>10s} {'torch':>10s} {'ratio':>6s}")
     for threads in args.threads:
