@@ -65,13 +65,21 @@ struct ExpReduced {
   V r;
 };
 
-template <class V>
-inline ExpReduced<V> exp_reduce(V x) {
-  using C = exp_consts<scalar_t<V>>;
-  // n = round(x·log2e), as a float (nf) and as an integer (n) from the low bits of t
-  const V t = x * C::log2e + C::round_magic;
+// log2_arg: x in units of ln2 (2^x), x_lo its correction: n = round(x), r = ((x − n) + x_lo)·ln2 (x − n exact, ln2
+// as hi + lo). Otherwise x_lo is left to the caller.
+template <class V, bool log2_arg = false>
+inline ExpReduced<V> exp_reduce(V x, V x_lo = V{}) {
+  using T = scalar_t<V>;
+  using C = exp_consts<T>;
+  // n = round(x·log2e) (log2_arg: round(x)), as a float (nf) and as an integer (n), from the low bits of t
+  const V t = log2_arg ? x + C::round_magic : x * C::log2e + C::round_magic;
   const V nf = t - C::round_magic;
   const int_t<V> n = bit_cast<int_t<V>>(t) - bit_cast<int_t<V>>(splat<V>(C::round_magic));
+  if constexpr (log2_arg) {
+    constexpr double ln2 = 0.6931471805599453;
+    const V r2 = (x - nf) + x_lo;
+    return {nf, n, r2 * T(ln2) + r2 * T(ln2 - double(T(ln2)))};
+  }
   // r = x − n·ln2 in two steps
   V r = x - nf * C::ln2_hi;
   r = r - nf * C::ln2_lo;
@@ -124,11 +132,26 @@ inline int_t<V> exp16_magic_bits() {
 // neg_half: the parts of e^{−(x + x_lo)/2} (gauss_exp_mul's −a²/2, without a multiplication by −½): the reduction
 // runs on x itself with its constants scaled by −2 (exactly), so it yields r' = −2r, and the polynomial takes r':
 // e^r − 1 = r'·(−½ + r'·(1/8 − r'/48)).
-template <class V, bool has_lo = false, bool neg_half = false>
+// log2_arg: the parts of 2^(x + x_lo) (callers whose argument is a product fold log2e into its constants): m/16 is
+// x rounded to sixteenths by the addition alone, r2 = x − m/16 is exact, and 2^r2 − 1 = r2·(ln2 + r2·(ln2²/2 +
+// r2·ln2³/6)): no multiplication in the reduction, three FMAs fewer than the natural argument's.
+template <class V, bool has_lo = false, bool neg_half = false, bool log2_arg = false>
 inline Exp16<V> exp16_parts(V x, V x_lo = V{}) {
   using T = scalar_t<V>;
   using C = exp_consts<T>;
   using E = exp2_sixteenths;
+  static_assert(!(neg_half && log2_arg));
+  if constexpr (log2_arg) {
+    constexpr double ln2 = 0.6931471805599453;
+    constexpr T magic = T(0x1.8p19);
+    const V t = x + magic;
+    const V mf = t - magic;
+    V r = x - mf;
+    if constexpr (has_lo) r = r + x_lo;
+    const V p = r * ((r * T(ln2 * ln2 * ln2 / 6) + T(ln2 * ln2 / 2)) * r + T(ln2));
+    const int_t<V> bits = bit_cast<int_t<V>>(t);
+    return {mf, bits, lookup16<V>(E::hi, bits), lookup16<V>(E::lo, bits), p};
+  }
   // m = round(16x/ln2) as m/16 in a float (mf: the rounding constant's ulp is 1/16, so t − magic = m/16 exactly);
   // the constant's low 4 bits are 0, so those of t are j = m mod 16, which the table lookups take as they are
   // (the permutes read only those bits: no integer subtraction); n = ⌊m/16⌋, which vscalef takes straight from
@@ -152,9 +175,9 @@ inline V exp16_scale(V v, const Exp16<V>& e) {
   return scale_pow2(v, K == 0 ? e.mf : e.mf + T(K), n);
 }
 
-template <class V, int K, bool has_lo>
+template <class V, int K, bool has_lo, bool log2_arg>
 inline V exp_sixteenths(V x, V x_lo) {
-  const Exp16<V> e = exp16_parts<V, has_lo>(x, x_lo);
+  const Exp16<V> e = exp16_parts<V, has_lo, false, log2_arg>(x, x_lo);
   return exp16_scale<V, K>((e.th * e.p + e.tl) + e.th, e);
 }
 
@@ -166,19 +189,21 @@ enum class ExpArg { any, no_overflow, in_range };
 // e^x·2^K, ~1 ulp; e^(−inf) = 0, e^(+inf) = inf, NaN → NaN, subnormal results rounded once.
 // K > 0 keeps tiny results normal for callers that multiply them back into range (see x_sigmoid).
 // has_lo: e^{x + x_lo} for a small finite correction x_lo (the rounding error of x), added to the reduced
-// argument.
-template <class V, ExpArg arg = ExpArg::any, int K = 0, bool has_lo = false>
+// argument. log2_arg: 2^(x + x_lo) instead (x and x_lo in units of ln2; the clamps scaled to match).
+template <class V, ExpArg arg = ExpArg::any, int K = 0, bool has_lo = false, bool log2_arg = false>
 inline V exp(V x, V x_lo = V{}) {
-  using C = exp_consts<scalar_t<V>>;
+  using T = scalar_t<V>;
+  using C = exp_consts<T>;
+  constexpr double unit = log2_arg ? 1.4426950408889634 : 1.0;  // log2e: the clamps in the argument's units
   // clamp to where the reduction stays finite (and e^lo·2^K still rounds to 0); NaN passes unchanged
-  if constexpr (arg != ExpArg::in_range) x = max_nan_passes(splat<V>(C::lo - scalar_t<V>(K * 0.6931471805599453)), x);
-  if constexpr (arg == ExpArg::any) x = min_nan_passes(splat<V>(C::hi), x);
+  if constexpr (arg != ExpArg::in_range) x = max_nan_passes(splat<V>(T((C::lo - K * 0.6931471805599453) * unit)), x);
+  if constexpr (arg == ExpArg::any) x = min_nan_passes(splat<V>(T(C::hi * unit)), x);
 #if defined(__AVX512F__)
-  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return exp_sixteenths<V, K, has_lo>(x, x_lo);
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) return exp_sixteenths<V, K, has_lo, log2_arg>(x, x_lo);
 #endif
-  ExpReduced<V> e = exp_reduce(x);
-  if constexpr (has_lo) e.r = e.r + x_lo;
-  return scale_pow2(expm1_poly(e.r) + scalar_t<V>(1), e.nf + scalar_t<V>(K), e.n + K);
+  ExpReduced<V> e = exp_reduce<V, log2_arg>(x, has_lo && log2_arg ? x_lo : V{});
+  if constexpr (has_lo && !log2_arg) e.r = e.r + x_lo;
+  return scale_pow2(expm1_poly(e.r) + T(1), e.nf + T(K), e.n + K);
 }
 
 // e^x − 1, ~1 ulp, exact near 0: with q = e^r − 1, e^x − 1 = q·2^n + (2^n − 1), one rounding in an FMA.
@@ -272,21 +297,22 @@ inline V copysign(V mag, V sgn) {
 // rounding error, which the exponential adds to its reduced argument (has_lo). The small side is computed
 // scaled by 2^K so that σ(−|z|) is not rounded to a subnormal before x multiplies it back up. At z = ±inf the
 // limits x and 0 (not inf·0).
-template <class V, bool has_lo, class M>
+// log2_arg: nz, nz_lo in units of ln2 (−|z|·log2e: see exp16_parts).
+template <class V, bool has_lo, bool log2_arg = false, class M>
 inline V x_sigmoid_parts(V x, M pos, V nz, V nz_lo) {
   using T = scalar_t<V>;
   constexpr int K = 64;
   constexpr T big = std::numeric_limits<T>::max();
   // The common case, no lane in the far negative tail (−|z| ≥ −80 float, −700 double): σ(−|z|) and x·σ(−|z|)
   // are normal numbers and need no scaling (callers have |x| ≤ |z| there or a larger product). NaN z too.
-  constexpr T tail = sizeof(T) == 4 ? T(-80) : T(-700);
+  constexpr T tail = T((sizeof(T) == 4 ? -80.0 : -700.0) * (log2_arg ? 1.4426950408889634 : 1.0));
   if (none_below(nz, tail)) {
     // x·σ(|z|) = x/(1 + e) and x·σ(−|z|) = x·e/(1 + e): one division of the numerator (no reciprocal and product:
     // one multiplication and one rounding fewer)
-    const V e = exp<V, ExpArg::in_range, 0, has_lo>(nz, nz_lo);
+    const V e = exp<V, ExpArg::in_range, 0, has_lo, log2_arg>(nz, nz_lo);
     return (pos ? x : x * e) / (e + T(1));
   }
-  const V ec = exp<V, ExpArg::no_overflow, K, has_lo>(nz, nz_lo);  // e^{−|z|}·2^K
+  const V ec = exp<V, ExpArg::no_overflow, K, has_lo, log2_arg>(nz, nz_lo);  // e^{−|z|}·2^K
   const V den = ec * T(0x1p-64) + T(1);  // 1 + e^{−|z|}; e^{−|z|} may be subnormal here: only used next to 1
   // the same quotients as above (the numerator scaled by 2^K, exactly), so a lane's bits do not depend on its
   // vector having a far-tail lane; x·σ(−|z|) rounded once into range; x capped to finite so that x = ±inf, e = 0
