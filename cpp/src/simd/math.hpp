@@ -128,6 +128,18 @@ inline int_t<V> exp16_magic_bits() {
   return bit_cast<int_t<V>>(splat<V>(scalar_t<V>(0x1.8p19)));
 }
 
+// The parts of 2^x in units of ln2 from t = x rounded by adding the magic 1.5·2^19 (its low 4 bits: j), mf = m/16
+// and r = x − m/16: 2^r − 1 = r·(ln2 + r·(ln2²/2 + r·ln2³/6)).
+template <class V>
+inline Exp16<V> exp2_16_parts(V t, V mf, V r) {
+  using T = scalar_t<V>;
+  using E = exp2_sixteenths;
+  constexpr double ln2 = 0.6931471805599453;
+  const V p = r * ((r * T(ln2 * ln2 * ln2 / 6) + T(ln2 * ln2 / 2)) * r + T(ln2));
+  const int_t<V> bits = bit_cast<int_t<V>>(t);
+  return {mf, bits, lookup16<V>(E::hi, bits), lookup16<V>(E::lo, bits), p};
+}
+
 // x_lo (has_lo): a small correction added to x (|x_lo| ≤ ulp-sized, finite), folded into r.
 // neg_half: the parts of e^{−(x + x_lo)/2} (gauss_exp_mul's −a²/2, without a multiplication by −½): the reduction
 // runs on x itself with its constants scaled by −2 (exactly), so it yields r' = −2r, and the polynomial takes r':
@@ -142,15 +154,11 @@ inline Exp16<V> exp16_parts(V x, V x_lo = V{}) {
   using E = exp2_sixteenths;
   static_assert(!(neg_half && log2_arg));
   if constexpr (log2_arg) {
-    constexpr double ln2 = 0.6931471805599453;
-    constexpr T magic = T(0x1.8p19);
-    const V t = x + magic;
-    const V mf = t - magic;
+    const V t = x + T(0x1.8p19);
+    const V mf = t - T(0x1.8p19);
     V r = x - mf;
     if constexpr (has_lo) r = r + x_lo;
-    const V p = r * ((r * T(ln2 * ln2 * ln2 / 6) + T(ln2 * ln2 / 2)) * r + T(ln2));
-    const int_t<V> bits = bit_cast<int_t<V>>(t);
-    return {mf, bits, lookup16<V>(E::hi, bits), lookup16<V>(E::lo, bits), p};
+    return exp2_16_parts(t, mf, r);
   }
   // m = round(16x/ln2) as m/16 in a float (mf: the rounding constant's ulp is 1/16, so t − magic = m/16 exactly);
   // the constant's low 4 bits are 0, so those of t are j = m mod 16, which the table lookups take as they are
@@ -292,27 +300,24 @@ inline V copysign(V mag, V sgn) {
   return bit_cast<V>((bit_cast<I>(mag) & ~sign) | (bit_cast<I>(sgn) & sign));
 }
 
-// x·σ(z) from nz = −|z| given as an unevaluated sum nz + nz_lo (nz_lo finite, |nz_lo| ≤ ulp(nz)) and the lanes
-// where z ≥ 0 (pos): e^{−|z|} loses |z|·ulp when z is rounded, so callers whose z is a product pass its
-// rounding error, which the exponential adds to its reduced argument (has_lo). The small side is computed
-// scaled by 2^K so that σ(−|z|) is not rounded to a subnormal before x multiplies it back up. At z = ±inf the
-// limits x and 0 (not inf·0).
-// log2_arg: nz, nz_lo in units of ln2 (−|z|·log2e: see exp16_parts).
-template <class V, bool has_lo, bool log2_arg = false, class M>
-inline V x_sigmoid_parts(V x, M pos, V nz, V nz_lo) {
+// x·σ(z) from nz = −|z| and the lanes where z ≥ 0 (pos), with exp_k(K) = e^{−|z|}·2^K (K = 0 or 64, an
+// std::integral_constant): the small side is computed scaled by 2^K where a lane is in the far negative tail
+// (nz < tail), so that σ(−|z|) is not rounded to a subnormal before x multiplies it back up. At z = ±inf the limits
+// x and 0 (not inf·0).
+template <class V, class M, class ExpK>
+inline V x_sigmoid_core(V x, M pos, V nz, scalar_t<V> tail, ExpK&& exp_k) {
   using T = scalar_t<V>;
   constexpr int K = 64;
   constexpr T big = std::numeric_limits<T>::max();
-  // The common case, no lane in the far negative tail (−|z| ≥ −80 float, −700 double): σ(−|z|) and x·σ(−|z|)
-  // are normal numbers and need no scaling (callers have |x| ≤ |z| there or a larger product). NaN z too.
-  constexpr T tail = T((sizeof(T) == 4 ? -80.0 : -700.0) * (log2_arg ? 1.4426950408889634 : 1.0));
+  // The common case, no lane in the far negative tail: σ(−|z|) and x·σ(−|z|) are normal numbers and need no
+  // scaling (callers have |x| ≤ |z| there or a larger product). NaN z too.
   if (none_below(nz, tail)) {
     // x·σ(|z|) = x/(1 + e) and x·σ(−|z|) = x·e/(1 + e): one division of the numerator (no reciprocal and product:
     // one multiplication and one rounding fewer)
-    const V e = exp<V, ExpArg::in_range, 0, has_lo, log2_arg>(nz, nz_lo);
+    const V e = exp_k(std::integral_constant<int, 0>{});
     return (pos ? x : x * e) / (e + T(1));
   }
-  const V ec = exp<V, ExpArg::no_overflow, K, has_lo, log2_arg>(nz, nz_lo);  // e^{−|z|}·2^K
+  const V ec = exp_k(std::integral_constant<int, K>{});  // e^{−|z|}·2^K
   const V den = ec * T(0x1p-64) + T(1);  // 1 + e^{−|z|}; e^{−|z|} may be subnormal here: only used next to 1
   // the same quotients as above (the numerator scaled by 2^K, exactly), so a lane's bits do not depend on its
   // vector having a far-tail lane; x·σ(−|z|) rounded once into range; x capped to finite so that x = ±inf, e = 0
@@ -320,6 +325,44 @@ inline V x_sigmoid_parts(V x, M pos, V nz, V nz_lo) {
   const V xf = min_nan_passes(splat<V>(big), max_nan_passes(splat<V>(-big), x));
   const V q = (pos ? x : xf * ec) / den;
   return pos ? q : q * T(0x1p-64);  // NaN z: e is NaN
+}
+
+// The far negative tail of x_sigmoid_core: −|z| below −80 (float) / −700 (double), in units of ln2 with log2_arg.
+template <class T, bool log2_arg>
+inline constexpr T kSigmoidTail = T((sizeof(T) == 4 ? -80.0 : -700.0) * (log2_arg ? 1.4426950408889634 : 1.0));
+
+// x·σ(z) from nz = −|z| given as an unevaluated sum nz + nz_lo (nz_lo finite, |nz_lo| ≤ ulp(nz)) and the lanes
+// where z ≥ 0 (pos): e^{−|z|} loses |z|·ulp when z is rounded, so callers whose z is a product pass its
+// rounding error, which the exponential adds to its reduced argument (has_lo).
+// log2_arg: nz, nz_lo in units of ln2 (−|z|·log2e: see exp16_parts).
+template <class V, bool has_lo, bool log2_arg = false, class M>
+inline V x_sigmoid_parts(V x, M pos, V nz, V nz_lo) {
+  return x_sigmoid_core(x, pos, nz, kSigmoidTail<scalar_t<V>, log2_arg>, [&](auto K) {
+    constexpr int k = decltype(K)::value;
+    return exp<V, k == 0 ? ExpArg::in_range : ExpArg::no_overflow, k, has_lo, log2_arg>(nz, nz_lo);
+  });
+}
+
+// x·σ(z) with −|z| = a·(wh + wl) in units of ln2 (a ≤ 0, |wl| ≤ ulp(wh), a·wh below 2^19 in magnitude): the
+// product need not be formed as hi + lo. On AVX-512 float the exponential's reduction takes it directly: m/16 =
+// a·wh rounded to sixteenths in one FMA (adding the magic), r = a·wh − m/16 in one FMA (exact product, one
+// rounding of a small result), + a·wl in one more: three FMAs and one subtraction in place of a two-product, the
+// correction, and the reduction's four additions. Elsewhere a·(wh + wl) as hi + lo and x_sigmoid_parts.
+template <class V, class M>
+inline V x_sigmoid_product(V x, M pos, V a, V wh, V wl) {
+#if defined(__AVX512F__)
+  using T = scalar_t<V>;
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) {
+    const V t = fma(a, wh, splat<V>(T(0x1.8p19)));
+    const V mf = t - T(0x1.8p19);
+    const Exp16<V> e = exp2_16_parts(t, mf, fma(a, wl, fma(a, wh, -mf)));
+    const V v = (e.th * e.p + e.tl) + e.th;
+    return x_sigmoid_core(x, pos, mf, kSigmoidTail<T, true>,
+                          [&](auto K) { return exp16_scale<V, decltype(K)::value>(v, e); });
+  }
+#endif
+  const TwoProd<V> z = two_prod(a, wh);
+  return x_sigmoid_parts<V, true, true>(x, pos, z.hi, z.lo + a * wl);
 }
 
 // x·σ(z + z_lo) for z given as an unevaluated sum (|z_lo| ≤ ulp(z); z_lo is dropped where it is not finite, at

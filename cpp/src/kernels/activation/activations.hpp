@@ -113,47 +113,44 @@ struct gelu {
 struct gelu_tanh {
   static constexpr double kBeta2 = 2 * 0.7978845608028654;  // 2·√(2/π)
   static constexpr double kKappa = 0.044715;
-  // z = 2u = x·(c1 + c3·x²) (c1 = 2√(2/π), c3 = c1·0.044715), for float in units of ln2 (z·log2e: the constants
-  // take the factor, and the exponential's reduction needs no multiplication, see exp16_parts) as hi + lo: σ(z)
-  // amplifies z's rounding error |z|-fold, so for float z is evaluated in float-float (exact products, constants
-  // as hi + lo; relative error ~2^-44); double keeps its own rounding (|z|·1e-16). For float, w = c1 + c3·x² is
-  // split on a fixed grid, which needs no TwoSum: with |x| ≤ 14 (forward's cap) t = c3·x² + A lies in [32, 64)
-  // for A = 32 + c1g (c1g: c1 on the grid of 2^-18, c1l the rest), so t is rounded to that grid, wh = t − 32 and
-  // A − t are exact, and t's rounding error c3·x² + A − t is one more FMA (without FMA: a two-product and an
-  // exact subtraction).
-  template <class V> static TwoSum<V> z(V x) {
+  // z = 2u = x·w with w = c1 + c3·x² (c1 = 2√(2/π), c3 = c1·0.044715). σ(z) amplifies z's rounding error
+  // |z|-fold, so for float w is evaluated in float-float, in units of ln2 (w·log2e: the constants take the factor,
+  // and x_sigmoid_product's reduction needs no multiplication by log2e) as wh + wl (relative error ~2^-44), and
+  // the exponential takes the product x·(wh + wl) as it is; double keeps its own rounding (|z|·1e-16). w is split
+  // on a fixed grid, which needs no TwoSum: with |x| ≤ 14 (forward's cap) t = c3·x² + A lies in [32, 64) for
+  // A = 32 + c1g (c1g: c1 on the grid of 2^-18, c1l the rest), so t is rounded to that grid, wh = t − 32 and A − t
+  // are exact, and t's rounding error c3·x² + A − t is one more FMA (without FMA: a two-product and an exact
+  // subtraction).
+  template <class V> static TwoSum<V> w_log2(V x) {
     using T = scalar_t<V>;
-    if constexpr (sizeof(T) == 4) {
-      constexpr double log2e = 1.4426950408889634, c1 = kBeta2 * log2e, c3 = kBeta2 * kKappa * log2e;
-      constexpr double c1g = double(static_cast<long long>(c1 * 0x1p18 + 0.5)) * 0x1p-18;
-      constexpr T A = T(32 + c1g), c1l = T(c1 - c1g), c3h = T(c3), c3l = T(c3 - double(c3h));
-      static_assert(double(A) == 32 + c1g && double(c3h) * 14 * 14 + 32 + c1g < 63.9);
-      const TwoProd<V> x2 = two_prod(x, x);
+    static_assert(sizeof(T) == 4);
+    constexpr double log2e = 1.4426950408889634, c1 = kBeta2 * log2e, c3 = kBeta2 * kKappa * log2e;
+    constexpr double c1g = double(static_cast<long long>(c1 * 0x1p18 + 0.5)) * 0x1p-18;
+    constexpr T A = T(32 + c1g), c1l = T(c1 - c1g), c3h = T(c3), c3l = T(c3 - double(c3h));
+    static_assert(double(A) == 32 + c1g && double(c3h) * 14 * 14 + 32 + c1g < 63.9);
+    const TwoProd<V> x2 = two_prod(x, x);
 #if defined(__FMA__)
-      const V t = fma(splat<V>(c3h), x2.hi, splat<V>(A));
-      const V e = fma(splat<V>(c3h), x2.hi, A - t);
+    const V t = fma(splat<V>(c3h), x2.hi, splat<V>(A));
+    const V e = fma(splat<V>(c3h), x2.hi, A - t);
 #else
-      const TwoProd<V> u = two_prod(splat<V>(c3h), x2.hi);
-      const V t = u.hi + A;
-      const V e = (u.hi - (t - A)) + u.lo;  // a sum's rounding error is representable: the subtraction is exact
+    const TwoProd<V> u = two_prod(splat<V>(c3h), x2.hi);
+    const V t = u.hi + A;
+    const V e = (u.hi - (t - A)) + u.lo;  // a sum's rounding error is representable: the subtraction is exact
 #endif
-      const V wh = t - T(32);  // w = wh + wl
-      const V wl = e + (c3h * x2.lo + (c3l * x2.hi + c1l));
-      const TwoProd<V> zz = two_prod(x, wh);
-      return {zz.hi, zz.lo + x * wl};
-    } else {
-      constexpr double c1 = kBeta2, c3 = kBeta2 * kKappa;
-      return {x * (T(c1) + T(c3) * (x * x)), k<V>(0)};
-    }
+    return {t - T(32), e + (c3h * x2.lo + (c3l * x2.hi + c1l))};
   }
-  // z is odd, so the exponential's −|z| is z(−|x|), hi and lo with no sign flips; −|x| is capped where
-  // x·σ(−|z|) rounds to 0 for every finite x (z(−14) ≈ −218 float, z(−30) ≈ −1974 double), which also keeps
-  // z's low part finite
+  // z is odd, so the exponential's −|z| is z(−|x|) = xn·w(xn); −|x| is capped where x·σ(−|z|) rounds to 0 for every
+  // finite x (z(−14) ≈ −218 float, z(−30) ≈ −1974 double), which also keeps w's low part finite
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
     constexpr T cap = sizeof(T) == 4 ? T(14) : T(30);
-    const TwoSum<V> nz = z(max_nan_passes(k<V>(-cap), neg_abs(x)));
-    return x_sigmoid_parts<V, sizeof(T) == 4, sizeof(T) == 4>(x, x >= T(0), nz.hi, nz.lo);
+    const V xn = max_nan_passes(k<V>(-cap), neg_abs(x));
+    if constexpr (sizeof(T) == 4) {
+      const TwoSum<V> w = w_log2(xn);
+      return x_sigmoid_product(x, x >= T(0), xn, w.hi, w.lo);
+    } else {
+      return x_sigmoid_parts<V, false>(x, x >= T(0), xn * (T(kBeta2) + T(kBeta2 * kKappa) * (xn * xn)), V{});
+    }
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
