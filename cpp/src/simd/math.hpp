@@ -405,13 +405,22 @@ inline V normal_tail_cap(V a) {
 // every interval, so one degree is one register permute (N = 16) or one two-register permute (N = 32, vpermt2ps).
 // i costs one rounding (adding a constant whose low bits are then i: the lookups read only those bits) and
 // u = a − i·w is exact.
+// A width that is a power of two takes no multiplication: adding magic·width rounds a to a multiple of the width
+// (the same i: a·inv_width is exact), and u = a − (t − magic·width) is exact: two FMAs fewer, the same bits.
 template <class C, int N, class V>
 inline V piecewise_poly(V a) {
   using T = scalar_t<V>;
   constexpr T magic = exp_consts<T>::round_magic;
-  const V t = a * C::inv_width + magic;
+  constexpr bool pow2 = [] {
+    double w = C::width;
+    while (w < 1) w *= 2;
+    while (w > 1) w /= 2;
+    return w == 1;
+  }();
+  constexpr T mw = pow2 ? magic * C::width : magic;
+  const V t = pow2 ? a + mw : a * C::inv_width + magic;
   const int_t<V> i = bit_cast<int_t<V>>(t);
-  const V u = a - (t - magic) * C::width;
+  const V u = pow2 ? a - (t - mw) : a - (t - magic) * C::width;
   const auto coef = [&](std::size_t j) {
     if constexpr (N == 16) return lookup16<V>(C::coef[j], i);
     else return lookup32<V>(C::coef[j], i);
