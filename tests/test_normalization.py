@@ -585,18 +585,29 @@ def test_bitwise_identical_for_any_thread_count(case, dtype, threads):
         np.testing.assert_array_equal(a, b)
 
 
-def test_instance_norm_backward_large_equals_per_sample():
-    """A large channels-first input (streamed: each plane's sums computed while the previous plane's dx is written)
-    gives every sample's dx with the same bits as that sample alone (small: sums, then dx, in batches)."""
+@pytest.mark.parametrize("groups", [None, 32, 16, 8, 4], ids=lambda g: "instance" if g is None else f"G={g}")
+def test_norm_backward_large_equals_per_sample(groups):
+    """A large channels-first input (streamed: each plane's sums computed while plane j of the previous group has
+    its dx written; instance norm and group norm of up to 8 planes a group) gives every sample's dx with the same
+    bits as that sample alone (small: sums, then dx, in batches), and matches float64."""
     rng = np.random.default_rng(11)
     x = (rng.standard_normal((32, 64, 1024)) * 2 + 1).astype(np.float32)
     dy = rng.standard_normal(x.shape).astype(np.float32)
     w = rng.uniform(0.5, 1.5, 64).astype(np.float32)
-    _, m, r = nc.instance_norm_forward(x, w, None)
-    dx, _, _ = nc.instance_norm_backward(dy, x, m, r, w)
+    if groups is None:
+        _, m, r = nc.instance_norm_forward(x, w, None)
+        run = lambda s: nc.instance_norm_backward(dy[s], x[s], m[s], r[s], w)
+        rdx, rdw, rdb = ref.group_norm_backward(dy, x, 64, w, 1e-5)
+    else:
+        _, m, r = nc.group_norm_forward(x, groups, w, None)
+        run = lambda s: nc.group_norm_backward(dy[s], x[s], groups, m[s], r[s], w)
+        rdx, rdw, rdb = ref.group_norm_backward(dy, x, groups, w, 1e-5)
+    dx, dw, db = run(slice(None))
+    close(dx, rdx, np.float32, scale=dx_scale(r.astype(np.float64), dy, w))
+    close(dw, rdw, np.float32, scale=np.sqrt(x.size))
+    close(db, rdb, np.float32, scale=np.sqrt(x.size))
     for n in (0, 1, 17, 31):
-        one, _, _ = nc.instance_norm_backward(dy[n:n + 1], x[n:n + 1], m[n:n + 1], r[n:n + 1], w)
-        np.testing.assert_array_equal(dx[n:n + 1], one)
+        np.testing.assert_array_equal(dx[n:n + 1], run(slice(n, n + 1))[0])
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
