@@ -343,26 +343,35 @@ inline V x_sigmoid_parts(V x, M pos, V nz, V nz_lo) {
   });
 }
 
-// x·σ(z) with −|z| = a·(wh + wl) in units of ln2 (a ≤ 0, |wl| ≤ ulp(wh), a·wh below 2^19 in magnitude): the
-// product need not be formed as hi + lo. On AVX-512 float the exponential's reduction takes it directly: m/16 =
-// a·wh rounded to sixteenths in one FMA (adding the magic), r = a·wh − m/16 in one FMA (exact product, one
-// rounding of a small result), + a·wl in one more: three FMAs and one subtraction in place of a two-product, the
-// correction, and the reduction's four additions. Elsewhere a·(wh + wl) as hi + lo and x_sigmoid_parts.
-template <class V, class M>
-inline V x_sigmoid_product(V x, M pos, V a, V wh, V wl) {
-#if defined(__AVX512F__)
+// x·σ(z) with z = c·(wh + wl) in units of ln2 (|wl| ≤ ulp(wh), |c·wh| below 2^18; c·w decreasing below c = tail,
+// where z < −95 or so): the product need not be formed as hi + lo. On AVX-512 float, x·σ(z) = x/(1 + 2^s), s =
+// −z, for either sign (no cancellation: 2^s > 0; no select of the side, no multiplication by the small side) and
+// the exponential's reduction takes −c·(wh + wl) directly: m/16 = −c·wh rounded to sixteenths in one FMA (adding
+// the magic), r = −c·wh − m/16 in one FMA (exact product, one rounding of a small result), −c·wl in one more.
+// Lanes with c < tail, whose 2^s may overflow, take numerator and denominator scaled by 2^-64 (exactly: |x| is
+// large there), the same quotient, so that a lane's bits do not depend on its vector; x capped to finite (−inf:
+// the limit −0). Elsewhere c·(wh + wl) as hi + lo and x_sigmoid_parts.
+template <class V>
+inline V x_sigmoid_product(V x, V c, V wh, V wl, scalar_t<V> tail) {
   using T = scalar_t<V>;
+#if defined(__AVX512F__)
   if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) {
-    const V t = fma(a, wh, splat<V>(T(0x1.8p19)));
+    const V cn = -c;
+    const V t = fma(cn, wh, splat<V>(T(0x1.8p19)));
     const V mf = t - T(0x1.8p19);
-    const Exp16<V> e = exp2_16_parts(t, mf, fma(a, wl, fma(a, wh, -mf)));
+    const Exp16<V> e = exp2_16_parts(t, mf, fma(cn, wl, fma(cn, wh, -mf)));
     const V v = (e.th * e.p + e.tl) + e.th;
-    return x_sigmoid_core(x, pos, mf, kSigmoidTail<T, true>,
-                          [&](auto K) { return exp16_scale<V, decltype(K)::value>(v, e); });
+    if (none_below(c, tail)) return x / (exp16_scale<V>(v, e) + T(1));
+    const auto far = c < tail;
+    const V one = far ? splat<V>(T(0x1p-64)) : splat<V>(T(1));
+    const V xs = far ? max_nan_passes(splat<V>(-std::numeric_limits<T>::max()), x) * T(0x1p-64) : x;
+    return xs / (scale_pow2(v, far ? mf - T(64) : mf, int_t<V>{}) + one);
   }
 #endif
-  const TwoProd<V> z = two_prod(a, wh);
-  return x_sigmoid_parts<V, true, true>(x, pos, z.hi, z.lo + a * wl);
+  (void)tail;
+  const V xn = neg_abs(c);
+  const TwoProd<V> z = two_prod(xn, wh);
+  return x_sigmoid_parts<V, true, true>(x, c >= T(0), z.hi, z.lo + xn * wl);
 }
 
 // x·σ(z + z_lo) for z given as an unevaluated sum (|z_lo| ≤ ulp(z); z_lo is dropped where it is not finite, at

@@ -139,16 +139,21 @@ struct gelu_tanh {
 #endif
     return {t - T(32), e + (c3h * x2.lo + (c3l * x2.hi + c1l))};
   }
-  // z is odd, so the exponential's −|z| is z(−|x|) = xn·w(xn); −|x| is capped where x·σ(−|z|) rounds to 0 for every
-  // finite x (z(−14) ≈ −218 float, z(−30) ≈ −1974 double), which also keeps w's low part finite
+  // float: x·σ(c·w(c)) for x capped to c ∈ [−14, 14] (x_sigmoid_product: x/(1 + 2^−z), either sign; C++
+  // bench_kernels avx512, 1 thread, against x·σ(−|z|) with a select of the side: 64K 13.8 -> 12.8 us, 16M 3.82 ->
+  // 3.40 ms; max error 2.52 -> 1.92 ulp). double: z is odd, so the exponential's −|z| is z(−|x|) = xn·w(xn). The
+  // caps lie where x·σ(−|z|) rounds to 0 for every finite x (z(−14) ≈ −218 float, z(−30) ≈ −1974 double), and
+  // keep w's low part finite
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
     constexpr T cap = sizeof(T) == 4 ? T(14) : T(30);
-    const V xn = max_nan_passes(k<V>(-cap), neg_abs(x));
     if constexpr (sizeof(T) == 4) {
-      const TwoSum<V> w = w_log2(xn);
-      return x_sigmoid_product(x, x >= T(0), xn, w.hi, w.lo);
+      // c·w(c) for c = x capped to [−14, 14]; below −9 it is under −95 (units of ln2)
+      const V c = max_nan_passes(k<V>(-cap), min_nan_passes(k<V>(cap), x));
+      const TwoSum<V> w = w_log2(c);
+      return x_sigmoid_product(x, c, w.hi, w.lo, T(-9));
     } else {
+      const V xn = max_nan_passes(k<V>(-cap), neg_abs(x));
       return x_sigmoid_parts<V, false>(x, x >= T(0), xn * (T(kBeta2) + T(kBeta2 * kKappa) * (xn * xn)), V{});
     }
   }
