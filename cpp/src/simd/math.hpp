@@ -141,18 +141,14 @@ inline Exp16<V> exp2_16_parts(V t, V mf, V r) {
 }
 
 // x_lo (has_lo): a small correction added to x (|x_lo| ≤ ulp-sized, finite), folded into r.
-// neg_half: the parts of e^{−(x + x_lo)/2} (gauss_exp_mul's −a²/2, without a multiplication by −½): the reduction
-// runs on x itself with its constants scaled by −2 (exactly), so it yields r' = −2r, and the polynomial takes r':
-// e^r − 1 = r'·(−½ + r'·(1/8 − r'/48)).
 // log2_arg: the parts of 2^(x + x_lo) (callers whose argument is a product fold log2e into its constants): m/16 is
 // x rounded to sixteenths by the addition alone, r2 = x − m/16 is exact, and 2^r2 − 1 = r2·(ln2 + r2·(ln2²/2 +
 // r2·ln2³/6)): no multiplication in the reduction, three FMAs fewer than the natural argument's.
-template <class V, bool has_lo = false, bool neg_half = false, bool log2_arg = false>
+template <class V, bool has_lo = false, bool log2_arg = false>
 inline Exp16<V> exp16_parts(V x, V x_lo = V{}) {
   using T = scalar_t<V>;
   using C = exp_consts<T>;
   using E = exp2_sixteenths;
-  static_assert(!(neg_half && log2_arg));
   if constexpr (log2_arg) {
     const V t = x + T(0x1.8p19);
     const V mf = t - T(0x1.8p19);
@@ -164,14 +160,33 @@ inline Exp16<V> exp16_parts(V x, V x_lo = V{}) {
   // the constant's low 4 bits are 0, so those of t are j = m mod 16, which the table lookups take as they are
   // (the permutes read only those bits: no integer subtraction); n = ⌊m/16⌋, which vscalef takes straight from
   // mf (it scales by 2^⌊mf⌋): no multiply by 1/16 on the FMA pipes
-  constexpr T magic = T(0x1.8p19), s = neg_half ? T(-2) : T(1);
-  const V t = x * (C::log2e / s) + magic;
+  constexpr T magic = T(0x1.8p19);
+  const V t = x * C::log2e + magic;
   const V mf = t - magic;
   const int_t<V> bits = bit_cast<int_t<V>>(t);
-  V r = x - mf * (C::ln2_hi * s);  // exact: ln2_hi has 9 bits, 16·mf = m has fewer than 12
-  r = r - mf * (C::ln2_lo * s);
+  V r = x - mf * C::ln2_hi;  // exact: ln2_hi has 9 bits, 16·mf = m has fewer than 12
+  r = r - mf * C::ln2_lo;
   if constexpr (has_lo) r = r + x_lo;
-  const V p = neg_half ? r * ((r * T(-1.0 / 48) + T(1.0 / 8)) * r + T(-0.5)) : (r * r) * (r * T(1.0 / 6) + T(0.5)) + r;
+  const V p = (r * r) * (r * T(1.0 / 6) + T(0.5)) + r;
+  return {mf, bits, lookup16<V>(E::hi, bits), lookup16<V>(E::lo, bits), p};
+}
+
+// The parts of e^{−a²/2} for 0 ≤ a with a² ≤ 218: m/16 = round(−a²·log2e/2·16)/16 from a² rounded (mf is only
+// the reduction's choice), and r' = −2r = a² + mf·2ln2 with mf·2ln2_hi exact (9 + 12 bits) and a² added in the
+// same FMA (the exact square, one rounding of a small result: no two-product of a², no addition of its low part),
+// mf·2ln2_lo in one more; e^r − 1 = r'·(−½ + r'·(1/8 − r'/48)).
+template <class V>
+inline Exp16<V> exp16_gauss_parts(V a) {
+  using T = scalar_t<V>;
+  using C = exp_consts<T>;
+  using E = exp2_sixteenths;
+  constexpr T magic = T(0x1.8p19);
+  const V t = (a * a) * (C::log2e / T(-2)) + magic;
+  const V mf = t - magic;
+  const int_t<V> bits = bit_cast<int_t<V>>(t);
+  V r = fma(a, a, mf * (C::ln2_hi * T(2)));
+  r = fma(mf, splat<V>(C::ln2_lo * T(2)), r);
+  const V p = r * ((r * T(-1.0 / 48) + T(1.0 / 8)) * r + T(-0.5));
   return {mf, bits, lookup16<V>(E::hi, bits), lookup16<V>(E::lo, bits), p};
 }
 
@@ -185,7 +200,7 @@ inline V exp16_scale(V v, const Exp16<V>& e) {
 
 template <class V, int K, bool has_lo, bool log2_arg>
 inline V exp_sixteenths(V x, V x_lo) {
-  const Exp16<V> e = exp16_parts<V, has_lo, false, log2_arg>(x, x_lo);
+  const Exp16<V> e = exp16_parts<V, has_lo, log2_arg>(x, x_lo);
   return exp16_scale<V, K>((e.th * e.p + e.tl) + e.th, e);
 }
 
@@ -414,22 +429,30 @@ inline V normal_tail_cap(V a) {
 // every interval, so one degree is one register permute (N = 16) or one two-register permute (N = 32, vpermt2ps).
 // i costs one rounding (adding a constant whose low bits are then i: the lookups read only those bits) and
 // u = a − i·w is exact.
-// A width that is a power of two takes no multiplication: adding magic·width rounds a to a multiple of the width
-// (the same i: a·inv_width is exact), and u = a − (t − magic·width) is exact: two FMAs fewer, the same bits.
+// A width that is a power of two (at most 1) takes no multiplication: adding magic·width rounds a to a multiple of
+// the width (the same i: a·inv_width is exact), and u = a − (t − magic·width) is exact (grid_residual: one vreduce
+// on AVX-512): two FMAs fewer, the same bits.
 template <class C, int N, class V>
 inline V piecewise_poly(V a) {
   using T = scalar_t<V>;
   constexpr T magic = exp_consts<T>::round_magic;
-  constexpr bool pow2 = [] {
+  // M with width = 2^−M, or −1 if the width is no such power of two
+  constexpr int M = [] {
     double w = C::width;
-    while (w < 1) w *= 2;
-    while (w > 1) w /= 2;
-    return w == 1;
+    int m = 0;
+    while (w < 1 && m < 16) w *= 2, ++m;
+    return w == 1 && m < 16 ? m : -1;
   }();
+  constexpr bool pow2 = M >= 0;
   constexpr T mw = pow2 ? magic * C::width : magic;
   const V t = pow2 ? a + mw : a * C::inv_width + magic;
   const int_t<V> i = bit_cast<int_t<V>>(t);
-  const V u = pow2 ? a - (t - mw) : a - (t - magic) * C::width;
+  V u;
+  if constexpr (pow2) {
+    u = grid_residual<M>(a, t, mw);
+  } else {
+    u = a - (t - magic) * C::width;
+  }
   const auto coef = [&](std::size_t j) {
     if constexpr (N == 16) return lookup16<V>(C::coef[j], i);
     else return lookup32<V>(C::coef[j], i);
@@ -473,20 +496,20 @@ inline V gauss_exp_mul(V a, V m) {
   using T = scalar_t<V>;
   using C = exp_consts<T>;
   // beyond 64, e^{−a²/2} is far below the clamp: capping keeps lo small (≤ 2^−12) and never NaN
-  const V ab = capped ? a : min_nan_passes(splat<V>(T(64)), a);
   // below the cap −a²/2 ≥ −105.0 (float) / −749.3 (double), above the clamp
   static_assert(normal_tail_consts<float>::cap * normal_tail_consts<float>::cap / 2 < -(exp_consts<float>::lo - 5));
   static_assert(normal_tail_consts<double>::cap * normal_tail_consts<double>::cap / 2 <
                 -(exp_consts<double>::lo - 5));
 #if defined(__AVX512F__)
   if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) {
-    // e^{−(hi + lo)/2} = 2^n·(th + tl)·(1 + p) with a² = hi + lo exactly (exp16_parts halves and negates)
-    const TwoProd<V> sq = two_prod(ab, ab);
-    const V h = capped ? sq.hi : min_nan_passes(splat<V>(T(-2) * (C::lo - T(5))), sq.hi);
-    const Exp16<V> e = exp16_parts<V, true, true>(h, sq.lo);
+    // e^{−a²/2} = 2^n·(th + tl)·(1 + p) (exp16_gauss_parts); an uncapped a is capped where −a²/2 is the clamp
+    constexpr T a_max = T(14.7648230602334);  // √(−2(lo − 5)) = √218, rounded down
+    static_assert(double(a_max) * double(a_max) <= -2.0 * (double(C::lo) - 5));
+    const Exp16<V> e = exp16_gauss_parts(capped ? a : min_nan_passes(splat<V>(a_max), a));
     return exp16_scale(m * ((e.th * e.p + e.tl) + e.th), e);
   }
 #endif
+  const V ab = capped ? a : min_nan_passes(splat<V>(T(64)), a);
   const TwoProd<V> sq = two_prod(ab, ab * T(-0.5));  // −a²/2 = hi + lo exactly (the halving is exact)
   const V h = capped ? sq.hi : max_nan_passes(splat<V>(C::lo - T(5)), sq.hi);
   ExpReduced<V> e = exp_reduce(h);

@@ -235,6 +235,39 @@ inline V min_nan_passes(V hi, V x) {
   return x > hi ? hi : x;
 }
 
+// min(|x|, c) and x clamped to [−c, c] (c ≥ 0), for callers that propagate a NaN x themselves: a NaN x gives c
+// on AVX-512, where each is one vrangeps (min-abs, the sign cleared / the sign of x), and NaN elsewhere
+// (abs/neg_abs and min/max: two ops).
+template <class V>
+inline V abs_min(V x, scalar_t<V> c) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return (V)_mm512_range_ps((__m512)x, _mm512_set1_ps(c), 0b1010);
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, double>) return (V)_mm512_range_pd((__m512d)x, _mm512_set1_pd(c), 0b1010);
+#endif
+  return min_nan_passes(splat<V>(c), abs(x));
+}
+template <class V>
+inline V clamp_abs(V x, scalar_t<V> c) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return (V)_mm512_range_ps((__m512)x, _mm512_set1_ps(c), 0b0010);
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, double>) return (V)_mm512_range_pd((__m512d)x, _mm512_set1_pd(c), 0b0010);
+#endif
+  return max_nan_passes(splat<V>(-c), min_nan_passes(splat<V>(c), x));
+}
+
+// a − (t − mw): the residual of a ≥ 0 on the grid of width w = 2^−M (0 ≤ M ≤ 15), given t = a + mw with mw =
+// magic·w (a rounded to the grid by that addition, to nearest even), exact. AVX-512: one vreduce on a (the same
+// bits for finite a ≥ 0; t is only the caller's index).
+template <int M, class V>
+inline V grid_residual(V a, V t, scalar_t<V> mw) {
+  static_assert(M >= 0 && M <= 15);
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) return (V)_mm512_reduce_ps((__m512)a, (M << 4) | 8);
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, double>) return (V)_mm512_reduce_pd((__m512d)a, (M << 4) | 8);
+#endif
+  return a - (t - mw);
+}
+
 // True when no lane of x is below bound (NaN lanes are not): for a branch per vector around a rare slow path.
 // AVX-512 compares straight into a mask register and tests it (a vector mask would cost two more ops).
 template <class V>

@@ -92,10 +92,10 @@ struct gelu {
   static constexpr double kInvSqrt2Pi = 0.3989422804014327;
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
-    const V ac = normal_tail_cap(abs(x));
+    const V ac = abs_min(x, normal_tail_consts<T>::cap);  // NaN x: NaN or the cap (the result is NaN below)
     const V small = gauss_exp_mul<V, true>(ac, ac * normal_tail_ratio(ac));  // a·Φ(−a) ≥ 0
     // x − a·Φ(−a) for x ≥ 0 (so x = −0 gives −0 − 0 = −0), −0 − a·Φ(−a) below (−0 at −inf): max(x, −0) keeps
-    // ±0 and NaN (one op, not a compare and a select); NaN: small is NaN
+    // ±0 and NaN (one op, not a compare and a select): a NaN x gives NaN whatever small is
     return max_nan_passes(k<V>(T(-0.0)), x) - small;
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
@@ -149,7 +149,7 @@ struct gelu_tanh {
     constexpr T cap = sizeof(T) == 4 ? T(14) : T(30);
     if constexpr (sizeof(T) == 4) {
       // c·w(c) for c = x capped to [−14, 14]; below −9 it is under −95 (units of ln2)
-      const V c = max_nan_passes(k<V>(-cap), min_nan_passes(k<V>(cap), x));
+      const V c = clamp_abs(x, cap);  // NaN x: NaN or the cap (x/(1 + 2^−z) is NaN)
       const TwoSum<V> w = w_log2(c);
       return x_sigmoid_product(x, c, w.hi, w.lo, T(-9));
     } else {
