@@ -517,6 +517,21 @@ inline V gauss_exp_mul(V a, V m) {
   return scale_pow2(m * expm1_poly(e.r) + m, e.nf, e.n);
 }
 
+// c − m·e^{−a²/2} for 0 ≤ a ≤ normal_tail_consts<T>::cap and 0 ≤ m ≤ 1. On AVX-512 float e = e^{−a²/2} is scaled
+// into range first (m ≤ 1, so wherever c − m·e is normal or c = −0 gives a normal result, e is normal) and m·e
+// subtracted in one FMA: one rounding and one op fewer than c − gauss_exp_mul(a, m) (which rounds m·(th + ...)
+// and then the difference); elsewhere that.
+template <class V>
+inline V gauss_exp_fnma(V a, V m, V c) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<scalar_t<V>, float>) {
+    const Exp16<V> e = exp16_gauss_parts(a);
+    return fma(-m, exp16_scale((e.th * e.p + e.tl) + e.th, e), c);
+  }
+#endif
+  return c - gauss_exp_mul<V, true>(a, m);
+}
+
 // atan(x), ~1 ulp: |x| is reduced to |t| ≤ tan(π/8) through atan|x| = π/2 + atan(−1/|x|) (|x| > tan(3π/8))
 // or π/4 + atan((|x| − 1)/(|x| + 1)) (|x| > tan(π/8)), then atan(t) = t + t·z·G(z), z = t², G fitted by
 // tools/fit_special.py; the offset is added as hi + lo. atan(±inf) = ±π/2, atan(−0) = −0, NaN → NaN.

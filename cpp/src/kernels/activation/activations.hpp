@@ -93,10 +93,9 @@ struct gelu {
   template <class V> static V forward(V x, const P<V>&) {
     using T = scalar_t<V>;
     const V ac = abs_min(x, normal_tail_consts<T>::cap);  // NaN x: NaN or the cap (the result is NaN below)
-    const V small = gauss_exp_mul<V, true>(ac, ac * normal_tail_ratio(ac));  // a·Φ(−a) ≥ 0
     // x − a·Φ(−a) for x ≥ 0 (so x = −0 gives −0 − 0 = −0), −0 − a·Φ(−a) below (−0 at −inf): max(x, −0) keeps
-    // ±0 and NaN (one op, not a compare and a select): a NaN x gives NaN whatever small is
-    return max_nan_passes(k<V>(T(-0.0)), x) - small;
+    // ±0 and NaN (one op, not a compare and a select): a NaN x gives NaN whatever the product is. a·R(a) < 0.4
+    return gauss_exp_fnma(ac, ac * normal_tail_ratio(ac), max_nan_passes(k<V>(T(-0.0)), x));
   }
   template <class V> static V backward(V dy, V x, const P<V>&) {
     using T = scalar_t<V>;
