@@ -358,6 +358,20 @@ inline V x_sigmoid_parts(V x, M pos, V nz, V nz_lo) {
   });
 }
 
+// x/(1 + e^s) = x·σ(−s) for either sign of s, given e^s as v·2^⌊mf⌋ (AVX-512: one vscalef), with no select of
+// a side and no multiplication by the small one. Lanes marked far (e^s may overflow there: any_far when some lane
+// is) take numerator and denominator scaled by 2^-64 (exactly, for callers whose |x| is large on those lanes), the
+// same quotient, so that a lane's bits do not depend on its vector; x capped to finite there (±inf: the limit ±0).
+template <class V, class M>
+inline V x_over_1p_exp(V x, V v, V mf, bool any_far, M far) {
+  using T = scalar_t<V>;
+  if (!any_far) return x / (scale_pow2(v, mf, int_t<V>{}) + T(1));
+  constexpr T big = std::numeric_limits<T>::max();
+  const V one = far ? splat<V>(T(0x1p-64)) : splat<V>(T(1));
+  const V xs = far ? min_nan_passes(splat<V>(big), max_nan_passes(splat<V>(-big), x)) * T(0x1p-64) : x;
+  return xs / (scale_pow2(v, far ? mf - T(64) : mf, int_t<V>{}) + one);
+}
+
 // x·σ(z) with z = c·(wh + wl) in units of ln2 (|wl| ≤ ulp(wh), |c·wh| below 2^18; c·w decreasing below c = tail,
 // where z < −95 or so): the product need not be formed as hi + lo. On AVX-512 float, x·σ(z) = x/(1 + 2^s), s =
 // −z, for either sign (no cancellation: 2^s > 0; no select of the side, no multiplication by the small side) and
@@ -365,9 +379,8 @@ inline V x_sigmoid_parts(V x, M pos, V nz, V nz_lo) {
 // the magic), r = −c·wh − m/16 in one FMA (exact product, one rounding of a small result), −c·wl in one more.
 // 2^(j/16) from its table's high part alone (th·(1 + p): the low part's 2^-25 or so costs 0.3 ulp here, 2.21
 // against 1.92, and two ops of ~25: 64K 11.9 -> 11.0 us, 16M 3.25 -> 3.02 ms, C++ bench_kernels, 1 thread).
-// Lanes with c < tail, whose 2^s may overflow, take numerator and denominator scaled by 2^-64 (exactly: |x| is
-// large there), the same quotient, so that a lane's bits do not depend on its vector; x capped to finite (−inf:
-// the limit −0). Elsewhere c·(wh + wl) as hi + lo and x_sigmoid_parts.
+// Lanes with c < tail are x_over_1p_exp's far ones (|x| is large there). Elsewhere c·(wh + wl) as hi + lo and
+// x_sigmoid_parts.
 template <class V>
 inline V x_sigmoid_product(V x, V c, V wh, V wl, scalar_t<V> tail) {
   using T = scalar_t<V>;
@@ -377,12 +390,7 @@ inline V x_sigmoid_product(V x, V c, V wh, V wl, scalar_t<V> tail) {
     const V t = fma(cn, wh, splat<V>(T(0x1.8p19)));
     const V mf = t - T(0x1.8p19);
     const Exp16<V> e = exp2_16_parts(t, mf, fma(cn, wl, fma(cn, wh, -mf)));
-    const V v = fma(e.th, e.p, e.th);
-    if (none_below(c, tail)) return x / (exp16_scale<V>(v, e) + T(1));
-    const auto far = c < tail;
-    const V one = far ? splat<V>(T(0x1p-64)) : splat<V>(T(1));
-    const V xs = far ? max_nan_passes(splat<V>(-std::numeric_limits<T>::max()), x) * T(0x1p-64) : x;
-    return xs / (scale_pow2(v, far ? mf - T(64) : mf, int_t<V>{}) + one);
+    return x_over_1p_exp(x, fma(e.th, e.p, e.th), mf, !none_below(c, tail), c < tail);
   }
 #endif
   (void)tail;
@@ -402,9 +410,19 @@ inline V x_sigmoid(V x, V z, V z_lo) {
   return x_sigmoid_parts<V, true>(x, z >= T(0), neg_abs(z), abs(z_lo) <= T(1) ? flipped : splat<V>(T(0)));
 }
 
-// x·σ(z) for an exact z.
+// x·σ(z) for an exact z. AVX-512 float: x/(1 + e^{−z}) (x_over_1p_exp) for z capped to [−200, 200] (beyond,
+// x·σ(z) is x or ±0 for every finite x, callers' |x| ≥ |z| on the far side), far below z = −80 (e^{−z} > 2^115).
 template <class V>
 inline V x_sigmoid(V x, V z) {
+#if defined(__AVX512F__)
+  using T = scalar_t<V>;
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) {
+    // NaN z: max/min pass it (vrange would not)
+    const V zc = max_nan_passes(splat<V>(T(-200)), min_nan_passes(splat<V>(T(200)), z));
+    const Exp16<V> e = exp16_parts<V>(-zc);
+    return x_over_1p_exp(x, (e.th * e.p + e.tl) + e.th, e.mf, !none_below(z, T(-80)), z < T(-80));
+  }
+#endif
   return x_sigmoid_parts<V, false>(x, z >= scalar_t<V>(0), neg_abs(z), V{});
 }
 
