@@ -1444,7 +1444,8 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
         GradSums s;
         for (std::size_t c0 = 0; c0 < D; c0 += K)
           s = add(s, k.grad_sums_params(dy + r * D + c0, x + r * D + c0, w ? w + c0 : nullptr, std::min(K, D - c0),
-                                        m[q], rs[q], fused && aw ? aw + c0 : nullptr, fused && ab ? ab + c0 : nullptr));
+                                        m[q], rs[q], fused && aw ? aw + c0 : nullptr, fused && ab ? ab + c0 : nullptr,
+                                        centered));
         const SpanGrad<T> a{centered ? mean[r] : T(0), T(0), static_cast<T>(rs[q]),
                             static_cast<T>(-rs[q] * rs[q] * rs[q] * s.gd / dD),
                             static_cast<T>(centered ? -rs[q] * s.g / dD : 0.0)};

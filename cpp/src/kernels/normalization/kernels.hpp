@@ -112,9 +112,10 @@ struct NormKernels {
   GradSums (*grad_sums_input)(const T* dyn, const T* xn, std::size_t n, double mean_n, T* dx, const T* dy,
                               const T* x, std::size_t m, const SpanGrad<T>& co, StoreHint h);
   // grad_sums of one row of LayerNorm/RMSNorm with its parameter-gradient terms added on the way:
-  // acc_w[i] += dy·(x − mean)·rstd and acc_b[i] += dy (either may be null).  dy, x, w, acc_w, acc_b: (n,)
+  // acc_w[i] += dy·(x − mean)·rstd and acc_b[i] += dy (either may be null). centered = false (RMSNorm): mean is
+  // 0, acc_b null, and Σg is not computed (returned as 0).  dy, x, w, acc_w, acc_b: (n,)
   GradSums (*grad_sums_params)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
-                               double* acc_w, double* acc_b);
+                               double* acc_w, double* acc_b, bool centered);
   // The per-element parameter-gradient partials of LayerNorm/RMSNorm over `rows` rows of a (rows, ld) block, rows
   // in order: acc_w[i] += dy·(x − mean[r])·rstd[r] and acc_b[i] += dy (either may be null; float input: the terms of
   // each 16 rows added in float, that partial then in double).  dy, x: (rows, ld)

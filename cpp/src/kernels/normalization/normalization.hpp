@@ -230,14 +230,20 @@ double span_sum_squares(const T* x, std::size_t n) {
   return qt;
 }
 
-// One element (V = vd or double) of one row of the gradient sums: sg += g, sgd += g·d (g = dy·w, d = x − m).
-template <bool HasW, class V>
-inline void grad_term(V dy, V x, V w, V m, V& sg, V& sgd) {
-  const V d = x - m;
-  V g = dy;
-  if constexpr (HasW) g = dy * w;
-  sg += g;
-  sgd += g * d;
+// One element (V = vd or double) of one row of the gradient sums: sg += dy·w, sgd += (dy·d)·w (d = x − m; each
+// an FMA). Returns dy·d, which the fused LayerNorm/RMSNorm parameter terms share (fused_param_term). Centered =
+// false (RMSNorm): d = x and no Σg.
+template <bool HasW, bool Centered = true, class V>
+inline V grad_term(V dy, V x, V w, V m, V& sg, V& sgd) {
+  const V p = Centered ? dy * (x - m) : dy * x;
+  if constexpr (HasW) {
+    if constexpr (Centered) sg = sg + dy * w;
+    sgd = sgd + p * w;
+  } else {
+    if constexpr (Centered) sg += dy;
+    sgd += p;
+  }
+  return p;
 }
 
 // One element of one row of the parameter-gradient partials: aw += dy·d·r, ab += dy (d = x − m).
@@ -247,13 +253,21 @@ inline void param_term(V dy, V x, V m, V r, V& aw, V& ab) {
   if constexpr (AccB) ab = ab + dy;
 }
 
+// param_term with p = dy·d from grad_term: aw += p·r (one FMA), ab += dy.
+template <bool AccW, bool AccB, class V>
+inline void fused_param_term(V dy, V p, V r, V& aw, V& ab) {
+  if constexpr (AccW) aw = aw + p * r;
+  if constexpr (AccB) ab = ab + dy;
+}
+
 // Σg and Σg·d (g = dy·w, d = x − mean) of one span, whole double vectors in reduce_span's order, then the tail
 // in order. One row per sweep (two rows at once ran the LayerNorm backward's first pass ~1.6× slower), both inputs
 // prefetched kPrefetchBytes ahead (see reduce_span).
 // AccW/AccB: the span is a row of LayerNorm/RMSNorm and its parameter-gradient terms are added on the way,
 // acc_w[i] += dy·d·rstd, acc_b[i] += dy, sharing the widened dy and x (vcvtps2pd, 2 cycles per 8 values on Zen 4,
-// is what this pass spends most on); rows_backward says for which rows.
-template <class T, bool HasW, bool AccW = false, bool AccB = false>
+// is what this pass spends most on); rows_backward says for which rows. Centered = false (RMSNorm): mean = 0,
+// Σg not computed (0).
+template <class T, bool HasW, bool AccW = false, bool AccB = false, bool Centered = true>
 GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd = 0.0,
                         double* acc_w = nullptr, double* acc_b = nullptr) {
   constexpr std::size_t L = kDoubleLanes;
@@ -263,10 +277,10 @@ GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, doub
   if (n >= L) {
     reduce_span(n, [&](int a, std::size_t i) {
       const vd dv = load_wide(dy + i), xv = load_wide(x + i);
-      grad_term<HasW>(dv, xv, HasW ? load_wide(w + i) : one, mv, sg[a], sgd[a]);
+      const vd p = grad_term<HasW, Centered>(dv, xv, HasW ? load_wide(w + i) : one, mv, sg[a], sgd[a]);
       if constexpr (AccW || AccB) {
         vd aw = AccW ? load<vd>(acc_w + i) : z, ab = AccB ? load<vd>(acc_b + i) : z;
-        param_term<AccW, AccB>(dv, xv, mv, rv, aw, ab);
+        fused_param_term<AccW, AccB>(dv, p, rv, aw, ab);
         if constexpr (AccW) store<vd>(acc_w + i, aw);
         if constexpr (AccB) store<vd>(acc_b + i, ab);
       }
@@ -275,10 +289,10 @@ GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, doub
   }
   for (std::size_t i = n / L * L; i < n; ++i) {
     const double dv = static_cast<double>(dy[i]), xv = static_cast<double>(x[i]);
-    grad_term<HasW>(dv, xv, HasW ? static_cast<double>(w[i]) : 1.0, mean, s.g, s.gd);
+    const double p = grad_term<HasW, Centered>(dv, xv, HasW ? static_cast<double>(w[i]) : 1.0, mean, s.g, s.gd);
     if constexpr (AccW || AccB) {
       double aw = AccW ? acc_w[i] : 0.0, ab = AccB ? acc_b[i] : 0.0;
-      param_term<AccW, AccB>(dv, xv, mean, rstd, aw, ab);
+      fused_param_term<AccW, AccB>(dv, p, rstd, aw, ab);
       if constexpr (AccW) acc_w[i] = aw;
       if constexpr (AccB) acc_b[i] = ab;
     }
@@ -288,7 +302,10 @@ GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, doub
 
 template <class T, bool HasW>
 GradSums grad_sums_params_w(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
-                            double* acc_w, double* acc_b) {
+                            double* acc_w, double* acc_b, bool centered) {
+  if (!centered)  // RMSNorm: no dbias
+    return acc_w != nullptr ? grad_sums_impl<T, HasW, true, false, false>(dy, x, w, n, 0.0, rstd, acc_w, nullptr)
+                            : grad_sums_impl<T, HasW, false, false, false>(dy, x, w, n, 0.0);
   if (acc_w != nullptr && acc_b != nullptr)
     return grad_sums_impl<T, HasW, true, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
   if (acc_w != nullptr) return grad_sums_impl<T, HasW, true, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
@@ -298,14 +315,15 @@ GradSums grad_sums_params_w(const T* dy, const T* x, const T* w, std::size_t n, 
 
 template <class T>
 GradSums span_grad_sums_params(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
-                               double* acc_w, double* acc_b) {
-  return w != nullptr ? grad_sums_params_w<T, true>(dy, x, w, n, mean, rstd, acc_w, acc_b)
-                      : grad_sums_params_w<T, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+                               double* acc_w, double* acc_b, bool centered) {
+  return w != nullptr ? grad_sums_params_w<T, true>(dy, x, w, n, mean, rstd, acc_w, acc_b, centered)
+                      : grad_sums_params_w<T, false>(dy, x, w, n, mean, rstd, acc_w, acc_b, centered);
 }
 
 template <class T>
 GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean) {
-  return span_grad_sums_params(dy, x, w, n, mean, 0.0, static_cast<double*>(nullptr), static_cast<double*>(nullptr));
+  return span_grad_sums_params(dy, x, w, n, mean, 0.0, static_cast<double*>(nullptr), static_cast<double*>(nullptr),
+                               true);
 }
 
 // The scalar tail [nv, n) of rows_param_grads_impl: one out-of-line copy, so that the compiler contracts (FMA) it
