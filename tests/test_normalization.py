@@ -684,7 +684,9 @@ def test_every_isa(isa, dtype, rng):
 # S < lanes with at most 16 planes a group through per-lane lookups (vectors across plane ends), more planes one at
 # a time; channels-first
 TINY_GN_CASES = [((5, 64), 8), ((3, 64), 2), ((4, 12), 3), ((3, 16, 3), 1), ((2, 14, 5), 2), ((6, 64, 2, 2), 8),
-                 ((2, 16, 3, 3), 4), ((2, 64, 3), 2), ((2, 8, 1, 1), 1)]
+                 ((2, 16, 3, 3), 4), ((2, 64, 3), 2), ((2, 8, 1, 1), 1),
+                 # groups under 32 elements (the others take the segment rows below)
+                 ((3, 32, 3), 16), ((4, 16, 2, 2), 8), ((2, 64, 4, 4), 32), ((3, 24, 5), 8)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -715,6 +717,39 @@ def test_group_norm_tiny_planes_threads(shape, groups, dtype, threads, rng):
     for a, c in zip(*got):
         np.testing.assert_array_equal(a, c)
     close(got[0][0], ref.group_norm(x.astype(np.float64), groups, w, b)[0], dtype)
+
+
+# group norm's channels-first planes of 2..32 elements in groups of 32 or more (64 for planes of 16 or more): each
+# sample a row of segments, one a group (rows_backward): the parameter terms in the first pass (C·S ≤ 1024) or in
+# passes of 16 rows (longer rows), rows in blocks, segments split across tasks (few samples), tails of segments that
+# are not whole vectors, no weight.
+SEGMENT_GN_CASES = [((6, 64, 2, 2), 8), ((5, 48, 5), 3), ((3, 256, 3, 3), 32), ((4, 32, 7), 2), ((40, 64, 4, 4), 16),
+                    ((2, 512, 9), 32), ((300, 16, 2), 1), ((3, 20, 31), 5)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape,groups", SEGMENT_GN_CASES, ids=str)
+def test_group_norm_segment_rows(shape, groups, dtype, threads, rng):
+    x = (rng.standard_normal(shape) * 2 + 3).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    for affine in (True, False):
+        w, b = params(rng, shape[1], dtype, affine)
+        _, m, r = nc.group_norm_forward(x, groups, w, b)
+        got = []
+        for n in (1, 2):
+            nc.set_num_threads(n)
+            got.append(nc.group_norm_backward(dy, x, groups, m, r, w))
+        for a, c in zip(*got):
+            if a is None:
+                assert c is None and not affine
+            else:
+                np.testing.assert_array_equal(a, c)
+        dx, dw, db = got[0]
+        want_dx, want_dw, want_db = ref.group_norm_backward(dy, x, groups, w)
+        close(dx, want_dx, dtype, scale=dx_scale(r, dy, w))
+        close(db, want_db, dtype, scale=np.sqrt(x.size))
+        if affine:
+            close(dw, want_dw, dtype, scale=np.sqrt(x.size))
 
 
 # group norm of (N, C) input: blocks of whole samples (kRowGroupElems = 4096 elements), dweight/dbias as partial

@@ -1303,17 +1303,6 @@ void group_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, con
   forward(y, mean, rstd, x, weight, bias, v, per_sample_groups(v, groups), eps, false, false);
 }
 
-template <class T>
-void group_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* mean, const T* rstd,
-                         const T* weight, std::size_t N, std::size_t C, std::size_t S, std::size_t groups,
-                         Layout layout) {
-  const char* f = "group_norm_backward";
-  check_layout(f, layout);
-  check_groups(f, C, groups);
-  check_pointers(f, N * C * S, {dx, dy, x, mean, rstd});
-  const Planes v = group_planes_of(N, C, S, layout);
-  backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_sample_groups(v, groups));
-}
 
 // ---- instance norm --------------------------------------------------------------------------------------------
 
@@ -1395,19 +1384,34 @@ constexpr std::size_t kParamRows = 16;
 // each) hold at most this many doubles (LayerNorm up to D = 1024, RMSNorm up to 2048).
 constexpr std::size_t kFusedParamCols = 2048;
 
-// The backward of layer norm (centered) and RMS norm (centered = false: mean = 0, no dbias).
+// Whether group norm's backward takes each sample as a row of segments, one a group (rows_backward): channels-first
+// planes of 2 to 32 elements in groups of at least 32, or of 64 where the planes are 16 or more (the tiny-plane
+// path of backward() does better on one-vector planes in short groups). C++ driver, 1 thread, backward() -> rows
+// (µs): (512, 64, 2) G=4 149 -> 45, (2048, 64, 4) G=8 848 -> 358, (1024, 64, 8) G=16 510 -> 362, (64, 512, 9) G=32
+// 254 -> 122, (32, 256, 16) G=32 65 -> 57, (256, 64, 16) G=16 137 -> 125, (64, 256, 25) G=32 180 -> 168; kept:
+// (256, 64, 16) G=32 158 (rows 181), (128, 64, 9) G=32 82 (rows 99), (64, 128, 36) G=32 118 (rows 122).
+bool segment_rows(const Planes& v, std::size_t groups) {
+  if (v.cl || groups == 0 || v.S < 2 || v.S > 32) return false;
+  const std::size_t L = v.C / groups * v.S;
+  return L >= 32 && (v.S < 16 || L >= 64);
+}
+
+// The backward of layer norm (centered) and RMS norm (centered = false: mean = 0, no dbias). Rows of D elements
+// in `segs` segments of L = D / segs with statistics of their own (mean, rstd: rows·segs, row-major; group norm's
+// channels-first samples: a segment per group); dw and db of D / fold elements, each the sum of `fold` adjacent
+// columns' (group norm: a channel's S elements).
 template <class T>
 void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd, const T* weight,
-                   std::size_t rows, std::size_t D, bool centered) {
+                   std::size_t rows, std::size_t D, bool centered, std::size_t segs = 1, std::size_t fold = 1) {
   vec<unsigned char> wbuf;
   const T* const w = away_from(wbuf, weight, D, static_cast<const T*>(dx));
   const auto& k = kernels<T>();
   const StoreHint hint = detail::store_hint(rows * D * sizeof(T));
-  const std::size_t K = chunk_len<T>(), RB = backward_block_rows(rows, D), nb = ceil_div(rows, RB);
+  const std::size_t K = chunk_len<T>(), RB = backward_block_rows(rows, D), nb = ceil_div(rows, RB), L = D / segs;
   const bool want_w = dw != nullptr, want_b = centered && db != nullptr;
   if (rows == 0 || D == 0) {
-    if (want_w) std::fill(dw, dw + D, T(0));
-    if (want_b) std::fill(db, db + D, T(0));
+    if (want_w) std::fill(dw, dw + D / fold, T(0));
+    if (want_b) std::fill(db, db + D / fold, T(0));
     return;
   }
   // the blocks' partials of dweight and dbias in one buffer, each 64-byte aligned, dbias's 2 KiB past dweight's
@@ -1419,8 +1423,12 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
   const std::size_t lead = (align - reinterpret_cast<std::uintptr_t>(acc.data()) / sizeof(double) % align) % align;
   double* const acc_w = want_w ? acc.data() + lead : nullptr;
   double* const acc_b = want_b ? acc.data() + lead + (want_w ? span : 0) + page / 2 : nullptr;
-  const double dD = static_cast<double>(D);
-  parallel_tasks(nb, 2 * RB * D, [&](std::size_t blk) {
+  const double dL = static_cast<double>(L);
+  // tasks: a block of rows × a range of SR segments (about 2^14 elements a task; disjoint columns of the block's
+  // partials, so the bits do not depend on the thread count either)
+  const std::size_t SR = std::clamp<std::size_t>(ceil_div(std::size_t{1} << 14, RB * L), 1, segs), ns = ceil_div(segs, SR);
+  parallel_tasks(nb * ns, 2 * RB * SR * L, [&](std::size_t task) {
+    const std::size_t blk = task / ns, s0 = task % ns * SR, s1 = std::min(segs, s0 + SR);
     double* aw = want_w ? acc_w + blk * D : nullptr;
     double* ab = want_b ? acc_b + blk * D : nullptr;
     const std::size_t end = std::min(rows, (blk + 1) * RB);
@@ -1434,50 +1442,88 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
     // prefetching ahead and the unfused partials in float, LayerNorm (8192, 1024) fused: 2.22-2.59 ms against
     // 2.68-3.2 ms.
     const bool fused = (static_cast<std::size_t>(want_w) + want_b) * D <= kFusedParamCols;
-    double m[kParamRows], rs[kParamRows];
+    // the statistics of kParamRows rows' segments (row-major), and one segment's of those rows
+    vec<double> m(kParamRows * segs), rs(kParamRows * segs);
+    double ms[kParamRows], rss[kParamRows];
     for (std::size_t r0 = blk * RB; r0 < end; r0 += kParamRows) {
       const std::size_t nr = std::min(kParamRows, end - r0);
-      for (std::size_t q = 0; q < nr; ++q) {
-        const std::size_t r = r0 + q;
-        m[q] = centered ? static_cast<double>(mean[r]) : 0.0;
-        rs[q] = static_cast<double>(rstd[r]);
-        GradSums s;
-        for (std::size_t c0 = 0; c0 < D; c0 += K)
-          s = add(s, k.grad_sums_params(dy + r * D + c0, x + r * D + c0, w ? w + c0 : nullptr, std::min(K, D - c0),
-                                        m[q], rs[q], fused && aw ? aw + c0 : nullptr, fused && ab ? ab + c0 : nullptr,
-                                        centered));
-        const SpanGrad<T> a{centered ? mean[r] : T(0), T(0), static_cast<T>(rs[q]),
-                            static_cast<T>(-rs[q] * rs[q] * rs[q] * s.gd / dD),
-                            static_cast<T>(centered ? -rs[q] * s.g / dD : 0.0)};
-        for (std::size_t c0 = 0; c0 < D; c0 += K)
-          k.grad_input(dx + r * D + c0, dy + r * D + c0, x + r * D + c0, w ? w + c0 : nullptr, std::min(K, D - c0),
-                       a, hint);
-      }
+      for (std::size_t q = 0; q < nr; ++q)
+        for (std::size_t sg = s0; sg < s1; ++sg) {
+          const std::size_t r = r0 + q, i = q * segs + sg, st = r * segs + sg, o = sg * L, off = r * D + o;
+          m[i] = centered ? static_cast<double>(mean[st]) : 0.0;
+          rs[i] = static_cast<double>(rstd[st]);
+          GradSums s;
+          for (std::size_t c0 = 0; c0 < L; c0 += K)
+            s = add(s, k.grad_sums_params(dy + off + c0, x + off + c0, w ? w + o + c0 : nullptr, std::min(K, L - c0),
+                                          m[i], rs[i], fused && aw ? aw + o + c0 : nullptr,
+                                          fused && ab ? ab + o + c0 : nullptr, centered));
+          const SpanGrad<T> a{centered ? mean[st] : T(0), T(0), static_cast<T>(rs[i]),
+                              static_cast<T>(-rs[i] * rs[i] * rs[i] * s.gd / dL),
+                              static_cast<T>(centered ? -rs[i] * s.g / dL : 0.0)};
+          for (std::size_t c0 = 0; c0 < L; c0 += K)
+            k.grad_input(dx + off + c0, dy + off + c0, x + off + c0, w ? w + o + c0 : nullptr, std::min(K, L - c0), a,
+                         hint);
+        }
       if (!fused && (aw != nullptr || ab != nullptr))
-        for (std::size_t c0 = 0; c0 < D; c0 += K)
-          k.rows_param_grads(aw ? aw + c0 : nullptr, ab ? ab + c0 : nullptr, dy + r0 * D + c0, x + r0 * D + c0, nr,
-                             std::min(K, D - c0), D, m, rs);
+        for (std::size_t sg = s0; sg < s1; ++sg) {
+          for (std::size_t q = 0; q < nr; ++q) {
+            ms[q] = m[q * segs + sg];
+            rss[q] = rs[q * segs + sg];
+          }
+          for (std::size_t c0 = sg * L; c0 < (sg + 1) * L; c0 += K)
+            k.rows_param_grads(aw ? aw + c0 : nullptr, ab ? ab + c0 : nullptr, dy + r0 * D + c0, x + r0 * D + c0, nr,
+                               std::min(K, (sg + 1) * L - c0), D, ms, rss);
+        }
     }
   });
   // parameter gradients: the blocks' partial sums, in block order (0 + a0 + a1 + ... = a0 + a1 + ...), added into
-  // block 0's row a block row at a time (contiguous, vectorizable), columns split across threads
-  auto sum_blocks = [&](double* part, T* out, std::size_t b, std::size_t e) {
+  // block 0's row a block row at a time (contiguous, vectorizable), columns split across threads; then each
+  // output the sum of its `fold` columns, in order
+  auto sum_blocks = [&](double* part, std::size_t b, std::size_t e) {
     for (std::size_t blk = 1; blk < nb; ++blk) {
       const double* src = part + blk * D;
       for (std::size_t j = b; j < e; ++j) part[j] += src[j];
     }
-    for (std::size_t j = b; j < e; ++j) out[j] = static_cast<T>(part[j]);
+  };
+  auto fold_out = [&](const double* part, T* out) {
+    for (std::size_t c = 0; c < D / fold; ++c) {
+      double t = part[c * fold];
+      for (std::size_t f = 1; f < fold; ++f) t += part[c * fold + f];
+      out[c] = static_cast<T>(t);
+    }
   };
   if (want_w || want_b)
     detail::parallel_ranges(D, std::max<std::size_t>(64, kMinPerThread / std::max<std::size_t>(nb, 1)), 8,
                             [&](std::size_t b, std::size_t e) {
-                              if (want_w) sum_blocks(acc_w, dw, b, e);
-                              if (want_b) sum_blocks(acc_b, db, b, e);
+                              if (want_w) sum_blocks(acc_w, b, e);
+                              if (want_b) sum_blocks(acc_b, b, e);
                             });
-  if (!want_b && centered && db != nullptr) std::fill(db, db + D, T(0));
+  if (want_w) fold_out(acc_w, dw);
+  if (want_b) fold_out(acc_b, db);
+  if (!want_b && centered && db != nullptr) std::fill(db, db + D / fold, T(0));
 }
 
 }  // namespace
+
+template <class T>
+void group_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* weight, std::size_t N, std::size_t C, std::size_t S, std::size_t groups,
+                         Layout layout) {
+  const char* f = "group_norm_backward";
+  check_layout(f, layout);
+  check_groups(f, C, groups);
+  check_pointers(f, N * C * S, {dx, dy, x, mean, rstd});
+  const Planes v = group_planes_of(N, C, S, layout);
+  if (segment_rows(v, groups)) {
+    // a sample = a row of C·S elements in `groups` segments, the weight spread over each channel's S elements
+    vec<T> wexp(weight != nullptr ? C * S : 0);
+    for (std::size_t c = 0; c < wexp.size() / std::max<std::size_t>(S, 1); ++c)
+      std::fill_n(wexp.data() + c * S, S, weight[c]);
+    return rows_backward(dx, dweight, dbias, dy, x, mean, rstd, weight != nullptr ? wexp.data() : nullptr, N, C * S,
+                         true, groups, S);
+  }
+  backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_sample_groups(v, groups));
+}
 
 template <class T>
 void layer_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* mean, const T* rstd,
