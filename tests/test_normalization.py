@@ -685,8 +685,10 @@ def test_every_isa(isa, dtype, rng):
 # a time; channels-first
 TINY_GN_CASES = [((5, 64), 8), ((3, 64), 2), ((4, 12), 3), ((3, 16, 3), 1), ((2, 14, 5), 2), ((6, 64, 2, 2), 8),
                  ((2, 16, 3, 3), 4), ((2, 64, 3), 2), ((2, 8, 1, 1), 1),
-                 # groups under 32 elements (the others take the segment rows below)
-                 ((3, 32, 3), 16), ((4, 16, 2, 2), 8), ((2, 64, 4, 4), 32), ((3, 24, 5), 8)]
+                 # (group norm's channels-first groups of 4 or more elements in planes of 2..36 take the segment
+                 # rows below; groups of fewer elements stay here)
+                 ((3, 32, 3), 16), ((4, 16, 2, 2), 8), ((2, 64, 4, 4), 32), ((3, 24, 5), 8), ((3, 16, 3), 16),
+                 ((2, 12, 2), 12)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -719,12 +721,12 @@ def test_group_norm_tiny_planes_threads(shape, groups, dtype, threads, rng):
     close(got[0][0], ref.group_norm(x.astype(np.float64), groups, w, b)[0], dtype)
 
 
-# group norm's channels-first planes of 2..32 elements in groups of 32 or more (64 for planes of 16 or more): each
-# sample a row of segments, one a group (rows_backward): the parameter terms in the first pass (C·S ≤ 1024) or in
+# group norm's channels-first planes of 2..36 elements in groups of 4 or more elements: each sample a row of
+# segments, one a group (rows_backward): the parameter terms in the first pass (C·S ≤ 1024) or in
 # passes of 16 rows (longer rows), rows in blocks, segments split across tasks (few samples), tails of segments that
 # are not whole vectors, no weight.
 SEGMENT_GN_CASES = [((6, 64, 2, 2), 8), ((5, 48, 5), 3), ((3, 256, 3, 3), 32), ((4, 32, 7), 2), ((40, 64, 4, 4), 16),
-                    ((2, 512, 9), 32), ((300, 16, 2), 1), ((3, 20, 31), 5)]
+                    ((2, 512, 9), 32), ((300, 16, 2), 1), ((3, 20, 31), 5), ((7, 64, 2), 32), ((3, 36, 6, 6), 18)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])

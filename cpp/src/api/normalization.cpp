@@ -1385,15 +1385,13 @@ constexpr std::size_t kParamRows = 16;
 constexpr std::size_t kFusedParamCols = 2048;
 
 // Whether group norm's backward takes each sample as a row of segments, one a group (rows_backward): channels-first
-// planes of 2 to 32 elements in groups of at least 32, or of 64 where the planes are 16 or more (the tiny-plane
-// path of backward() does better on one-vector planes in short groups). C++ driver, 1 thread, backward() -> rows
-// (µs): (512, 64, 2) G=4 149 -> 45, (2048, 64, 4) G=8 848 -> 358, (1024, 64, 8) G=16 510 -> 362, (64, 512, 9) G=32
-// 254 -> 122, (32, 256, 16) G=32 65 -> 57, (256, 64, 16) G=16 137 -> 125, (64, 256, 25) G=32 180 -> 168; kept:
-// (256, 64, 16) G=32 158 (rows 181), (128, 64, 9) G=32 82 (rows 99), (64, 128, 36) G=32 118 (rows 122).
+// planes of 2 to 36 elements in groups of at least 4. C++ driver, 1 thread, backward() -> rows (µs): (256, 64, 16)
+// G=32 156 -> 94, (1024, 64, 4) G=32 552 -> 242, (1024, 64, 2) G=32 530 -> 194, (4096, 64, 4) G=8 1729 -> 651,
+// (64, 512, 9) G=32 255 -> 101, (32, 256, 16) G=32 63 -> 45, (64, 256, 25) G=32 176 -> 144, (64, 128, 36) G=32
+// 115 -> 100; larger planes do better in backward(): (64, 128, 49) G=32 126 (rows 139), (256, 64, 64) G=32 320
+// (rows 358), (32, 64, 784) G=32 306 (rows 603).
 bool segment_rows(const Planes& v, std::size_t groups) {
-  if (v.cl || groups == 0 || v.S < 2 || v.S > 32) return false;
-  const std::size_t L = v.C / groups * v.S;
-  return L >= 32 && (v.S < 16 || L >= 64);
+  return !v.cl && groups > 0 && v.S >= 2 && v.S <= 36 && v.C / groups * v.S >= 4;
 }
 
 // The backward of layer norm (centered) and RMS norm (centered = false: mean = 0, no dbias). Rows of D elements
@@ -1423,7 +1421,8 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
   const std::size_t lead = (align - reinterpret_cast<std::uintptr_t>(acc.data()) / sizeof(double) % align) % align;
   double* const acc_w = want_w ? acc.data() + lead : nullptr;
   double* const acc_b = want_b ? acc.data() + lead + (want_w ? span : 0) + page / 2 : nullptr;
-  const double dL = static_cast<double>(L);
+  const double inv_L = 1.0 / static_cast<double>(L);  // (a multiplication: a division per segment was a fifth of
+                                                      // group norm (256, 64, 16) G=32's time through here)
   // tasks: a block of rows × a range of SR segments (about 2^14 elements a task; disjoint columns of the block's
   // partials, so the bits do not depend on the thread count either)
   const std::size_t SR = std::clamp<std::size_t>(ceil_div(std::size_t{1} << 14, RB * L), 1, segs), ns = ceil_div(segs, SR);
@@ -1447,23 +1446,34 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
     double ms[kParamRows], rss[kParamRows];
     for (std::size_t r0 = blk * RB; r0 < end; r0 += kParamRows) {
       const std::size_t nr = std::min(kParamRows, end - r0);
-      for (std::size_t q = 0; q < nr; ++q)
+      for (std::size_t q = 0; q < nr; ++q) {
+        const std::size_t r = r0 + q;
         for (std::size_t sg = s0; sg < s1; ++sg) {
-          const std::size_t r = r0 + q, i = q * segs + sg, st = r * segs + sg, o = sg * L, off = r * D + o;
-          m[i] = centered ? static_cast<double>(mean[st]) : 0.0;
-          rs[i] = static_cast<double>(rstd[st]);
+          m[q * segs + sg] = centered ? static_cast<double>(mean[r * segs + sg]) : 0.0;
+          rs[q * segs + sg] = static_cast<double>(rstd[r * segs + sg]);
+        }
+        const std::size_t o0 = s0 * L, off0 = r * D + o0;
+        if (L <= K) {
+          k.segments_backward(dx + off0, dy + off0, x + off0, w ? w + o0 : nullptr, L, s1 - s0,
+                              centered ? mean + r * segs + s0 : nullptr, rstd + r * segs + s0, inv_L,
+                              fused && aw ? aw + o0 : nullptr, fused && ab ? ab + o0 : nullptr, centered, hint);
+          continue;
+        }
+        for (std::size_t sg = s0; sg < s1; ++sg) {  // segments longer than a chunk
+          const std::size_t i = q * segs + sg, st = r * segs + sg, o = sg * L, off = r * D + o;
           GradSums s;
           for (std::size_t c0 = 0; c0 < L; c0 += K)
             s = add(s, k.grad_sums_params(dy + off + c0, x + off + c0, w ? w + o + c0 : nullptr, std::min(K, L - c0),
                                           m[i], rs[i], fused && aw ? aw + o + c0 : nullptr,
                                           fused && ab ? ab + o + c0 : nullptr, centered));
           const SpanGrad<T> a{centered ? mean[st] : T(0), T(0), static_cast<T>(rs[i]),
-                              static_cast<T>(-rs[i] * rs[i] * rs[i] * s.gd / dL),
-                              static_cast<T>(centered ? -rs[i] * s.g / dL : 0.0)};
+                              static_cast<T>(-rs[i] * rs[i] * rs[i] * s.gd * inv_L),
+                              static_cast<T>(centered ? -rs[i] * s.g * inv_L : 0.0)};
           for (std::size_t c0 = 0; c0 < L; c0 += K)
             k.grad_input(dx + off + c0, dy + off + c0, x + off + c0, w ? w + o + c0 : nullptr, std::min(K, L - c0), a,
                          hint);
         }
+      }
       if (!fused && (aw != nullptr || ab != nullptr))
         for (std::size_t sg = s0; sg < s1; ++sg) {
           for (std::size_t q = 0; q < nr; ++q) {

@@ -116,6 +116,13 @@ struct NormKernels {
   // 0, acc_b null, and Σg is not computed (returned as 0).  dy, x, w, acc_w, acc_b: (n,)
   GradSums (*grad_sums_params)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
                                double* acc_w, double* acc_b, bool centered);
+  // The backward of a LayerNorm/RMSNorm row of nseg segments of L ≤ chunk elements with their own statistics
+  // (mean, rstd: nseg; mean unused when not centered): each segment's grad_sums_params (parameter terms into acc_w,
+  // acc_b when given), then its grad_input with the coefficients a = rstd, b = −rstd³·Σg·d/L, c = −rstd·Σg/L.
+  // dx, dy, x: (nseg·L,); w, acc_w, acc_b: (nseg·L,) or null
+  void (*segments_backward)(T* dx, const T* dy, const T* x, const T* w, std::size_t L, std::size_t nseg,
+                            const T* mean, const T* rstd, double inv_L, double* acc_w, double* acc_b, bool centered,
+                            StoreHint h);
   // The per-element parameter-gradient partials of LayerNorm/RMSNorm over `rows` rows of a (rows, ld) block, rows
   // in order: acc_w[i] += dy·(x − mean[r])·rstd[r] and acc_b[i] += dy (either may be null; float input: the terms of
   // each 16 rows added in float, that partial then in double).  dy, x: (rows, ld)
