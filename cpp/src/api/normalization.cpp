@@ -1389,9 +1389,12 @@ constexpr std::size_t kFusedParamCols = 2048;
 // G=32 156 -> 94, (1024, 64, 4) G=32 552 -> 242, (1024, 64, 2) G=32 530 -> 194, (4096, 64, 4) G=8 1729 -> 651,
 // (64, 512, 9) G=32 255 -> 101, (32, 256, 16) G=32 63 -> 45, (64, 256, 25) G=32 176 -> 144, (64, 128, 36) G=32
 // 115 -> 100; larger planes do better in backward(): (64, 128, 49) G=32 126 (rows 139), (256, 64, 64) G=32 320
-// (rows 358), (32, 64, 784) G=32 306 (rows 603).
+// (rows 358), (32, 64, 784) G=32 306 (rows 603). Groups of one plane only where it divides a vector: (1024, 64, 4)
+// G=64 585 -> 411, (1024, 64, 8) G=64 638 -> 507, (256, 64, 16) G=64 165 -> 128; not (64, 512, 9) G=512 343
+// (rows 502), (256, 64, 32) G=64 204 (rows 265), S = 25, 36 likewise.
 bool segment_rows(const Planes& v, std::size_t groups) {
-  return !v.cl && groups > 0 && v.S >= 2 && v.S <= 36 && v.C / groups * v.S >= 4;
+  if (v.cl || groups == 0 || v.S < 2 || v.S > 36 || v.C / groups * v.S < 4) return false;
+  return v.C / groups > 1 || 16 % v.S == 0;
 }
 
 // The backward of layer norm (centered) and RMS norm (centered = false: mean = 0, no dbias). Rows of D elements
