@@ -1449,33 +1449,46 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
     double ms[kParamRows], rss[kParamRows];
     for (std::size_t r0 = blk * RB; r0 < end; r0 += kParamRows) {
       const std::size_t nr = std::min(kParamRows, end - r0);
-      for (std::size_t q = 0; q < nr; ++q) {
-        const std::size_t r = r0 + q;
-        for (std::size_t sg = s0; sg < s1; ++sg) {
-          m[q * segs + sg] = centered ? static_cast<double>(mean[r * segs + sg]) : 0.0;
-          rs[q * segs + sg] = static_cast<double>(rstd[r * segs + sg]);
+      if (!fused || L > K)  // the statistics in double for rows_param_grads and the long segments
+        for (std::size_t q = 0; q < nr; ++q)
+          for (std::size_t sg = s0; sg < s1; ++sg) {
+            m[q * segs + sg] = centered ? static_cast<double>(mean[(r0 + q) * segs + sg]) : 0.0;
+            rs[q * segs + sg] = static_cast<double>(rstd[(r0 + q) * segs + sg]);
+          }
+      double* const fw = fused ? aw : nullptr;
+      double* const fb = fused ? ab : nullptr;
+      if (L <= K && segs == 1) {
+        // short rows: the group's rows in one call (each row a segment on the same columns)
+        const std::size_t off = r0 * D;
+        k.segments_backward(SegmentRows<T>{dx + off, dy + off, x + off, w, D, nr, 0, centered ? mean + r0 : nullptr,
+                                           rstd + r0, inv_L, fw, fb},
+                            centered, hint);
+      } else if (L <= K) {
+        // a row's segments in one call
+        for (std::size_t q = 0; q < nr; ++q) {
+          const std::size_t st = (r0 + q) * segs + s0, o = s0 * L, off = (r0 + q) * D + o;
+          k.segments_backward(SegmentRows<T>{dx + off, dy + off, x + off, w ? w + o : nullptr, L, s1 - s0, L,
+                                             centered ? mean + st : nullptr, rstd + st, inv_L, fw ? fw + o : nullptr,
+                                             fb ? fb + o : nullptr},
+                              centered, hint);
         }
-        const std::size_t o0 = s0 * L, off0 = r * D + o0;
-        if (L <= K) {
-          k.segments_backward(dx + off0, dy + off0, x + off0, w ? w + o0 : nullptr, L, s1 - s0,
-                              centered ? mean + r * segs + s0 : nullptr, rstd + r * segs + s0, inv_L,
-                              fused && aw ? aw + o0 : nullptr, fused && ab ? ab + o0 : nullptr, centered, hint);
-          continue;
-        }
-        for (std::size_t sg = s0; sg < s1; ++sg) {  // segments longer than a chunk
-          const std::size_t i = q * segs + sg, st = r * segs + sg, o = sg * L, off = r * D + o;
-          GradSums s;
-          for (std::size_t c0 = 0; c0 < L; c0 += K)
-            s = add(s, k.grad_sums_params(dy + off + c0, x + off + c0, w ? w + o + c0 : nullptr, std::min(K, L - c0),
-                                          m[i], rs[i], fused && aw ? aw + o + c0 : nullptr,
-                                          fused && ab ? ab + o + c0 : nullptr, centered));
-          const SpanGrad<T> a{centered ? mean[st] : T(0), T(0), static_cast<T>(rs[i]),
-                              static_cast<T>(-rs[i] * rs[i] * rs[i] * s.gd * inv_L),
-                              static_cast<T>(centered ? -rs[i] * s.g * inv_L : 0.0)};
-          for (std::size_t c0 = 0; c0 < L; c0 += K)
-            k.grad_input(dx + off + c0, dy + off + c0, x + off + c0, w ? w + o + c0 : nullptr, std::min(K, L - c0), a,
-                         hint);
-        }
+      } else {
+        // segments longer than a chunk
+        for (std::size_t q = 0; q < nr; ++q)
+          for (std::size_t sg = s0; sg < s1; ++sg) {
+            const std::size_t i = q * segs + sg, st = (r0 + q) * segs + sg, o = sg * L, off = (r0 + q) * D + o;
+            GradSums s;
+            for (std::size_t c0 = 0; c0 < L; c0 += K)
+              s = add(s, k.grad_sums_params(dy + off + c0, x + off + c0, w ? w + o + c0 : nullptr,
+                                            std::min(K, L - c0), m[i], rs[i], fw ? fw + o + c0 : nullptr,
+                                            fb ? fb + o + c0 : nullptr, centered));
+            const SpanGrad<T> a{centered ? mean[st] : T(0), T(0), static_cast<T>(rs[i]),
+                                static_cast<T>(-rs[i] * rs[i] * rs[i] * s.gd * inv_L),
+                                static_cast<T>(centered ? -rs[i] * s.g * inv_L : 0.0)};
+            for (std::size_t c0 = 0; c0 < L; c0 += K)
+              k.grad_input(dx + off + c0, dy + off + c0, x + off + c0, w ? w + o + c0 : nullptr,
+                           std::min(K, L - c0), a, hint);
+          }
       }
       if (!fused && (aw != nullptr || ab != nullptr))
         for (std::size_t sg = s0; sg < s1; ++sg) {

@@ -25,6 +25,19 @@ struct GradSums {
   double g = 0.0, gd = 0.0;
 };
 
+// nseg consecutive segments of L elements of dx, dy, x, each with its own statistics (mean, rstd: nseg; mean unused
+// when not centered); segment s uses the columns [s·col_step, s·col_step + L) of w, acc_w and acc_b (null: none).
+// Group norm's channels-first sample: a segment a group, col_step = L; LayerNorm rows: col_step = 0.
+template <class T>
+struct SegmentRows {
+  T* dx;
+  const T *dy, *x, *w;
+  std::size_t L, nseg, col_step;
+  const T *mean, *rstd;
+  double inv_L;
+  double *acc_w, *acc_b;
+};
+
 // y = ((x − mh) − ml)·s + t over a span: mh + ml is the mean split into two T (hi, lo), so x − mean keeps T's
 // precision even when |mean| ≫ std; channels-first planes fold s = rstd·weight[c], t = bias[c]. With a weight w /
 // bias b per element along the span (LayerNorm, RMSNorm): y = d·(s·w) + b.
@@ -116,13 +129,9 @@ struct NormKernels {
   // 0, acc_b null, and Σg is not computed (returned as 0).  dy, x, w, acc_w, acc_b: (n,)
   GradSums (*grad_sums_params)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
                                double* acc_w, double* acc_b, bool centered);
-  // The backward of a LayerNorm/RMSNorm row of nseg segments of L ≤ chunk elements with their own statistics
-  // (mean, rstd: nseg; mean unused when not centered): each segment's grad_sums_params (parameter terms into acc_w,
-  // acc_b when given), then its grad_input with the coefficients a = rstd, b = −rstd³·Σg·d/L, c = −rstd·Σg/L.
-  // dx, dy, x: (nseg·L,); w, acc_w, acc_b: (nseg·L,) or null
-  void (*segments_backward)(T* dx, const T* dy, const T* x, const T* w, std::size_t L, std::size_t nseg,
-                            const T* mean, const T* rstd, double inv_L, double* acc_w, double* acc_b, bool centered,
-                            StoreHint h);
+  // The backward of LayerNorm/RMSNorm segments (SegmentRows): each segment's grad_sums_params (parameter terms into
+  // acc_w, acc_b when given), then its grad_input with a = rstd, b = −rstd³·Σg·d·inv_L, c = −rstd·Σg·inv_L
+  void (*segments_backward)(const SegmentRows<T>& a, bool centered, StoreHint h);
   // The per-element parameter-gradient partials of LayerNorm/RMSNorm over `rows` rows of a (rows, ld) block, rows
   // in order: acc_w[i] += dy·(x − mean[r])·rstd[r] and acc_b[i] += dy (either may be null; float input: the terms of
   // each 16 rows added in float, that partial then in double).  dy, x: (rows, ld)

@@ -705,50 +705,47 @@ void span_grad_input(T* dx, const T* dy, const T* x, const T* w, std::size_t n, 
   }
 }
 
-// The LayerNorm/RMSNorm backward of a row in nseg segments of L elements (L ≤ a chunk; group norm's channels-first
-// samples: a segment a group), each with its own statistics: its sums (grad_sums_impl, with the parameter terms
-// when acc_w/acc_b are given), then its dx (span_grad_input), all inlined (flatten). One call a row: with a call per
-// segment, group norm (256, 64, 16) G=32 (segments of 32 elements) spent half its time in calls and glue; C++
-// driver, 1 thread: 178 µs, one call a row 127 µs, inlined 93 µs. x, dy, dx at the row's first segment; w, acc_w,
-// acc_b the columns of that segment; mean, rstd: the segments'.
+// The LayerNorm/RMSNorm backward of nseg segments of L elements (L ≤ a chunk; see SegmentRows), each with its own
+// statistics: its sums (grad_sums_impl, with the parameter terms when acc_w/acc_b are given), then its dx
+// (span_grad_input), all inlined (flatten). One call for many segments: with a call per segment, group norm
+// (256, 64, 16) G=32 (segments of 32 elements) spent half its time in calls and glue; C++ driver, 1 thread:
+// 178 µs, one call a row 127 µs, inlined 93 µs.
 template <class T, bool HasW, bool AccW, bool AccB, bool Centered>
-[[gnu::flatten]] void segments_backward_impl(T* dx, const T* dy, const T* x, const T* w, std::size_t L, std::size_t nseg,
-                            const T* mean, const T* rstd, double inv_L, double* acc_w, double* acc_b, StoreHint h) {
-  for (std::size_t sg = 0; sg < nseg; ++sg) {
+[[gnu::flatten]] void segments_backward_impl(const SegmentRows<T>& a, StoreHint h) {
+  T* const dx = a.dx;
+  const T *const dy = a.dy, *const x = a.x, *const mean = a.mean, *const rstd = a.rstd;
+  const std::size_t L = a.L, nseg = a.nseg, step = a.col_step;
+  const double inv_L = a.inv_L;
+  const T* w = a.w;
+  double *aw = a.acc_w, *ab = a.acc_b;
+  for (std::size_t sg = 0; sg < nseg; ++sg, w += HasW ? step : 0, aw += AccW ? step : 0, ab += AccB ? step : 0) {
     const std::size_t o = sg * L;
     const double m = Centered ? static_cast<double>(mean[sg]) : 0.0, r = static_cast<double>(rstd[sg]);
-    const GradSums s = grad_sums_impl<T, HasW, AccW, AccB, Centered>(
-        dy + o, x + o, HasW ? w + o : nullptr, L, m, r, AccW ? acc_w + o : nullptr, AccB ? acc_b + o : nullptr);
-    const SpanGrad<T> a{Centered ? mean[sg] : T(0), T(0), static_cast<T>(r), static_cast<T>(-r * r * r * s.gd * inv_L),
-                        static_cast<T>(Centered ? -r * s.g * inv_L : 0.0)};
-    span_grad_input(dx + o, dy + o, x + o, HasW ? w + o : nullptr, L, a, h);
+    const GradSums s = grad_sums_impl<T, HasW, AccW, AccB, Centered>(dy + o, x + o, w, L, m, r, aw, ab);
+    const SpanGrad<T> co{Centered ? mean[sg] : T(0), T(0), static_cast<T>(r), static_cast<T>(-r * r * r * s.gd * inv_L),
+                         static_cast<T>(Centered ? -r * s.g * inv_L : 0.0)};
+    span_grad_input(dx + o, dy + o, x + o, w, L, co, h);
   }
 }
 
 template <class T, bool HasW>
-void segments_backward_w(T* dx, const T* dy, const T* x, const T* w, std::size_t L, std::size_t nseg, const T* mean,
-                         const T* rstd, double inv_L, double* acc_w, double* acc_b, bool centered, StoreHint h) {
-  if (!centered) {
-    if (acc_w != nullptr)
-      return segments_backward_impl<T, HasW, true, false, false>(dx, dy, x, w, L, nseg, mean, rstd, inv_L, acc_w, acc_b, h);
-    return segments_backward_impl<T, HasW, false, false, false>(dx, dy, x, w, L, nseg, mean, rstd, inv_L, acc_w, acc_b, h);
-  }
-  if (acc_w != nullptr && acc_b != nullptr)
-    return segments_backward_impl<T, HasW, true, true, true>(dx, dy, x, w, L, nseg, mean, rstd, inv_L, acc_w, acc_b, h);
-  if (acc_w != nullptr)
-    return segments_backward_impl<T, HasW, true, false, true>(dx, dy, x, w, L, nseg, mean, rstd, inv_L, acc_w, acc_b, h);
-  if (acc_b != nullptr)
-    return segments_backward_impl<T, HasW, false, true, true>(dx, dy, x, w, L, nseg, mean, rstd, inv_L, acc_w, acc_b, h);
-  segments_backward_impl<T, HasW, false, false, true>(dx, dy, x, w, L, nseg, mean, rstd, inv_L, acc_w, acc_b, h);
+void segments_backward_w(const SegmentRows<T>& a, bool centered, StoreHint h) {
+  const bool aw = a.acc_w != nullptr, ab = a.acc_b != nullptr;
+  if (!centered)
+    return aw ? segments_backward_impl<T, HasW, true, false, false>(a, h)
+              : segments_backward_impl<T, HasW, false, false, false>(a, h);
+  if (aw && ab) return segments_backward_impl<T, HasW, true, true, true>(a, h);
+  if (aw) return segments_backward_impl<T, HasW, true, false, true>(a, h);
+  if (ab) return segments_backward_impl<T, HasW, false, true, true>(a, h);
+  segments_backward_impl<T, HasW, false, false, true>(a, h);
 }
 
 template <class T>
-void segments_backward(T* dx, const T* dy, const T* x, const T* w, std::size_t L, std::size_t nseg, const T* mean,
-                       const T* rstd, double inv_L, double* acc_w, double* acc_b, bool centered, StoreHint h) {
-  if (w != nullptr)
-    segments_backward_w<T, true>(dx, dy, x, w, L, nseg, mean, rstd, inv_L, acc_w, acc_b, centered, h);
+void segments_backward(const SegmentRows<T>& a, bool centered, StoreHint h) {
+  if (a.w != nullptr)
+    segments_backward_w<T, true>(a, centered, h);
   else
-    segments_backward_w<T, false>(dx, dy, x, w, L, nseg, mean, rstd, inv_L, acc_w, acc_b, centered, h);
+    segments_backward_w<T, false>(a, centered, h);
 }
 
 // The gradient sums of span (dyn, xn) (n elements, mean mean_n; as span_grad_sums without a weight: the same bits)
