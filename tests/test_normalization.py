@@ -755,6 +755,32 @@ def test_group_norm_segment_rows(shape, groups, dtype, threads, rng):
             close(dw, want_dw, dtype, scale=np.sqrt(x.size))
 
 
+# instance norm's channels-first planes of 4, 8 or 16 elements take the same segment rows (a segment a plane)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [(5, 24, 4, 4), (3, 16, 8), (40, 10, 2, 2), (2, 300, 16)], ids=str)
+def test_instance_norm_segment_rows(shape, dtype, threads, rng):
+    x = (rng.standard_normal(shape) * 2 + 3).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    for affine in (True, False):
+        w, b = params(rng, shape[1], dtype, affine)
+        _, m, r = nc.instance_norm_forward(x, w, b)
+        got = []
+        for n in (1, 2):
+            nc.set_num_threads(n)
+            got.append(nc.instance_norm_backward(dy, x, m, r, w))
+        for a, c in zip(*got):
+            if a is not None or c is not None:
+                np.testing.assert_array_equal(a, c)
+        dx, dw, db = got[0]
+        want_dx, want_dw, want_db = ref.group_norm_backward(dy, x, shape[1], w)
+        close(dx, want_dx, dtype, scale=dx_scale(r, dy, w))
+        close(db, want_db, dtype, scale=np.sqrt(x.size))
+        if affine:
+            close(dw, want_dw, dtype, scale=np.sqrt(x.size))
+        else:
+            assert dw is None
+
+
 # group norm of (N, C) input: blocks of whole samples (kRowGroupElems = 4096 elements), dweight/dbias as partial
 # sums over blocks of samples merged in order: many blocks and a last partial one, C above the block size (one
 # sample a block), groups of 2 and 3 elements, no weight or bias; and the backward of planes of 2 elements whose

@@ -1330,15 +1330,6 @@ void instance_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, 
     });
 }
 
-template <class T>
-void instance_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* mean, const T* rstd,
-                            const T* weight, std::size_t N, std::size_t C, std::size_t S, Layout layout) {
-  const char* f = "instance_norm_backward";
-  check_layout(f, layout);
-  check_pointers(f, N * C * S, {dx, dy, x, mean, rstd});
-  const Planes v = planes_of(N, C, S, layout);
-  backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_sample_groups(v, C));
-}
 
 // ---- layer norm and RMS norm ----------------------------------------------------------------------------------
 
@@ -1531,6 +1522,23 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
 
 }  // namespace
 
+namespace {
+
+// The backward of group (or instance) norm through rows_backward where segment_rows says so: a channels-first sample
+// = a row of C·S elements in `groups` segments, the weight spread over each channel's S elements. Whether it did.
+template <class T>
+bool segments_backward_of(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd,
+                          const T* weight, const Planes& v, std::size_t groups) {
+  if (!segment_rows(v, groups)) return false;
+  const std::size_t C = v.C, S = v.S;
+  vec<T> wexp(weight != nullptr ? C * S : 0);
+  for (std::size_t c = 0; c < wexp.size() / S; ++c) std::fill_n(wexp.data() + c * S, S, weight[c]);
+  rows_backward(dx, dw, db, dy, x, mean, rstd, weight != nullptr ? wexp.data() : nullptr, v.N, C * S, true, groups, S);
+  return true;
+}
+
+}  // namespace
+
 template <class T>
 void group_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* mean, const T* rstd,
                          const T* weight, std::size_t N, std::size_t C, std::size_t S, std::size_t groups,
@@ -1540,15 +1548,19 @@ void group_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
   check_groups(f, C, groups);
   check_pointers(f, N * C * S, {dx, dy, x, mean, rstd});
   const Planes v = group_planes_of(N, C, S, layout);
-  if (segment_rows(v, groups)) {
-    // a sample = a row of C·S elements in `groups` segments, the weight spread over each channel's S elements
-    vec<T> wexp(weight != nullptr ? C * S : 0);
-    for (std::size_t c = 0; c < wexp.size() / std::max<std::size_t>(S, 1); ++c)
-      std::fill_n(wexp.data() + c * S, S, weight[c]);
-    return rows_backward(dx, dweight, dbias, dy, x, mean, rstd, weight != nullptr ? wexp.data() : nullptr, N, C * S,
-                         true, groups, S);
-  }
-  backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_sample_groups(v, groups));
+  if (!segments_backward_of(dx, dweight, dbias, dy, x, mean, rstd, weight, v, groups))
+    backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_sample_groups(v, groups));
+}
+
+template <class T>
+void instance_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* mean, const T* rstd,
+                            const T* weight, std::size_t N, std::size_t C, std::size_t S, Layout layout) {
+  const char* f = "instance_norm_backward";
+  check_layout(f, layout);
+  check_pointers(f, N * C * S, {dx, dy, x, mean, rstd});
+  const Planes v = planes_of(N, C, S, layout);
+  if (!segments_backward_of(dx, dweight, dbias, dy, x, mean, rstd, weight, v, C))
+    backward(dx, dweight, dbias, dy, x, mean, rstd, weight, v, per_sample_groups(v, C));
 }
 
 template <class T>
