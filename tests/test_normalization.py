@@ -725,9 +725,11 @@ def test_group_norm_tiny_planes_threads(shape, groups, dtype, threads, rng):
 # segments, one a group (rows_backward): the parameter terms in the first pass (C·S ≤ 1024) or in
 # passes of 16 rows (longer rows), rows in blocks, segments split across tasks (few samples), tails of segments that
 # are not whole vectors, no weight.
+# Instance norm's planes of 4, 8 or 16 elements (groups None) take them too.
 SEGMENT_GN_CASES = [((6, 64, 2, 2), 8), ((5, 48, 5), 3), ((3, 256, 3, 3), 32), ((4, 32, 7), 2), ((40, 64, 4, 4), 16),
                     ((2, 512, 9), 32), ((300, 16, 2), 1), ((3, 20, 31), 5), ((7, 64, 2), 32), ((3, 36, 6, 6), 18),
-                    ((5, 24, 2, 4), 24)]
+                    ((5, 24, 2, 4), 24), ((5, 24, 4, 4), None), ((3, 16, 8), None), ((40, 10, 2, 2), None),
+                    ((2, 300, 16), None)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -737,48 +739,27 @@ def test_group_norm_segment_rows(shape, groups, dtype, threads, rng):
     dy = rng.standard_normal(shape).astype(dtype)
     for affine in (True, False):
         w, b = params(rng, shape[1], dtype, affine)
-        _, m, r = nc.group_norm_forward(x, groups, w, b)
+        if groups is None:
+            _, m, r = nc.instance_norm_forward(x, w, b)
+            backward = lambda: nc.instance_norm_backward(dy, x, m, r, w)
+        else:
+            _, m, r = nc.group_norm_forward(x, groups, w, b)
+            backward = lambda: nc.group_norm_backward(dy, x, groups, m, r, w)
         got = []
         for n in (1, 2):
             nc.set_num_threads(n)
-            got.append(nc.group_norm_backward(dy, x, groups, m, r, w))
+            got.append(backward())
         for a, c in zip(*got):
             if a is None:
                 assert c is None and not affine
             else:
                 np.testing.assert_array_equal(a, c)
         dx, dw, db = got[0]
-        want_dx, want_dw, want_db = ref.group_norm_backward(dy, x, groups, w)
+        want_dx, want_dw, want_db = ref.group_norm_backward(dy, x, shape[1] if groups is None else groups, w)
         close(dx, want_dx, dtype, scale=dx_scale(r, dy, w))
         close(db, want_db, dtype, scale=np.sqrt(x.size))
         if affine:
             close(dw, want_dw, dtype, scale=np.sqrt(x.size))
-
-
-# instance norm's channels-first planes of 4, 8 or 16 elements take the same segment rows (a segment a plane)
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("shape", [(5, 24, 4, 4), (3, 16, 8), (40, 10, 2, 2), (2, 300, 16)], ids=str)
-def test_instance_norm_segment_rows(shape, dtype, threads, rng):
-    x = (rng.standard_normal(shape) * 2 + 3).astype(dtype)
-    dy = rng.standard_normal(shape).astype(dtype)
-    for affine in (True, False):
-        w, b = params(rng, shape[1], dtype, affine)
-        _, m, r = nc.instance_norm_forward(x, w, b)
-        got = []
-        for n in (1, 2):
-            nc.set_num_threads(n)
-            got.append(nc.instance_norm_backward(dy, x, m, r, w))
-        for a, c in zip(*got):
-            if a is not None or c is not None:
-                np.testing.assert_array_equal(a, c)
-        dx, dw, db = got[0]
-        want_dx, want_dw, want_db = ref.group_norm_backward(dy, x, shape[1], w)
-        close(dx, want_dx, dtype, scale=dx_scale(r, dy, w))
-        close(db, want_db, dtype, scale=np.sqrt(x.size))
-        if affine:
-            close(dw, want_dw, dtype, scale=np.sqrt(x.size))
-        else:
-            assert dw is None
 
 
 # group norm of (N, C) input: blocks of whole samples (kRowGroupElems = 4096 elements), dweight/dbias as partial
