@@ -729,7 +729,7 @@ def test_group_norm_tiny_planes_threads(shape, groups, dtype, threads, rng):
 SEGMENT_GN_CASES = [((6, 64, 2, 2), 8), ((5, 48, 5), 3), ((3, 256, 3, 3), 32), ((4, 32, 7), 2), ((40, 64, 4, 4), 16),
                     ((2, 512, 9), 32), ((300, 16, 2), 1), ((3, 20, 31), 5), ((7, 64, 2), 32), ((3, 36, 6, 6), 18),
                     ((5, 24, 2, 4), 24), ((5, 24, 4, 4), None), ((3, 16, 8), None), ((40, 10, 2, 2), None),
-                    ((2, 300, 16), None)]
+                    ((2, 300, 16), None), ((2, 1024, 9), 1)]  # the last: segments longer than a chunk
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
