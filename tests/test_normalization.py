@@ -721,15 +721,15 @@ def test_group_norm_tiny_planes_threads(shape, groups, dtype, threads, rng):
     close(got[0][0], ref.group_norm(x.astype(np.float64), groups, w, b)[0], dtype)
 
 
-# group norm's channels-first planes of 2..36 elements in groups of 4 or more elements: each sample a row of
-# segments, one a group (rows_backward): the parameter terms in the first pass (C·S ≤ 1024) or in
-# passes of 16 rows (longer rows), rows in blocks, segments split across tasks (few samples), tails of segments that
-# are not whole vectors, no weight.
-# Instance norm's planes of 4, 8 or 16 elements (groups None) take them too.
+# group norm's channels-first planes of 2..36 elements (up to 64 in samples of up to 8192) in groups of 4 or more
+# elements: each sample a row of segments, one a group (rows_backward, the parameter terms in the first pass): rows
+# in blocks, segments split across tasks (few samples), tails of segments that are not whole vectors, no weight.
+# Instance norm's planes (groups None) take them too.
 SEGMENT_GN_CASES = [((6, 64, 2, 2), 8), ((5, 48, 5), 3), ((3, 256, 3, 3), 32), ((4, 32, 7), 2), ((40, 64, 4, 4), 16),
                     ((2, 512, 9), 32), ((300, 16, 2), 1), ((3, 20, 31), 5), ((7, 64, 2), 32), ((3, 36, 6, 6), 18),
                     ((5, 24, 2, 4), 24), ((5, 24, 4, 4), None), ((3, 16, 8), None), ((40, 10, 2, 2), None),
-                    ((2, 300, 16), None), ((2, 1024, 9), 1)]  # the last: segments longer than a chunk
+                    ((2, 300, 16), None), ((4, 12, 3, 3), None), ((3, 32, 7, 7), 8), ((2, 64, 64), 16),
+                    ((2, 1024, 9), 1)]  # the last: segments longer than a chunk
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])

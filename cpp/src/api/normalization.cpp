@@ -1375,17 +1375,17 @@ constexpr std::size_t kParamRows = 16;
 // each) hold at most this many doubles (LayerNorm up to D = 1024, RMSNorm up to 2048).
 constexpr std::size_t kFusedParamCols = 2048;
 
-// Whether group norm's backward takes each sample as a row of segments, one a group (rows_backward): channels-first
-// planes of 2 to 36 elements in groups of at least 4. C++ driver, 1 thread, backward() -> rows (µs): (256, 64, 16)
-// G=32 156 -> 94, (1024, 64, 4) G=32 552 -> 242, (1024, 64, 2) G=32 530 -> 194, (4096, 64, 4) G=8 1729 -> 651,
-// (64, 512, 9) G=32 255 -> 101, (32, 256, 16) G=32 63 -> 45, (64, 256, 25) G=32 176 -> 144, (64, 128, 36) G=32
-// 115 -> 100; larger planes do better in backward(): (64, 128, 49) G=32 126 (rows 139), (256, 64, 64) G=32 320
-// (rows 358), (32, 64, 784) G=32 306 (rows 603). Groups of one plane only where it divides a vector: (1024, 64, 4)
-// G=64 585 -> 411, (1024, 64, 8) G=64 638 -> 507, (256, 64, 16) G=64 165 -> 128; not (64, 512, 9) G=512 343
-// (rows 502), (256, 64, 32) G=64 204 (rows 265), S = 25, 36 likewise.
+// Whether group (or instance) norm's backward takes each sample as a row of segments, one a group (rows_backward):
+// channels-first planes of 2 to 36 elements in groups of at least 4, or of up to 64 elements in samples of at most
+// 8192 (their parameter partials, C·S doubles each, stay in L2). C++ driver, 1 thread, backward() -> rows (µs):
+// (256, 64, 16) G=32 156 -> 94, (1024, 64, 4) G=32 552 -> 242, (4096, 64, 4) G=8 1729 -> 651, (64, 512, 9) G=32
+// 255 -> 76, (32, 256, 16) G=32 63 -> 34, (8, 2048, 9) G=32 126 -> 48, (64, 128, 36) G=32 115 -> 76, (64, 128, 49)
+// G=32 122 -> 107, (256, 64, 64) G=32 312 -> 275; groups of one plane: (64, 512, 9) G=512 334 -> 253, (1024, 64, 4)
+// G=64 566 -> 384, (256, 64, 32) G=64 195 -> 179. Kept: (64, 512, 49) G=32 414 (rows 487), (32, 64, 196) G=32 94
+// (rows 100).
 bool segment_rows(const Planes& v, std::size_t groups) {
-  if (v.cl || groups == 0 || v.S < 2 || v.S > 36 || v.C / groups * v.S < 4) return false;
-  return v.C / groups > 1 || 16 % v.S == 0;
+  if (v.cl || groups == 0 || v.S < 2 || v.C / groups * v.S < 4) return false;
+  return v.S <= 36 || (v.S <= 64 && v.C * v.S <= 8192);
 }
 
 // The backward of layer norm (centered) and RMS norm (centered = false: mean = 0, no dbias). Rows of D elements
@@ -1434,10 +1434,11 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
     // (fused up to D = 1536): (8192, 1024) 5.0 -> 4.1 ms, (16384, 512) 5.5 -> 3.6 ms. With the first pass
     // prefetching ahead and the unfused partials in float, LayerNorm (8192, 1024) fused: 2.22-2.59 ms against
     // 2.68-3.2 ms.
-    const bool fused = (static_cast<std::size_t>(want_w) + want_b) * D <= kFusedParamCols;
-    // the statistics of kParamRows rows' segments (row-major), and one segment's of those rows
+    // Segment rows always fuse (their rows_param_grads per segment took 25-50% longer: group norm (32, 256, 16)
+    // G=32 45 -> 34 µs, (4, 4096, 16) G=32 190 -> 115 µs; LayerNorm (4096, 2048) fused: 3.9 ms, not 3.0).
+    const bool fused = segs > 1 || (static_cast<std::size_t>(want_w) + want_b) * D <= kFusedParamCols;
+    // the statistics of kParamRows rows' segments in double (row-major), for rows_param_grads and long segments
     vec<double> m(kParamRows * segs), rs(kParamRows * segs);
-    double ms[kParamRows], rss[kParamRows];
     for (std::size_t r0 = blk * RB; r0 < end; r0 += kParamRows) {
       const std::size_t nr = std::min(kParamRows, end - r0);
       if (!fused || L > K)  // the statistics in double for rows_param_grads and the long segments
@@ -1481,16 +1482,10 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
                            std::min(K, L - c0), a, hint);
           }
       }
-      if (!fused && (aw != nullptr || ab != nullptr))
-        for (std::size_t sg = s0; sg < s1; ++sg) {
-          for (std::size_t q = 0; q < nr; ++q) {
-            ms[q] = m[q * segs + sg];
-            rss[q] = rs[q * segs + sg];
-          }
-          for (std::size_t c0 = sg * L; c0 < (sg + 1) * L; c0 += K)
-            k.rows_param_grads(aw ? aw + c0 : nullptr, ab ? ab + c0 : nullptr, dy + r0 * D + c0, x + r0 * D + c0, nr,
-                               std::min(K, (sg + 1) * L - c0), D, ms, rss);
-        }
+      if (!fused && (aw != nullptr || ab != nullptr))  // (one segment a row: the statistics are m and rs)
+        for (std::size_t c0 = 0; c0 < D; c0 += K)
+          k.rows_param_grads(aw ? aw + c0 : nullptr, ab ? ab + c0 : nullptr, dy + r0 * D + c0, x + r0 * D + c0, nr,
+                             std::min(K, D - c0), D, m.data(), rs.data());
     }
   });
   // parameter gradients: the blocks' partial sums, in block order (0 + a0 + a1 + ... = a0 + a1 + ...), added into
