@@ -1034,8 +1034,8 @@ void spans_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::s
 // batch of groups. (One call per plane from the API returned each pair through the stack, a store-forwarding stall
 // per plane.)
 template <class T>
-void planes_grad_sums(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S, const double* mean,
-                      std::size_t per) {
+[[gnu::flatten]] void planes_grad_sums(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S,
+                                      const double* mean, std::size_t per) {
   std::size_t g = 0, in_group = 0;
   for (std::size_t q = 0; q < planes; ++q) {
     out[q] = grad_sums_impl<T, false>(dy + q * S, x + q * S, static_cast<const T*>(nullptr), S, mean[g]);
