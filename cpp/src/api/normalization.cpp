@@ -1303,7 +1303,6 @@ void group_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, con
   forward(y, mean, rstd, x, weight, bias, v, per_sample_groups(v, groups), eps, false, false);
 }
 
-
 // ---- instance norm --------------------------------------------------------------------------------------------
 
 template <class T>
@@ -1329,7 +1328,6 @@ void instance_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* weight, 
       return std::pair<double, double>{sm / static_cast<double>(N), sv / static_cast<double>(N)};
     });
 }
-
 
 // ---- layer norm and RMS norm ----------------------------------------------------------------------------------
 
@@ -1419,7 +1417,8 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
                                                       // group norm (256, 64, 16) G=32's time through here)
   // tasks: a block of rows × a range of SR segments (about 2^14 elements a task; disjoint columns of the block's
   // partials, so the bits do not depend on the thread count either)
-  const std::size_t SR = std::clamp<std::size_t>(ceil_div(std::size_t{1} << 14, RB * L), 1, segs), ns = ceil_div(segs, SR);
+  const std::size_t SR = std::clamp<std::size_t>(ceil_div(std::size_t{1} << 14, RB * L), 1, segs);
+  const std::size_t ns = ceil_div(segs, SR);
   parallel_tasks(nb * ns, 2 * RB * SR * L, [&](std::size_t task) {
     const std::size_t blk = task / ns, s0 = task % ns * SR, s1 = std::min(segs, s0 + SR);
     double* aw = want_w ? acc_w + blk * D : nullptr;
@@ -1514,10 +1513,6 @@ void rows_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, 
   if (want_b) fold_out(acc_b, db);
   if (!want_b && centered && db != nullptr) std::fill(db, db + D / fold, T(0));
 }
-
-}  // namespace
-
-namespace {
 
 // The backward of group (or instance) norm through rows_backward where segment_rows says so: a channels-first sample
 // = a row of C·S elements in `groups` segments, the weight spread over each channel's S elements. Whether it did.
