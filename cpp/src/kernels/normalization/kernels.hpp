@@ -97,12 +97,13 @@ struct NormKernels {
   // y = ((x − mh) − ml)·(s·w) + (b or t) over a span; w, b per element or null.  y, x, w, b: (n,)
   void (*normalize)(T* y, const T* x, const T* w, const T* b, std::size_t n, const SpanAffine<T>& k, StoreHint h);
   // y = ((x − mh) − ml)·s[q] + t[q] over `planes` adjacent planes of S elements each, plane q with its own
-  // s[q], t[q]; regular stores.  y, x: (planes·S,); s, t: (planes,)
-  void (*normalize_planes)(T* y, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* s, const T* t);
+  // s[q], t[q]; whole vectors streamed with h.stream where y is aligned to a vector.  y, x: (planes·S,); s, t: (planes,)
+  void (*normalize_planes)(T* y, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* s, const T* t,
+                           StoreHint h);
   // dx = a[q]·dy + d·b + c over `planes` adjacent planes of S elements each, d = (x − mh) − ml, plane q with its own
-  // a[q]; regular stores.  dx, dy, x: (planes·S,); a: (planes,)
+  // a[q]; stores as normalize_planes.  dx, dy, x: (planes·S,); a: (planes,)
   void (*grad_input_planes)(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* a,
-                            T b, T c);
+                            T b, T c, StoreHint h);
   // y = ((x − mh) − ml)·s + t over `planes` spans of S elements ld apart, span q with the coefficients k[q / per];
   // regular stores.  y, x: (planes, ld) using S columns; k: (planes / per,)
   void (*normalize_spans)(T* y, const T* x, std::size_t planes, std::size_t S, std::size_t ld, const SpanAffine<T>* k,

@@ -24,6 +24,14 @@ inline V input_gradient(V dy, V x, V mh, V ml, V a, V b, V c) {
   return a * dy + (((x - mh) - ml) * b + c);
 }
 
+// ---- stores ----------------------------------------------------------------------------------------------------
+
+// Whether a loop writing whole vectors from p on streams them: h asks for it and p is aligned to a vector.
+template <class V>
+inline bool streams_to(const scalar_t<V>* p, StoreHint h) {
+  return h.stream && reinterpret_cast<std::uintptr_t>(p) % sizeof(V) == 0;
+}
+
 // ---- double lanes ---------------------------------------------------------------------------------------------
 
 inline constexpr std::size_t kDoubleLanes = traits<vd>::lanes;
@@ -825,13 +833,56 @@ inline void lookup_table(T* table, const T* p, std::size_t planes) {
   for (std::size_t q = 0; q < kLookupPlanes; ++q) table[q] = q < planes ? p[q] : T(0);
 }
 
+// Adjacent planes of S ≥ the vector width elements, swept in whole vectors across plane boundaries: a vector
+// crosses at most one. f(at, pick) gives a vector of out: at(p) = p's vector there (its last one zero-padded past
+// the end), pick(table) = table[plane] lane by lane (the lanes past a boundary take the next plane's). With
+// h.stream and out aligned to a vector, whole vectors are stored non-temporally (fenced here unless
+// h.defer_fence); otherwise regular stores.
+template <class T, class F>
+inline void planes_map(T* out, std::size_t planes, std::size_t S, StoreHint h, F&& f) {
+  using V = vec_t<T>;
+  constexpr std::size_t W = traits<V>::lanes;
+  const std::size_t n = planes * S;
+  auto run = [&](auto streamed) {
+    std::size_t q = 0, end = S;  // the plane of the vector's first lane, and where that plane ends
+    for (std::size_t i = 0; i < n; i += W) {
+      const std::size_t m = std::min(W, n - i);
+      const bool cross = i + m > end;  // lanes from end − i on are in plane q + 1
+      const auto pick = [q, cross, before = end - i](const T* table) {
+        const V v = splat<V>(table[q]);
+        return cross ? (first_lanes<V>(before) ? v : splat<V>(table[q + 1])) : v;
+      };
+      if (m == W) {
+        const V r = f([i](const T* p) { return load<V>(p + i); }, pick);
+        if constexpr (decltype(streamed)::value) {
+          store_stream<V>(out + i, r);
+        } else {
+          store<V>(out + i, r);
+        }
+      } else {
+        store_first<V>(out + i, f([i, m](const T* p) { return load_first<V>(p + i, m); }, pick), m);
+      }
+      if (i + W >= end) {  // the next vector starts in plane q + 1
+        ++q;
+        end += S;
+      }
+    }
+  };
+  if (streams_to<V>(out, h)) {
+    run(std::true_type{});
+    if (!h.defer_fence) stream_fence();
+  } else {
+    run(std::false_type{});
+  }
+}
+
 // y = ((x − mh) − ml)·s[q] + t[q] over the S elements of each of `planes` adjacent planes (one channels-first group
 // of group norm: its planes share the mean and differ in their channel's scale and shift), as one pass instead of
-// one call per plane. With S ≥ the vector width a vector crosses at most one plane boundary; its lanes past the
-// boundary take the next plane's coefficients (shorter planes: one span each). The same values as span_normalize
-// per plane (the same bits); regular stores (callers use it for small planes).
+// one call per plane (planes_map; shorter planes: looked up, or one span each). The same values as span_normalize
+// per plane (the same bits).
 template <class T>
-void planes_normalize(T* y, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* s, const T* t) {
+void planes_normalize(T* y, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* s, const T* t,
+                      StoreHint h) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
   const V mhv = splat<V>(mh), mlv = splat<V>(ml);
@@ -850,34 +901,15 @@ void planes_normalize(T* y, const T* x, std::size_t planes, std::size_t S, T mh,
                      SpanAffine<T>{mh, ml, s[q], t[q]}, StoreHint{});
     return;
   }
-  const std::size_t n = planes * S;
-  std::size_t q = 0, end = S;  // the plane of the vector's first lane, and where that plane ends
-  for (std::size_t i = 0; i < n; i += W) {
-    const std::size_t m = std::min(W, n - i);
-    V sv = splat<V>(s[q]), tv = splat<V>(t[q]);
-    if (i + m > end) {  // lanes from end − i on are in plane q + 1
-      const auto before = first_lanes<V>(end - i);
-      sv = before ? sv : splat<V>(s[q + 1]);
-      tv = before ? tv : splat<V>(t[q + 1]);
-    }
-    if (m == W) {
-      store<V>(y + i, normalized(load<V>(x + i), mhv, mlv, sv, tv));
-    } else {
-      store_first<V>(y + i, normalized(load_first<V>(x + i, m), mhv, mlv, sv, tv), m);
-    }
-    if (i + W >= end) {  // the next vector starts in plane q + 1
-      ++q;
-      end += S;
-    }
-  }
+  planes_map(y, planes, S, h, [&](auto at, auto pick) { return normalized(at(x), mhv, mlv, pick(s), pick(t)); });
 }
 
 // dx = a[q]·dy + (((x − mh) − ml)·b + c) over the S elements of each of `planes` adjacent planes (one channels-first
-// group-norm group: b, c and the mean are the group's, a = rstd·weight the plane's channel's), as planes_normalize
-// does it; the same bits as span_grad_input per plane; regular stores.
+// group of group norm: b, c and the mean are the group's, a = rstd·weight the plane's channel's), as planes_normalize
+// does it; the same bits as span_grad_input per plane.
 template <class T>
 void planes_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* a,
-                       T b, T c) {
+                       T b, T c, StoreHint h) {
   using V = vec_t<T>;
   constexpr std::size_t W = traits<V>::lanes;
   const V mhv = splat<V>(mh), mlv = splat<V>(ml), bv = splat<V>(b), cv = splat<V>(c);
@@ -897,23 +929,8 @@ void planes_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::
                       SpanGrad<T>{mh, ml, a[q], b, c}, StoreHint{});
     return;
   }
-  const std::size_t n = planes * S;
-  std::size_t q = 0, end = S;  // the plane of the vector's first lane, and where that plane ends
-  for (std::size_t i = 0; i < n; i += W) {
-    const std::size_t m = std::min(W, n - i);
-    V av = splat<V>(a[q]);
-    if (i + m > end) av = first_lanes<V>(end - i) ? av : splat<V>(a[q + 1]);  // lanes in plane q + 1
-    if (m == W) {
-      store<V>(dx + i, input_gradient(load<V>(dy + i), load<V>(x + i), mhv, mlv, av, bv, cv));
-    } else {
-      store_first<V>(dx + i, input_gradient(load_first<V>(dy + i, m), load_first<V>(x + i, m), mhv, mlv, av, bv, cv),
-                     m);
-    }
-    if (i + W >= end) {  // the next vector starts in plane q + 1
-      ++q;
-      end += S;
-    }
-  }
+  planes_map(dx, planes, S, h,
+             [&](auto at, auto pick) { return input_gradient(at(dy), at(x), mhv, mlv, pick(a), bv, cv); });
 }
 
 // out[q] = span_moments of plane q (the same bits) for `planes` planes of S ≤ one chunk elements, ld apart: one call
