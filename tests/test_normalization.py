@@ -762,6 +762,67 @@ def test_group_norm_segment_rows(shape, groups, dtype, threads, rng):
             close(dw, want_dw, dtype, scale=np.sqrt(x.size))
 
 
+# The forward of channels-first groups of L = (C/G)·S elements, L = 2 or 4 in samples of a multiple of 8 elements
+# or L a multiple of 8 up to 48 (up to 16 for one plane a group): each sample a row of segments, 8 segments' sums at
+# a time (segments_forward). L from 2 to 48, segment counts that are not a multiple of 8 (and fewer than 8), many
+# tasks, instance norm (groups None, with running statistics), weight and bias each optional; against the float64
+# reference, and the same bits on 1 and 2 threads; on every instruction set (2, 4 or 8 double lanes).
+SEGMENT_FWD_CASES = [((5, 16), 8), ((3, 32, 1), 8), ((7, 64), 8), ((3, 8, 2, 2), 4), ((5, 24, 4), 6), ((3, 8, 4), 1),
+                     ((2, 40, 5), 5), ((5, 12, 4), 2), ((900, 64, 2, 2), 32), ((600, 64), 8), ((3, 4, 4, 4), None),
+                     ((7, 6, 2, 4), None), ((300, 10, 2, 4), None), ((2, 96, 16), 32)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape,groups", SEGMENT_FWD_CASES, ids=str)
+def test_group_norm_segments_forward(shape, groups, dtype, isa, threads, rng):
+    x = (rng.standard_normal(shape) * 2 + 3).astype(dtype)
+    C = shape[1]
+    w, b = params(rng, C, dtype)
+    for weight, bias in ((w, b), (None, None), (w, None), (None, b)):
+        got = []
+        for n in (1, 2):
+            nc.set_num_threads(n)
+            if groups is None:
+                rm, rv = np.zeros(C, dtype), np.ones(C, dtype)
+                y = nc.instance_norm(x, rm, rv, weight, bias, momentum=0.5)
+                got.append((y, rm, rv, *nc.instance_norm_forward(x, weight, bias)[1:]))
+            else:
+                got.append(nc.group_norm_forward(x, groups, weight, bias))
+        for a, c in zip(*got):
+            np.testing.assert_array_equal(a, c)
+        if groups is None:
+            want_y, want_m, want_r, unbiased = ref.instance_norm(x, weight, bias)
+            y, rm, rv, m, r = got[0]
+            close(rm, 0.5 * want_m.mean(axis=0), dtype)
+            close(rv, 0.5 + 0.5 * unbiased.mean(axis=0), dtype)
+        else:
+            want_y, want_m, want_r = ref.group_norm(x, groups, weight, bias)
+            y, m, r = got[0]
+        close(y, want_y, dtype)
+        close(m, want_m.reshape(m.shape), dtype)
+        close(r, want_r.reshape(r.shape), dtype)
+
+
+def test_group_norm_segments_forward_special_values(rng):
+    """A NaN or an infinity spoils its own group only; constant groups give finite zeros; groups offset by 1e4 keep
+    float precision (float32, L = 8 and 32)."""
+    for shape, groups in (((64, 64), 8), ((16, 64, 2, 2), 8)):
+        x = (rng.standard_normal(shape) + 1e4).astype(np.float32)
+        x[3, :8] = 7.0  # sample 3's first group: constant
+        x[5, 9] = np.nan  # sample 5's second group
+        x[6, 17] = np.inf  # sample 6's third group
+        y, m, r = nc.group_norm_forward(x, groups, None, None)
+        yg = y.reshape(shape[0], groups, -1)
+        assert np.isnan(yg[5, 1]).all() and np.isnan(m[5, 1]) and np.isnan(yg[6, 2]).all()
+        assert np.array_equal(yg[3, 0], np.zeros_like(yg[3, 0])) and m[3, 0] == 7.0
+        ok = np.ones(yg.shape[:2], bool)
+        ok[5, 1] = ok[6, 2] = False
+        assert np.isfinite(yg[ok]).all()
+        with np.errstate(invalid="ignore"):
+            want = ref.group_norm(x, groups)[0].reshape(yg.shape)
+        np.testing.assert_allclose(yg[ok], want[ok], atol=2e-3)
+
+
 # group norm of (N, C) input: blocks of whole samples (kRowGroupElems = 4096 elements), dweight/dbias as partial
 # sums over blocks of samples merged in order: many blocks and a last partial one, C above the block size (one
 # sample a block), groups of 2 and 3 elements, no weight or bias; and the backward of planes of 2 elements whose

@@ -270,6 +270,27 @@ bool row_groups(const Planes& v, const Grouping& gr, std::size_t elem, bool back
          gr.members * v.S * elem <= kChunkBytes;
 }
 
+// Whether the forward takes channels-first samples as rows of segments, one a group (group norm, instance norm:
+// groups of adjacent planes), for groups of L = members·S elements that segments_forward takes: a multiple of 8 up
+// to kSegmentMax (kSegmentMaxPlane for one plane a group), or 2 or 4 in samples of a multiple of 8 elements. The
+// per-group statistics, coefficients and calls of forward() were most of the time there. C++ driver, 1 thread,
+// forward() -> segments (µs): group norm (16384, 64) G=8 2590 -> 940, (1024, 64, 4) G=32 748 -> ~300, (4096, 64,
+// 4) G=8 1141 -> 557, (256, 64, 16) G=32 184 -> 140, (128, 96, 16) G=32 110 -> 97, (1024, 64, 1) G=32 479 -> 92;
+// instance norm (1024, 64, 4) 872 -> 284, (1024, 64, 8) 829 -> 469, (256, 64, 16) 225 -> 174, (64, 512, 16) 452 ->
+// 353. Kept on forward(): instance norm (256, 64, 32) 271 (segments 282), (256, 64, 64) 376 (502), group norm
+// (64, 128, 32) G=64 119 (126).
+constexpr std::size_t kSegmentMax = 48, kSegmentMaxPlane = 16;
+// elements per task of that schedule
+constexpr std::size_t kSegmentRowElems = std::size_t{1} << 14;
+bool segment_forward(const Planes& v, const Grouping& gr) {
+  if (v.cl || gr.by_channel || gr.stride != 1 || gr.base_step != gr.members || gr.div != 1 || gr.mod != v.C ||
+      v.elements() == 0)
+    return false;
+  const std::size_t L = gr.members * v.S;
+  return (L % 8 == 0 && L <= (gr.members > 1 ? kSegmentMax : kSegmentMaxPlane)) ||
+         ((L == 2 || L == 4) && v.C * v.S % 8 == 0);
+}
+
 // Rows per block of the layer/RMS norm backward (and of group norm's (N, C) backward): each block accumulates its
 // own dweight/dbias partial sums (D doubles each), merged over blocks in order. About 2^17 elements, and at least 4
 // blocks where there are 128 rows: blocks of 2^17 elements left inputs of up to that size on one thread (LayerNorm
@@ -597,6 +618,30 @@ vec<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T* w, con
     if (rstd_out) rstd_out[g] = static_cast<T>(rs);
     return rs;
   };
+  if (!per_element && segment_forward(v, gr)) {
+    // channels-first samples as rows of short segments, one a group (segments_forward): per-element copies of the
+    // weight and bias along a sample, blocks of samples per task
+    const std::size_t S = v.S, row = v.C * S, L = gr.members * S, segs = row / L;
+    vec<T> wexp(w ? row : 0), bexp(b ? row : 0);
+    for (std::size_t c = 0; c < v.C; ++c) {
+      if (w) std::fill_n(wexp.data() + c * S, S, w[c]);
+      if (b) std::fill_n(bexp.data() + c * S, S, b[c]);
+    }
+    const std::size_t R = std::max<std::size_t>(1, kSegmentRowElems / row);
+    parallel_tasks(ceil_div(v.N, R), R * row, [&](std::size_t t) {
+      const std::size_t n0 = t * R, nr = std::min(R, v.N - n0), ns = nr * segs, g0 = n0 * segs;
+      vec<double> st(3 * ns);
+      double *const m = st.data(), *const q = m + ns, *const r = q + ns;
+      k.segments_forward({y + n0 * row, x + n0 * row, w ? wexp.data() : nullptr, b ? bexp.data() : nullptr, nr, segs,
+                          L, eps, m, q, r});
+      for (std::size_t i = 0; i < ns; ++i) {
+        if (!gm.empty()) gm[g0 + i] = Moments{static_cast<double>(L), m[i], q[i]};
+        if (mean_out) mean_out[g0 + i] = static_cast<T>(m[i]);
+        if (rstd_out) rstd_out[g0 + i] = static_cast<T>(r[i]);
+      }
+    });
+    return gm;
+  }
   if (!per_element && row_groups(v, gr, sizeof(T), false)) {
     // group norm of (N, C) input, a block of samples at a time: the moments of its groups (the spans the fused
     // schedule below reduces: the same bits), then each element's coefficients (as affine_of's per plane; t = 0

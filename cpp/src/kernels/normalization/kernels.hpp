@@ -38,6 +38,19 @@ struct SegmentRows {
   double *acc_w, *acc_b;
 };
 
+// rows of segs segments of L elements each (group norm's channels-first samples: a segment a group), each with
+// its own statistics: mean, m2 = Σ(x − mean)², rstd = 1/√(m2/L + eps) (written per segment, rows·segs), and
+// y = (x − mean)·rstd·w + b with w, b per element of a row (segs·L; null: none). L: a multiple of 8 (the double
+// lanes of every ISA) or 2 or 4 with rows of a multiple of 8 elements.
+template <class T>
+struct SegmentsForward {
+  T* y;
+  const T *x, *w, *b;
+  std::size_t rows, segs, L;
+  double eps;
+  double *mean, *m2, *rstd;
+};
+
 // y = ((x − mh) − ml)·s + t over a span: mh + ml is the mean split into two T (hi, lo), so x − mean keeps T's
 // precision even when |mean| ≫ std; channels-first planes fold s = rstd·weight[c], t = bias[c]. With a weight w /
 // bias b per element along the span (LayerNorm, RMSNorm): y = d·(s·w) + b.
@@ -133,6 +146,8 @@ struct NormKernels {
   // The backward of LayerNorm/RMSNorm segments (SegmentRows): each segment's grad_sums_params (parameter terms into
   // acc_w, acc_b when given), then its grad_input with a = rstd, b = −rstd³·Σg·d·inv_L, c = −rstd·Σg·inv_L
   void (*segments_backward)(const SegmentRows<T>& a, bool centered, StoreHint h);
+  // The forward of short segments (SegmentsForward), in double.
+  void (*segments_forward)(const SegmentsForward<T>& a);
   // The per-element parameter-gradient partials of LayerNorm/RMSNorm over `rows` rows of a (rows, ld) block, rows
   // in order: acc_w[i] += dy·(x − mean[r])·rstd[r] and acc_b[i] += dy (either may be null; float input: the terms of
   // each 16 rows added in float, that partial then in double).  dy, x: (rows, ld)

@@ -73,6 +73,59 @@ inline vd load_wide_partial(const T* p, std::size_t m) {
   }
 }
 
+// Stores kDoubleLanes elements of v at p (narrowed to float for float T).
+template <class T>
+inline void store_wide(T* p, vd v) {
+  if constexpr (std::is_same_v<T, double>) {
+    store<vd>(p, v);
+  } else {
+#if defined(__AVX512F__)
+    _mm256_storeu_ps(p, _mm512_cvtpd_ps((__m512d)v));
+#elif defined(__AVX__)
+    _mm_storeu_ps(p, _mm256_cvtpd_ps((__m256d)v));
+#else
+    for (std::size_t k = 0; k < kDoubleLanes; ++k) p[k] = static_cast<T>(v[k]);
+#endif
+  }
+}
+
+// Every lane the sum of its aligned group of G lanes (G a power of two ≤ the lanes), as a butterfly: lane k +
+// lane k ^ h for h = 1, 2, ..., G/2 (the two lanes of a pair add the same values, so a group's lanes agree bit for
+// bit).
+template <std::size_t G>
+inline vd group_sums(vd v) {
+  if constexpr (G > 1) {
+    v = group_sums<G / 2>(v);
+    int_t<vd> swap;
+    for (std::size_t k = 0; k < kDoubleLanes; ++k) swap[k] = static_cast<std::int64_t>(k ^ (G / 2));
+    v = v + __builtin_shuffle(v, swap);
+  }
+  return v;
+}
+
+// Lane j = the sum of v[j]'s lanes, for kDoubleLanes vectors v (modified): pairs of vectors H apart are folded
+// into one, lanes k and k + H of each side by side (fold_mask), for H = half the lanes down to 1, until every
+// lane holds one vector's total; a fixed order per lane. One shuffle pair and addition per fold: 7 for 8 vectors,
+// against 48 for a butterfly per vector.
+template <std::size_t H, bool Lo, std::size_t... K>
+constexpr int_t<vd> fold_mask(std::index_sequence<K...>) {
+  constexpr std::size_t Wd = kDoubleLanes;
+  return int_t<vd>{static_cast<std::int64_t>(K / H % 2 == 0 ? (Lo ? K : K + H) : (Lo ? Wd + K - H : Wd + K))...};
+}
+template <std::size_t H = kDoubleLanes / 2>
+inline vd lane_totals(vd* v) {
+  if constexpr (H == 0) {
+    return v[0];
+  } else {
+    constexpr int_t<vd> lo = fold_mask<H, true>(std::make_index_sequence<kDoubleLanes>{});
+    constexpr int_t<vd> hi = fold_mask<H, false>(std::make_index_sequence<kDoubleLanes>{});
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < H; ++i)
+      v[i] = __builtin_shuffle(v[i], v[i + H], lo) + __builtin_shuffle(v[i], v[i + H], hi);
+    return lane_totals<H / 2>(v);
+  }
+}
+
 // The lanes added as a tree, halves first: lane k + lane k + L/2, and so on (8 lanes:
 // ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7))). A sequential sum was a chain of 8 dependent additions per
 // reduction, which dominated the gradient sums of small planes.
@@ -713,6 +766,125 @@ void span_grad_input(T* dx, const T* dy, const T* x, const T* w, std::size_t n, 
   }
 }
 
+// The forward of short segments (SegmentsForward): per segment, two passes in double lanes (the mean, then
+// Σ(x − mean)²), each summed over the segment's vectors and then across lanes (group_sums); y = (x − mean)·rstd·w
+// + b in double. Segments of at least a vector (L a multiple of the lanes) take the lanes' rstd a vector of segments
+// at a time (one square root and division for kDoubleLanes segments); shorter ones (L dividing the lanes) are
+// several to a vector.
+template <class T, std::size_t G, bool HasW, bool HasB>
+[[gnu::flatten]] void segments_forward_impl(const SegmentsForward<T>& a) {
+  constexpr std::size_t Wd = kDoubleLanes;
+  using I = int_t<vd>;
+  T* const y = a.y;
+  const T *const x = a.x, *const w = a.w, *const b = a.b;
+  double *const mean_out = a.mean, *const m2_out = a.m2, *const rstd_out = a.rstd;
+  const std::size_t L = a.L, n = a.rows * a.segs, row = a.segs * a.L;
+  const vd len = splat<vd>(static_cast<double>(L)), inv_len = splat<vd>(1.0 / static_cast<double>(L));
+  const vd eps = splat<vd>(a.eps), one = splat<vd>(1.0);
+  // y of the Wd elements at x + i (row position c) with the lanes' mean and rstd
+  auto out = [&](std::size_t i, std::size_t c, vd mean, vd rs) {
+    vd v = (load_wide(x + i) - mean) * rs;
+    if constexpr (HasW) v = v * load_wide(w + c);
+    if constexpr (HasB) v = v + load_wide(b + c);
+    store_wide(y + i, v);
+  };
+  if constexpr (G == Wd) {  // segments of L = k·Wd elements, Wd at a time (lane j: segment s0 + j)
+    const std::size_t nv = L / Wd;
+    I lane;
+    for (std::size_t k = 0; k < Wd; ++k) lane[k] = static_cast<std::int64_t>(k);
+    // the statistics of segments [s0, s0 + Wd) (past n: the last segment again, its results unused)
+    auto stats = [&](std::size_t s0, vd& mv, vd& rv) {
+      const std::size_t ns = std::min(Wd, n - s0);
+      const T* seg[Wd];
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < Wd; ++j) seg[j] = x + (s0 + std::min(j, ns - 1)) * L;
+      vd part[Wd];
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < Wd; ++j) {
+        part[j] = load_wide(seg[j]);
+        for (std::size_t k = 1; k < nv; ++k) part[j] = part[j] + load_wide(seg[j] + k * Wd);
+      }
+      mv = lane_totals(part) * inv_len;
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < Wd; ++j) {
+        const vd mean = __builtin_shuffle(mv, lane * 0 + static_cast<std::int64_t>(j));
+        part[j] = splat<vd>(0.0);
+        for (std::size_t k = 0; k < nv; ++k) {
+          const vd d = load_wide(seg[j] + k * Wd) - mean;
+          part[j] = fma(d, d, part[j]);
+        }
+      }
+      const vd qv = lane_totals(part);
+      rv = one / sqrt(qv / len + eps);
+      if (ns == Wd) {
+        store<vd>(mean_out + s0, mv);
+        store<vd>(m2_out + s0, qv);
+        store<vd>(rstd_out + s0, rv);
+      } else {
+        store_first<vd>(mean_out + s0, mv, ns);
+        store_first<vd>(m2_out + s0, qv, ns);
+        store_first<vd>(rstd_out + s0, rv, ns);
+      }
+    };
+    // y of those segments, the first at row position c (advanced past them)
+    auto emit = [&](std::size_t s0, vd mv, vd rv, std::size_t& c) {
+      for (std::size_t j = 0; j < std::min(Wd, n - s0); ++j) {
+        const I at = lane * 0 + static_cast<std::int64_t>(j);
+        const vd mean = __builtin_shuffle(mv, at), rs = __builtin_shuffle(rv, at);
+        for (std::size_t k = 0; k < nv; ++k) out((s0 + j) * L + k * Wd, c + k * Wd, mean, rs);
+        c += L;
+        if (c == row) c = 0;
+      }
+    };
+    // each block's statistics before the previous block's y: the next block's reductions overlap those stores
+    std::size_t c = 0;
+    vd mv, rv;
+    stats(0, mv, rv);
+    for (std::size_t s0 = 0; s0 < n; s0 += Wd) {
+      vd mn = mv, rn = rv;
+      if (s0 + Wd < n) stats(s0 + Wd, mn, rn);
+      emit(s0, mv, rv, c);
+      mv = mn;
+      rv = rn;
+    }
+  } else {  // L = G < Wd: Wd / G segments a vector (rows of a multiple of Wd elements)
+    std::size_t c = 0;  // the row position of element i
+    for (std::size_t i = 0; i < n * L; i += Wd) {
+      const vd xv = load_wide(x + i);
+      const vd mean = group_sums<G>(xv) * inv_len, d = xv - mean;
+      const vd q = group_sums<G>(d * d), rs = one / sqrt(q / len + eps);
+      for (std::size_t j = 0; j < Wd; j += G) {
+        mean_out[(i + j) / G] = mean[j];
+        m2_out[(i + j) / G] = q[j];
+        rstd_out[(i + j) / G] = rs[j];
+      }
+      out(i, c, mean, rs);
+      c += Wd;
+      if (c == row) c = 0;
+    }
+  }
+}
+
+template <class T, std::size_t G>
+void segments_forward_g(const SegmentsForward<T>& a) {
+  if (a.w && a.b) return segments_forward_impl<T, G, true, true>(a);
+  if (a.w) return segments_forward_impl<T, G, true, false>(a);
+  if (a.b) return segments_forward_impl<T, G, false, true>(a);
+  segments_forward_impl<T, G, false, false>(a);
+}
+
+template <class T>
+void segments_forward(const SegmentsForward<T>& a) {
+  constexpr std::size_t Wd = kDoubleLanes;
+  if (a.L % Wd == 0) return segments_forward_g<T, Wd>(a);
+  if constexpr (Wd >= 4) {
+    if (a.L == 2) return segments_forward_g<T, 2>(a);
+  }
+  if constexpr (Wd >= 8) {
+    if (a.L == 4) return segments_forward_g<T, 4>(a);
+  }
+}
+
 // The LayerNorm/RMSNorm backward of nseg segments of L elements (L ≤ a chunk; see SegmentRows), each with its own
 // statistics: its sums (grad_sums_impl, with the parameter terms when acc_w/acc_b are given), then its dx
 // (span_grad_input), all inlined (flatten). One call for many segments: with a call per segment, group norm
@@ -1115,6 +1287,7 @@ NormKernels<T> make_norm_kernels() {
   k.grad_sums = &span_grad_sums<T>;
   k.grad_sums_params = &span_grad_sums_params<T>;
   k.segments_backward = &segments_backward<T>;
+  k.segments_forward = &segments_forward<T>;
   k.grad_sums_input = &span_grad_sums_input<T>;
   k.rows_param_grads = &rows_param_grads<T>;
   k.col_grad_sums = &col_grad_sums<T>;
