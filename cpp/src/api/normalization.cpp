@@ -1620,13 +1620,37 @@ void rms_norm_forward(T* y, T* rstd, const T* x, const T* weight, std::size_t ro
   const std::size_t K = chunk_len<T>();
   vec<unsigned char> wbuf;
   const T* const w = away_from(wbuf, weight, D, y);
+  // rstd of row r from its Σx²; its coefficients
+  auto finish = [&](std::size_t r, double q) {
+    const double rs = 1.0 / std::sqrt(q / static_cast<double>(D) + eps);
+    if (rstd) rstd[r] = static_cast<T>(rs);
+    return SpanAffine<T>{T(0), T(0), static_cast<T>(rs), T(0)};
+  };
+  if (std::is_same_v<T, float> && D >= kPipeSpan && D <= K && D * sizeof(T) % 64 == 0 &&
+      D * sizeof(T) * (2 + (w != nullptr)) <= kPipeBytes && reinterpret_cast<std::uintptr_t>(y) % 64 == 0 &&
+      hint.stream) {
+    // as LayerNorm's forward (forward(), pipelined): each row's Σx² while the previous row is normalized, a block
+    // of rows a task (the same bits as the loop below)
+    const std::size_t B = std::clamp<std::size_t>(kSpanBatchElems / D, 1, kGroupBatch);
+    parallel_tasks(ceil_div(rows, B), B * D, [&](std::size_t t) {
+      const std::size_t r0 = t * B, nb = std::min(B, rows - r0);
+      SpanAffine<T> co{};  // the previous row's
+      for (std::size_t i = 0; i <= nb; ++i) {
+        const std::size_t o = (r0 + i) * D, prev = i > 0 ? o - D : o;
+        if (i == nb) {
+          k.normalize(y + prev, x + prev, w, nullptr, D, co, hint);
+          break;
+        }
+        co = finish(r0 + i, k.sum_squares_normalize(x + o, D, y + prev, x + prev, i > 0 ? D : 0, co, w, hint));
+      }
+    });
+    return;
+  }
   parallel_tasks(rows, D, [&](std::size_t r) {
     const T* xr = x + r * D;
     double q = k.sum_squares(xr, std::min(D, K));
     for (std::size_t c0 = K; c0 < D; c0 += K) q += k.sum_squares(xr + c0, std::min(K, D - c0));
-    const double rs = 1.0 / std::sqrt(q / static_cast<double>(D) + eps);
-    if (rstd) rstd[r] = static_cast<T>(rs);
-    const SpanAffine<T> a{T(0), T(0), static_cast<T>(rs), T(0)};
+    const SpanAffine<T> a = finish(r, q);
     for (std::size_t c0 = 0; c0 < D; c0 += K)
       k.normalize(y + r * D + c0, xr + c0, w ? w + c0 : nullptr, nullptr, std::min(K, D - c0), a, hint);
   });

@@ -102,6 +102,10 @@ struct NormKernels {
   // of a plane or null.  xn: (n,); y, x: (m,); co: (ceil(m / S),); w, b: (S,)
   Moments (*moments_normalize)(const T* xn, std::size_t n, double first, T* y, const T* x, std::size_t m,
                                std::size_t S, const SpanAffine<T>* co, const T* w, const T* b, StoreHint h);
+  // sum_squares of xn (n elements) while y = x·(co.s·w) over the previous span (m elements, w per element or
+  // null) is written (m = 0: none); RMSNorm's forward, a row a call.
+  double (*sum_squares_normalize)(const T* xn, std::size_t n, T* y, const T* x, std::size_t m, const SpanAffine<T>& co,
+                                  const T* w, StoreHint h);
   // Σ x² in double.  x: (n,)
   double (*sum_squares)(const T* x, std::size_t n);
   // Per-column moments of a block, as `moments` per column: mean[c], m2[c] for c < cols (count = rows).

@@ -278,17 +278,28 @@ Moments span_moments(const T* x, std::size_t n) {
   return span_moments_from(x, n, n > 0 ? static_cast<double>(x[0]) : 0.0);
 }
 
+// Σx² of a span in double, accumulated as reduce_span steps it (as ShiftedSums, unshifted and without Σx).
 template <class T>
-double span_sum_squares(const T* x, std::size_t n) {
-  constexpr std::size_t L = kDoubleLanes;
+struct SquareSums {
+  const T* x;
   vd q[4] = {splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0), splat<vd>(0.0)};
-  reduce_span<kPrefetchFwdBytes>(n, [&](int a, std::size_t i) {
+  void step(int a, std::size_t i) {
     const vd v = load_wide(x + i);
     q[a] += v * v;
-  }, x);
-  double qt = lane_sum((q[0] + q[1]) + (q[2] + q[3]));
-  for (std::size_t i = n / L * L; i < n; ++i) qt += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-  return qt;
+  }
+  double result(std::size_t n) const {
+    double qt = lane_sum((q[0] + q[1]) + (q[2] + q[3]));
+    for (std::size_t i = n / kDoubleLanes * kDoubleLanes; i < n; ++i)
+      qt += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    return qt;
+  }
+};
+
+template <class T>
+double span_sum_squares(const T* x, std::size_t n) {
+  SquareSums<T> sums{x};
+  reduce_span<kPrefetchFwdBytes>(n, [&](int a, std::size_t i) { sums.step(a, i); }, x);
+  return sums.result(n);
 }
 
 // One element (V = vd or double) of one row of the gradient sums: sg += dy·w, sgd += (dy·d)·w (d = x − m; each
@@ -1131,9 +1142,11 @@ void planes_moments(Moments* out, const T* x, std::size_t planes, std::size_t S,
 // ~1.45 -> ~1.2 ms; (4096, 512) 345 -> 285 µs; instance norm (32, 64, 3136) 1.36 -> 1.27 ms. Otherwise one after
 // the other. (With y 16 bytes past a vector boundary, its first elements made apart, the loop did no better than
 // batches; forward() then keeps the batches.)
-template <class T>
-Moments span_moments_normalize(const T* xn, std::size_t n, double first, T* y, const T* x, std::size_t m,
-                               std::size_t S, const SpanAffine<T>* co, const T* w, const T* b, StoreHint h) {
+// The loop of span_moments_normalize over any span sums (ShiftedSums, SquareSums); alone() reduces xn by itself
+// where the loop does not apply.
+template <class T, class Sums, class Alone>
+auto sums_normalize(Sums sums, Alone&& alone, std::size_t n, T* y, const T* x, std::size_t m, std::size_t S,
+                    const SpanAffine<T>* co, const T* w, const T* b, StoreHint h) {
   using V = vec_t<T>;
   constexpr std::size_t L = kDoubleLanes, W = traits<V>::lanes;
   const bool fused = !kTwoPass<T> && (4 * L) % W == 0 && m == n && (S == n || S % (4 * L) == 0) && n >= 4 * L &&
@@ -1141,8 +1154,9 @@ Moments span_moments_normalize(const T* xn, std::size_t n, double first, T* y, c
   if (!fused) {
     for (std::size_t o = 0, j = 0; o < m; o += S, ++j)
       span_normalize(y + o, x + o, w, b, std::min(S, m - o), co[j], h);
-    return span_moments_from(xn, n, first);
+    return alone();
   }
+  const T* const xn = sums.x;
   // the coefficients of plane j (several planes: each a whole number of blocks)
   std::size_t j = 0, plane_end = S;
   V mh = splat<V>(co->mh), ml = splat<V>(co->ml), sv = splat<V>(co->s), tv = splat<V>(co->t);
@@ -1150,7 +1164,6 @@ Moments span_moments_normalize(const T* xn, std::size_t n, double first, T* y, c
   auto value = [&](std::size_t i) {
     return normalized(load<V>(x + i), mh, ml, w ? sv * load<V>(w + i) : sv, b ? load<V>(b + i) : tv);
   };
-  ShiftedSums<T> sums{xn, first};
   std::size_t i = 0;
   for (; i + 4 * L <= n; i += 4 * L) {  // reduce_span's blocks
     if (n >= kPrefetchMinSpan) prefetch_ahead<kPrefetchFwdBytes>(xn, i, 4 * L * sizeof(T));
@@ -1173,6 +1186,21 @@ Moments span_moments_normalize(const T* xn, std::size_t n, double first, T* y, c
   span_normalize(y + i, x + i, w ? w + i : nullptr, b ? b + i : nullptr, n - i, co[S == n ? 0 : i / S], h);
   for (; i + L <= n; i += L) sums.step(0, i);
   return sums.result(n);
+}
+
+template <class T>
+Moments span_moments_normalize(const T* xn, std::size_t n, double first, T* y, const T* x, std::size_t m,
+                               std::size_t S, const SpanAffine<T>* co, const T* w, const T* b, StoreHint h) {
+  return sums_normalize(ShiftedSums<T>{xn, first}, [&] { return span_moments_from(xn, n, first); }, n, y, x, m, S,
+                        co, w, b, h);
+}
+
+// span_sum_squares of xn while the previous span (one plane, m elements) is normalized: RMSNorm's forward loop.
+template <class T>
+double span_sum_squares_normalize(const T* xn, std::size_t n, T* y, const T* x, std::size_t m,
+                                  const SpanAffine<T>& co, const T* w, StoreHint h) {
+  return sums_normalize(SquareSums<T>{xn}, [&] { return span_sum_squares(xn, n); }, n, y, x, m, std::max<std::size_t>(m, 1),
+                        &co, w, static_cast<const T*>(nullptr), h);
 }
 
 // out = f(at, k) over `planes` spans of S elements, ld apart, span q with coefficients k = q / per (per spans share
@@ -1283,6 +1311,7 @@ NormKernels<T> make_norm_kernels() {
   k.normalize_spans = &spans_normalize<T>;
   k.moments_planes = &planes_moments<T>;
   k.moments_normalize = &span_moments_normalize<T>;
+  k.sum_squares_normalize = &span_sum_squares_normalize<T>;
   k.grad_sums_planes = &planes_grad_sums<T>;
   k.grad_sums = &span_grad_sums<T>;
   k.grad_sums_params = &span_grad_sums_params<T>;
