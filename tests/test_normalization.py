@@ -439,8 +439,8 @@ def test_each_span_shifted_by_its_own_first_value(rng):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_pipelined_rows_match_batches(dtype, rng):
-    """Float32 rows of >= 512 elements written to an aligned output are normalized while the next row's moments are
-    read (one loop; float64 takes the batches either way); an output one element off its alignment takes the
+    """Float32 rows of >= 512 elements written to an aligned output are normalized while the next row's moments (or
+    RMSNorm's Σx²) are read (one loop; float64 takes the batches either way); an output one element off its alignment takes the
     batches. The bits must agree, and match the
     float64 reference (rows 2e5 apart, so a row shifted by another row's value would fail)."""
     rows, D = 2053, 1024  # 8 MiB and more: a streamed output (smaller ones take the batches)
@@ -461,6 +461,11 @@ def test_pipelined_rows_match_batches(dtype, rng):
     np.testing.assert_allclose(y, ry, rtol=tol, atol=tol)
     planes = x[:37].reshape(1, 37, 32, 32)
     np.testing.assert_allclose(nc.instance_norm(planes), ref.instance_norm(planes)[0], rtol=tol, atol=tol)
+    # RMSNorm's rows the same way (each row's Σx² while the previous row is normalized); 1000 rows (4 MiB) take the
+    # row-by-row loop
+    yr = nc.rms_norm(x, D, w)
+    np.testing.assert_array_equal(nc.rms_norm(x[:1000], D, w), yr[:1000])
+    np.testing.assert_allclose(yr, ref.rms_norm(x, 1, w)[0], rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
