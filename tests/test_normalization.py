@@ -440,9 +440,9 @@ def test_each_span_shifted_by_its_own_first_value(rng):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_pipelined_rows_match_batches(dtype, rng):
     """Float32 rows of >= 512 elements written to an aligned output are normalized while the next row's moments (or
-    RMSNorm's Σx²) are read (one loop; float64 takes the batches either way); an output one element off its alignment takes the
-    batches. The bits must agree, and match the
-    float64 reference (rows 2e5 apart, so a row shifted by another row's value would fail)."""
+    RMSNorm's Σx²) are read (one loop; float64 takes the batches either way); an output one element off its
+    alignment takes the batches. The bits must agree, and match the float64 reference (rows 2e5 apart, so a row
+    shifted by another row's value would fail)."""
     rows, D = 2053, 1024  # 8 MiB and more: a streamed output (smaller ones take the batches)
     x = (rng.standard_normal((rows, D)) + 1e5 * (-1.0) ** np.arange(rows)[:, None]).astype(dtype)
     w, b = rng.standard_normal(D).astype(dtype), rng.standard_normal(D).astype(dtype)

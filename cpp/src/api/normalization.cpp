@@ -1430,7 +1430,8 @@ constexpr std::size_t kFusedParamCols = 2048;
 // Whether group (or instance) norm's backward takes each sample as a row of segments, one a group (rows_backward):
 // channels-first planes of 1 to 36 elements in groups of at least 4, or of up to 64 elements in samples of at most
 // 8192 (their parameter partials, C·S doubles each, stay in L2). (N, C) input (S = 1) too: (1024, 64) G=8 243 ->
-// 79 µs, (16384, 64) G=8 3970 -> 2700 µs against the blocks of samples of row_groups. C++ driver, 1 thread, backward() -> rows (µs):
+// 79 µs, (16384, 64) G=8 3970 -> 2700 µs against the blocks of samples of row_groups. C++ driver, 1 thread,
+// backward() -> rows (µs):
 // (256, 64, 16) G=32 156 -> 94, (1024, 64, 4) G=32 552 -> 242, (4096, 64, 4) G=8 1729 -> 651, (64, 512, 9) G=32
 // 255 -> 76, (32, 256, 16) G=32 63 -> 34, (8, 2048, 9) G=32 126 -> 48, (64, 128, 36) G=32 115 -> 76, (64, 128, 49)
 // G=32 122 -> 107, (256, 64, 64) G=32 312 -> 275; groups of one plane: (64, 512, 9) G=512 334 -> 253, (1024, 64, 4)

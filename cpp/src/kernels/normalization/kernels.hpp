@@ -114,7 +114,8 @@ struct NormKernels {
   // y = ((x − mh) − ml)·(s·w) + (b or t) over a span; w, b per element or null.  y, x, w, b: (n,)
   void (*normalize)(T* y, const T* x, const T* w, const T* b, std::size_t n, const SpanAffine<T>& k, StoreHint h);
   // y = ((x − mh) − ml)·s[q] + t[q] over `planes` adjacent planes of S elements each, plane q with its own
-  // s[q], t[q]; whole vectors streamed with h.stream where y is aligned to a vector.  y, x: (planes·S,); s, t: (planes,)
+  // s[q], t[q]; whole vectors streamed with h.stream where y is aligned to a vector.  y, x: (planes·S,);
+  // s, t: (planes,)
   void (*normalize_planes)(T* y, const T* x, std::size_t planes, std::size_t S, T mh, T ml, const T* s, const T* t,
                            StoreHint h);
   // dx = a[q]·dy + d·b + c over `planes` adjacent planes of S elements each, d = (x − mh) − ml, plane q with its own
