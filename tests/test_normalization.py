@@ -550,6 +550,9 @@ DETERMINISM_CASES = [
     ("group", (32, 64, 1024), 1, 32),     # 8 MiB, 2-plane groups: each group's moments with the previous one's map
     ("group", (16, 64, 3136), 1, 32),     # the same with 24.5 KiB groups (pipelined up to 32 KiB)
     ("instance", (32, 64, 1024), 1, None),  # the same with one plane a group
+    ("group", (44, 256, 196), 1, 32),     # 8.4 MiB of small planes: whole vectors across planes streamed
+    ("rms", (2048, 1024), None, None),    # 8 MiB: each row's Σx² with the previous row's map
+    ("group", (600, 64, 2), 1, 32),       # groups of 4 elements: samples as rows of segments, 8 at a time (forward)
     ("layer", (2048, 1024), None, None),  # the same with rows
     ("group", (8, 32, 1024), 1, 8),
     ("group", (1, 32, 4096), 1, 4),       # 4 groups: their spans split into chunks with 2 threads, fused with 1

@@ -134,6 +134,20 @@ Moments merge(const Moments& a, const Moments& b) {
   return {n, a.mean + d * (b.n / n), a.m2 + b.m2 + d * d * (a.n * b.n / n)};
 }
 
+// The moments of k sets of one size, m[j·stride] (pooled: mean = Σ mean_j / k, M2 = Σ M2_j + n·Σ (mean_j − mean)²,
+// each sum in order): one division where merging them one by one took k − 1, each on the chain of the next.
+Moments pool(const Moments* m, std::size_t k, std::size_t stride) {
+  double sm = 0.0, s2 = 0.0, sd = 0.0;
+  for (std::size_t j = 0; j < k; ++j) sm += m[j * stride].mean;
+  const double mean = sm / static_cast<double>(k);
+  for (std::size_t j = 0; j < k; ++j) {
+    const double d = m[j * stride].mean - mean;
+    s2 += m[j * stride].m2;
+    sd += d * d;
+  }
+  return {m[0].n * static_cast<double>(k), mean, s2 + m[0].n * sd};
+}
+
 GradSums add(const GradSums& a, const GradSums& b) { return {a.g + b.g, a.gd + b.gd}; }
 
 // A double mean as T (hi, lo): hi + lo = mean to twice T's precision.
@@ -666,9 +680,15 @@ vec<Moments> forward(T* y, T* mean_out, T* rstd_out, const T* x, const T* w, con
     return gm;
   }
   // group g's statistics from its planes' moments (pm: indexed by plane − base), merged in order
+  // (channels-last planes, columns of S rows each: pooled; batch norm (32, 256, 4, 4) forward (its short spans as
+  // 4096 columns in groups of 16), C++ driver, 1 thread, 65 -> ~50 µs)
   auto finish_group = [&](std::size_t g, const Moments* pm, std::size_t base) {
     Moments m = pm[gr.plane(g, 0) - base];
-    for (std::size_t j = 1; j < gr.members; ++j) m = merge(m, pm[gr.plane(g, j) - base]);
+    if (v.cl && gr.members > 1) {
+      m = pool(pm + (gr.plane(g, 0) - base), gr.members, gr.stride);
+    } else {
+      for (std::size_t j = 1; j < gr.members; ++j) m = merge(m, pm[gr.plane(g, j) - base]);
+    }
     set_group(g, m);
     return m;
   };
