@@ -1220,8 +1220,14 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
       const double r = static_cast<double>(rstd[g]);
       if (gr.div == 1) {
         for (std::size_t j = 0; j < gr.members; ++j) add_plane(c0 + j, p0 + j, r);
-      } else {
-        for (std::size_t j = 0; j < gr.members; ++j) add_plane(c0, p0 + j, r);
+      } else {  // (the channel's sums in registers along the run: the same additions)
+        double tb = sb[c0], tw = sw[c0];
+        for (std::size_t j = 0; j < gr.members; ++j) {
+          tb += ps[p0 + j].g;
+          tw += r * ps[p0 + j].gd;
+        }
+        sb[c0] = tb;
+        sw[c0] = tw;
       }
     }
   }
