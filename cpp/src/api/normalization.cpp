@@ -534,6 +534,16 @@ struct GradColumns {
       c[i] = g.c;
     }
   }
+  // set(j, g) for j in [j0, j0 + count)
+  void fill(std::size_t j0, std::size_t count, const SpanGrad<T>& g) {
+    for (auto* col : {&mh, &ml, &a, &b, &c}) {
+      const T v = col == &mh ? g.mh : col == &ml ? g.ml : col == &a ? g.a : col == &b ? g.b : g.c;
+      std::fill_n(col->data() + j0, count, v);
+      if (j0 < kColPad && C > 0)  // the periodic extension past C
+        for (std::size_t i = j0; i < std::min(j0 + count, kColPad); ++i)
+          for (std::size_t k = i + C; k < C + kColPad; k += C) (*col)[k] = v;
+    }
+  }
   ColGrad<T> get() const { return {mh.data(), ml.data(), a.data(), b.data(), c.data()}; }
 };
 
@@ -1154,10 +1164,14 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
       for (std::size_t g = (n * C + c0) / gr.members; g < (n * C + c1) / gr.members; ++g) {
         const GradSums s = group_sums(g);
         SpanGrad<T> co = grad_of(g, weight(gr.plane(g, 0)), s);
+        if (gr.div == gr.members) {  // the group's planes: one channel (batch norm's short spans)
+          sc.cols.fill(gr.plane(g, 0) - n * C, gr.members, co);
+          continue;
+        }
         for (std::size_t j = 0; j < gr.members; ++j) {
           const std::size_t p = gr.plane(g, j);
-          if (j > 0 && chan[p] != chan[p - gr.stride]) co.a = grad_scale(g, weight(p));  // (a group's planes: one
-          sc.cols.set(p - n * C, co);                                                      // channel, or adjacent ones)
+          if (j > 0) co.a = grad_scale(g, weight(p));  // (adjacent channels)
+          sc.cols.set(p - n * C, co);
         }
       }
       if (c1 - c0 == C) {
