@@ -496,6 +496,49 @@ def test_constant_channels_give_bias(axis, dtype, rng):
     np.testing.assert_array_equal(yr, np.zeros((2, 9), dtype))
 
 
+def _backward_cases(x, dy, eps=1e-5):
+    """(name, normcore's dx, the reference's, rstd) of every norm over channels-first x without weight; rows of the
+    trailing axis for layer and RMS norm."""
+    G = x.shape[1] // 2
+    y, m, r = nc.group_norm_forward(x, G, None, None, eps)
+    yield "group", nc.group_norm_backward(dy, x, G, m, r, None)[0], ref.group_norm_backward(dy, x, G, None, eps)[0], r
+    y, m, r = nc.instance_norm_forward(x, None, None, eps)
+    yield "instance", nc.instance_norm_backward(dy, x, m, r, None)[0], ref.instance_norm_backward(dy, x, None, eps)[0], r
+    y, m, r = nc.batch_norm_forward(x, None, None, eps)
+    yield "batch", nc.batch_norm_backward(dy, x, m, r, None)[0], ref.batch_norm_backward(dy, x, None, eps)[0], r
+    rows, drows, D = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1]), x.shape[-1]
+    y, m, r = nc.layer_norm_forward(rows, D, None, None, eps)
+    yield "layer", nc.layer_norm_backward(drows, rows, D, m, r, None)[0], ref.layer_norm_backward(drows, rows, 1, None,
+                                                                                                    eps)[0], r
+    y, r = nc.rms_norm_forward(rows, D, None, eps)
+    yield "rms", nc.rms_norm_backward(drows, rows, D, r, None)[0], ref.rms_norm_backward(drows, rows, 1, None, eps)[0], r
+
+
+@pytest.mark.parametrize("scale", [1e-15, 1e-30], ids=["x 1e-15", "x 1e-30"])
+def test_backward_sums_at_tiny_scales(scale, rng):
+    """Float32 backward sums add float terms dy·x̂ (x̂ = (x − mean)·rstd): scaled by rstd, they keep their precision
+    for data of any scale (eps = 0: rstd 1e15 and 1e30; terms dy·(x − mean) of 1e-15 data and 1e-30 gradients
+    would lie below float's normal range)."""
+    x = (rng.standard_normal((2, 4, 16, 80)) * scale).astype(np.float32)
+    dy = (rng.standard_normal(x.shape) * 1e-30).astype(np.float32)
+    for name, got, want, r in _backward_cases(x, dy, eps=0.0):
+        size = float(np.max(r)) * float(np.max(np.abs(dy)))  # of dx's terms (dx_scale without its floor of 1)
+        np.testing.assert_allclose(got.reshape(want.shape), want, rtol=2e-5, atol=2e-5 * size, err_msg=name)
+
+
+def test_backward_sums_overflowing_float_terms(rng):
+    """Float32 backward sums whose float terms overflow (2e38 + 2e38 in one lane of a partial, cancelled by two terms
+    of −2e38 further on: the exact sums are finite) are added again in double: dx is finite and accurate."""
+    x = rng.standard_normal((2, 4, 16, 80)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    for q in range(4):  # at the start of a plane and of a row
+        x[0, q, 0, [0, 8, 64, 72]] = 1.0
+        dy[0, q, 0, [0, 8]], dy[0, q, 0, [64, 72]] = 2e38, -2e38
+    for name, got, want, r in _backward_cases(x, dy):
+        assert np.all(np.isfinite(got)), name
+        close(got.reshape(want.shape), want, np.float32, scale=dx_scale(r, dy, None))
+
+
 def test_nan_propagates():
     x = np.ones((2, 3, 4))
     x[0, 1, 2] = np.nan

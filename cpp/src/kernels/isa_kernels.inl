@@ -9,6 +9,7 @@
 #include <limits>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 intrinsics (e.g. _mm512_scalef_ps) expand to _mm512_undefined_ps(), which it then reports as
 // maybe-uninitialized: a false positive in the compiler's own header.

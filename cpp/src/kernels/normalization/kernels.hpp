@@ -6,8 +6,9 @@
 //             per-span scalars (mean, rstd, ...), optionally a per-element weight/bias along the span.
 //   columns — a (rows, cols) block (channels-last: rows = positions, cols = channels), with a row stride ld in the
 //             reductions (column tiles) and contiguous in the maps; per-column coefficient arrays.
-// Statistics and gradient sums are accumulated in double (float inputs widened), in an order that depends only
-// on the sizes, so a span or block gives the same bits wherever and on whichever thread it is computed.
+// Statistics and gradient sums are accumulated in double (float inputs widened; the backward's span sums of float
+// input add float terms into double every 8, see NarrowGradSums), in an order that depends only on the sizes, so a
+// span or block gives the same bits wherever and on whichever thread it is computed.
 #pragma once
 #include <cstddef>
 
@@ -131,18 +132,19 @@ struct NormKernels {
   void (*grad_input_spans)(T* dx, const T* dy, const T* x, std::size_t planes, std::size_t S, std::size_t ld,
                            const SpanGrad<T>* k, std::size_t per);
   // out[q] = grad_sums of plane q (no weight) for `planes` adjacent planes of S elements (at most one chunk), plane q
-  // with mean[q / per].  dy, x: (planes·S,); out: (planes,); mean: (planes / per,)
+  // with mean[q / per] and rstd[q / per].  dy, x: (planes·S,); out: (planes,); mean, rstd: (planes / per,)
   void (*grad_sums_planes)(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S,
-                           const double* mean, std::size_t per);
+                           const double* mean, const double* rstd, std::size_t per);
   // y[r, c] = ((x − mh[c]) − ml[c])·s[c] + t[c].  y, x: (rows, cols) contiguous
   void (*normalize_cols)(T* y, const T* x, std::size_t rows, std::size_t cols, const ColAffine<T>& k, StoreHint h);
-  // Σ g, Σ g·d over a span with g = dy·w (w = 1 when null) and d = x − mean, in double.  dy, x, w: (n,)
-  GradSums (*grad_sums)(const T* dy, const T* x, const T* w, std::size_t n, double mean);
-  // grad_sums of span (dyn, xn) (n elements, mean mean_n, no weight) while dx = the input gradient of the previous
+  // Σ g, Σ g·d over a span with g = dy·w (w = 1 when null) and d = x − mean, added in double (float input: in
+  // float terms of x̂ = d·rstd, 8 a partial, see NarrowGradSums).  dy, x, w: (n,)
+  GradSums (*grad_sums)(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd);
+  // grad_sums of span (dyn, xn) (n elements, mean mean_n, rstd rstd_n, no weight) while dx = the input gradient of the previous
   // span (dy, x: m elements, coefficients co, no weight) is written (m = 0: none); the same bits as grad_sums and
   // grad_input.  dyn, xn: (n,); dx, dy, x: (m,)
-  GradSums (*grad_sums_input)(const T* dyn, const T* xn, std::size_t n, double mean_n, T* dx, const T* dy,
-                              const T* x, std::size_t m, const SpanGrad<T>& co, StoreHint h);
+  GradSums (*grad_sums_input)(const T* dyn, const T* xn, std::size_t n, double mean_n, double rstd_n, T* dx,
+                              const T* dy, const T* x, std::size_t m, const SpanGrad<T>& co, StoreHint h);
   // grad_sums of one row of LayerNorm/RMSNorm with its parameter-gradient terms added on the way:
   // acc_w[i] += dy·(x − mean)·rstd and acc_b[i] += dy (either may be null). centered = false (RMSNorm): mean is
   // 0, acc_b null, and Σg is not computed (returned as 0).  dy, x, w, acc_w, acc_b: (n,)

@@ -3,8 +3,10 @@
 // kernels/elementwise.hpp.
 //
 // Statistics and gradient sums run in double: float lanes are widened (vcvtps2pd), so a float32 reduction keeps
-// ~1e-16 relative error per addition. (One exception: the unfused LayerNorm/RMSNorm parameter-gradient partials
-// add 16 rows in float before they go into double; see rows_param_grads_float.) Maps (normalize, grad_input) run at T's full vector width through map_block(),
+// ~1e-16 relative error per addition. Two exceptions: the unfused LayerNorm/RMSNorm parameter-gradient partials
+// add 16 rows in float before they go into double (see rows_param_grads_float), and the backward's span sums of
+// float input add float terms, 8 to a partial, before they go into double (see NarrowGradSums).
+// Maps (normalize, grad_input) run at T's full vector width through map_block(),
 // which treats partial vectors with the same vector code (zero-padded), so an element's result does not depend on
 // where it sits. (The generic elementwise() is not used: it fences after every call.)
 
@@ -200,19 +202,27 @@ inline void prefetch_ahead(const T* p, std::size_t i, std::size_t bytes) {
 // of four (interleaved, for latency); callers combine them ((a0 + a1) + (a2 + a3)), add the lanes in order, then the
 // scalar tail from n / kDoubleLanes · kDoubleLanes in order: a fixed order for a given n. pf: the inputs read from
 // memory, prefetched Ahead bytes ahead.
-template <std::size_t Ahead = kPrefetchBytes, class Step, class... P>
-inline void reduce_span(std::size_t n, Step&& step, const P*... pf) {
+// block(i) runs after each block of four steps from i (reduce_span_blocks); it returns where the whole blocks ended.
+template <std::size_t Ahead = kPrefetchBytes, bool ToL1 = false, class Step, class Block, class... P>
+inline std::size_t reduce_span_blocks(std::size_t n, Step&& step, Block&& block, const P*... pf) {
   constexpr std::size_t L = kDoubleLanes;
   const bool ahead = n >= kPrefetchMinSpan;
   std::size_t i = 0;
   for (; i + 4 * L <= n; i += 4 * L) {
-    if (ahead) (prefetch_ahead<Ahead>(pf, i, 4 * L * sizeof(P)), ...);
+    if (ahead) (prefetch_ahead<Ahead, ToL1>(pf, i, 4 * L * sizeof(P)), ...);
     step(0, i);
     step(1, i + L);
     step(2, i + 2 * L);
     step(3, i + 3 * L);
+    block(i);
   }
+  const std::size_t blocks_end = i;
   for (; i + L <= n; i += L) step(0, i);
+  return blocks_end;
+}
+template <std::size_t Ahead = kPrefetchBytes, class Step, class... P>
+inline void reduce_span(std::size_t n, Step&& step, const P*... pf) {
+  reduce_span_blocks<Ahead>(n, step, [](std::size_t) {}, pf...);
 }
 
 // Moments by shifted sums in double: with d = x − K, mean = K + Σd/n and M2 = Σd² − (Σd)²/n. The shift K decides
@@ -332,16 +342,104 @@ inline void fused_param_term(V dy, V p, V r, V& aw, V& ab) {
   if constexpr (AccB) ab = ab + dy;
 }
 
-// Σg and Σg·d (g = dy·w, d = x − mean) of one span, whole double vectors in reduce_span's order, then the tail
-// in order. One row per sweep (two rows at once ran the LayerNorm backward's first pass ~1.6× slower), both inputs
-// prefetched kPrefetchBytes ahead (see reduce_span).
-// AccW/AccB: the span is a row of LayerNorm/RMSNorm and its parameter-gradient terms are added on the way,
-// acc_w[i] += dy·d·rstd, acc_b[i] += dy, sharing the widened dy and x (vcvtps2pd, 2 cycles per 8 values on Zen 4,
-// is what this pass spends most on); rows_backward says for which rows. Centered = false (RMSNorm): mean = 0,
-// Σg not computed (0).
-template <class T, bool HasW, bool AccW = false, bool AccB = false, bool Centered = true>
-GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd = 0.0,
-                        double* acc_w = nullptr, double* acc_b = nullptr) {
+// ---- narrow gradient sums (float input) -------------------------------------------------------------------
+
+// A float vector of kDoubleLanes lanes (half a vd): the backward's first pass of float input in float terms.
+typedef float vfn __attribute__((vector_size(sizeof(vd) / 2)));
+inline vfn load_narrow(const float* p) {
+  vfn v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline vd widen(vfn v) {
+#if defined(__AVX512F__)
+  return (vd)_mm512_cvtps_pd((__m256)v);
+#else
+  return __builtin_convertvector(v, vd);
+#endif
+}
+
+// The gradient sums of float input with float terms: g = dy·w and g·x̂, x̂ = (x − mh)·r (mh: the mean rounded to
+// float, r: rstd; Centered = false: x̂ = x·r), each vector of terms added into one of four float partials, which are
+// combined ((p0 + p1) + (p2 + p3)) and added into double every kNarrowBlocks blocks of reduce_span: a partial lane
+// adds at most 8 float terms before it goes into double. Widening each dy and x instead (vcvtps2pd, 2 cycles per 8
+// values on Zen 4) was most of the backward's first pass. x̂ keeps the terms near the size of dy, far from float's
+// overflow and underflow for any scale of x (d = x − mean itself: σ = 1e-20 made dy·d vanish). Error: each term
+// within 3 float roundings, each partial within 7 more of its terms' magnitude; Σg·x̂ then carries the relative error
+// of a sum of 8-term float partials, against float's own rounding of the dx it feeds (tools/accuracy.py, tests:
+// float64 references). The span's scalar tail is in double, as the wide sums.
+inline constexpr std::size_t kNarrowBlocks = 2;
+template <bool HasW, bool Centered>
+struct NarrowGradSums {
+  const float *dy, *x, *w;
+  vfn mh, r;
+  vfn g[4] = {}, p[4] = {};
+  vd G = {}, P = {};
+  std::size_t blocks = 0;
+  NarrowGradSums(const float* dy_, const float* x_, const float* w_, float mh_, float r_)
+      : dy(dy_), x(x_), w(w_), mh(vfn{} + mh_), r(vfn{} + r_) {}
+  // adds the terms of the vector from i into partial a; returns dy and dy·x̂ (the parameter-gradient terms)
+  std::pair<vfn, vfn> step(int a, std::size_t i) {
+    const vfn dv = load_narrow(dy + i), xh = (Centered ? load_narrow(x + i) - mh : load_narrow(x + i)) * r;
+    const vfn q = dv * xh;
+    if constexpr (HasW) {
+      const vfn wv = load_narrow(w + i);
+      if constexpr (Centered) g[a] += dv * wv;
+      p[a] += q * wv;
+    } else {
+      if constexpr (Centered) g[a] += dv;
+      p[a] += q;
+    }
+    return {dv, q};
+  }
+  void flush() {
+    if constexpr (Centered) G += widen((g[0] + g[1]) + (g[2] + g[3]));
+    P += widen((p[0] + p[1]) + (p[2] + p[3]));
+    for (int a = 0; a < 4; ++a) g[a] = p[a] = vfn{};
+    blocks = 0;
+  }
+  void block_end() {
+    if (++blocks == kNarrowBlocks) flush();
+  }
+  // Σg and Σg·(x − mean): Σg·(x − mh) = Σg·x̂ / r, less (mean − mh)·Σg
+  GradSums result(double mean) {
+    flush();
+    const double sg = lane_sum(G), sp = lane_sum(P) / static_cast<double>(r[0]);
+    return {sg, Centered ? sp - (mean - static_cast<double>(mh[0])) * sg : sp};
+  }
+};
+
+// Whether the narrow sums serve a span with this rstd: a normal float (x̂ = (x − mh)·r in float, Σg·x̂ divided by
+// r). Statistics that do not fit the data (x̂ overflowing) give non-finite sums, which grad_sums_impl redoes wide.
+inline bool narrow_rstd(double rstd) { return std::isnormal(static_cast<float>(rstd)); }
+inline bool finite_sums(const GradSums& s) { return std::isfinite(s.g) && std::isfinite(s.gd); }
+
+// The scalar tail [from, n) of a span's gradient sums (and parameter terms), in double, in order.
+template <class T, bool HasW, bool AccW, bool AccB, bool Centered, class A>
+inline void grad_sums_tail(GradSums& s, const T* dy, const T* x, const T* w, std::size_t from, std::size_t n,
+                           double mean, double rstd, A* acc_w, A* acc_b) {
+  for (std::size_t i = from; i < n; ++i) {
+    const double dv = static_cast<double>(dy[i]), xv = static_cast<double>(x[i]);
+    const double p = grad_term<HasW, Centered>(dv, xv, HasW ? static_cast<double>(w[i]) : 1.0, mean, s.g, s.gd);
+    if constexpr (AccW || AccB) {
+      double aw = AccW ? static_cast<double>(acc_w[i]) : 0.0, ab = AccB ? static_cast<double>(acc_b[i]) : 0.0;
+      fused_param_term<AccW, AccB>(dv, p, rstd, aw, ab);
+      if constexpr (AccW) acc_w[i] = static_cast<A>(aw);
+      if constexpr (AccB) acc_b[i] = static_cast<A>(ab);
+    }
+  }
+}
+
+// Σg and Σg·d (g = dy·w, d = x − mean) of one span in double (double input; float input where the narrow sums do
+// not serve), whole double vectors in reduce_span's order, then the tail in order. One row per sweep (two rows at
+// once ran the LayerNorm backward's first pass ~1.6× slower), both inputs prefetched kPrefetchBytes ahead (see
+// reduce_span).
+// AccW/AccB: the span is a row of LayerNorm/RMSNorm (or a group norm segment) and its parameter-gradient terms are
+// added on the way, acc_w[i] += dy·d·rstd, acc_b[i] += dy, sharing the loaded dy and x; rows_backward says for
+// which rows. Centered = false (RMSNorm): mean = 0, Σg not computed (0).
+template <class T, bool HasW, bool AccW, bool AccB, bool Centered>
+GradSums wide_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, double* acc_w,
+                        double* acc_b) {
   constexpr std::size_t L = kDoubleLanes;
   const vd one = splat<vd>(1.0), z = splat<vd>(0.0), mv = splat<vd>(mean), rv = splat<vd>(rstd);
   vd sg[4] = {z, z, z, z}, sgd[4] = {z, z, z, z};
@@ -359,30 +457,68 @@ GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, doub
     }, dy, x);
     s = {lane_sum((sg[0] + sg[1]) + (sg[2] + sg[3])), lane_sum((sgd[0] + sgd[1]) + (sgd[2] + sgd[3]))};
   }
-  for (std::size_t i = n / L * L; i < n; ++i) {
-    const double dv = static_cast<double>(dy[i]), xv = static_cast<double>(x[i]);
-    const double p = grad_term<HasW, Centered>(dv, xv, HasW ? static_cast<double>(w[i]) : 1.0, mean, s.g, s.gd);
-    if constexpr (AccW || AccB) {
-      double aw = AccW ? acc_w[i] : 0.0, ab = AccB ? acc_b[i] : 0.0;
-      fused_param_term<AccW, AccB>(dv, p, rstd, aw, ab);
-      if constexpr (AccW) acc_w[i] = aw;
-      if constexpr (AccB) acc_b[i] = ab;
+  grad_sums_tail<T, HasW, AccW, AccB, Centered>(s, dy, x, w, n / L * L, n, mean, rstd, acc_w, acc_b);
+  return s;
+}
+
+// The same sums of float input through NarrowGradSums, the parameter terms dy·x̂ and dy added into acc_w, acc_b:
+// double accumulators (A = double; the terms widened) or float partials of a few rows (A = float, see
+// segments_backward_impl); the scalar tail as wide_grad_sums.
+template <class A>
+inline void add_terms(A* acc, vfn t) {
+  if constexpr (std::is_same_v<A, double>) {
+    store<vd>(acc, load<vd>(acc) + widen(t));
+  } else {
+    const vfn v = load_narrow(acc) + t;
+    std::memcpy(acc, &v, sizeof v);
+  }
+}
+template <bool HasW, bool AccW, bool AccB, bool Centered, class A>
+GradSums narrow_grad_sums(const float* dy, const float* x, const float* w, std::size_t n, double mean, double rstd,
+                          A* acc_w, A* acc_b) {
+  NarrowGradSums<HasW, Centered> sums(dy, x, w, Centered ? static_cast<float>(mean) : 0.0f, static_cast<float>(rstd));
+  reduce_span_blocks(
+      n,
+      [&](int a, std::size_t i) {
+        const auto [dv, q] = sums.step(a, i);
+        if constexpr (AccW) add_terms(acc_w + i, q);
+        if constexpr (AccB) add_terms(acc_b + i, dv);
+      },
+      [&](std::size_t) { sums.block_end(); }, dy, x);
+  GradSums s = sums.result(mean);
+  grad_sums_tail<float, HasW, AccW, AccB, Centered>(s, dy, x, w, n / kDoubleLanes * kDoubleLanes, n, mean, rstd,
+                                                    acc_w, acc_b);
+  return s;
+}
+
+// The gradient sums of one span: narrow for float input (rstd in range, a whole double vector; float partials A:
+// the caller checked rstd), unless its float terms overflowed (then the sums again in double; the parameter terms
+// stay as added) or the input holds NaN/Inf (the same NaN either way); wide otherwise.
+template <class T, bool HasW, bool AccW = false, bool AccB = false, bool Centered = true, class A = double>
+GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
+                        A* acc_w = nullptr, A* acc_b = nullptr) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (std::is_same_v<A, float> || (n >= kDoubleLanes && narrow_rstd(rstd))) {
+      const GradSums s = narrow_grad_sums<HasW, AccW, AccB, Centered>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+      if (finite_sums(s)) return s;
+      return wide_grad_sums<T, HasW, false, false, Centered>(dy, x, w, n, mean, rstd, nullptr, nullptr);
     }
   }
-  return s;
+  if constexpr (std::is_same_v<A, double>) return wide_grad_sums<T, HasW, AccW, AccB, Centered>(dy, x, w, n, mean, rstd, acc_w, acc_b);
+  __builtin_unreachable();
 }
 
 template <class T, bool HasW>
 GradSums grad_sums_params_w(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
                             double* acc_w, double* acc_b, bool centered) {
   if (!centered)  // RMSNorm: no dbias
-    return acc_w != nullptr ? grad_sums_impl<T, HasW, true, false, false>(dy, x, w, n, 0.0, rstd, acc_w, nullptr)
-                            : grad_sums_impl<T, HasW, false, false, false>(dy, x, w, n, 0.0);
+    return acc_w != nullptr ? grad_sums_impl<T, HasW, true, false, false>(dy, x, w, n, 0.0, rstd, acc_w, acc_b)
+                            : grad_sums_impl<T, HasW, false, false, false>(dy, x, w, n, 0.0, rstd);
   if (acc_w != nullptr && acc_b != nullptr)
     return grad_sums_impl<T, HasW, true, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
   if (acc_w != nullptr) return grad_sums_impl<T, HasW, true, false>(dy, x, w, n, mean, rstd, acc_w, acc_b);
   if (acc_b != nullptr) return grad_sums_impl<T, HasW, false, true>(dy, x, w, n, mean, rstd, acc_w, acc_b);
-  return grad_sums_impl<T, HasW>(dy, x, w, n, mean);
+  return grad_sums_impl<T, HasW>(dy, x, w, n, mean, rstd);
 }
 
 template <class T>
@@ -393,8 +529,8 @@ GradSums span_grad_sums_params(const T* dy, const T* x, const T* w, std::size_t 
 }
 
 template <class T>
-GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean) {
-  return span_grad_sums_params(dy, x, w, n, mean, 0.0, static_cast<double*>(nullptr), static_cast<double*>(nullptr),
+GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd) {
+  return span_grad_sums_params(dy, x, w, n, mean, rstd, static_cast<double*>(nullptr), static_cast<double*>(nullptr),
                                true);
 }
 
@@ -902,6 +1038,7 @@ void segments_forward(const SegmentsForward<T>& a) {
 // (span_grad_input), all inlined (flatten). One call for many segments: with a call per segment, group norm
 // (256, 64, 16) G=32 (segments of 32 elements) spent half its time in calls and glue; C++ driver, 1 thread:
 // 178 µs, one call a row 127 µs, inlined 93 µs.
+inline constexpr std::size_t kRowPartialCols = 2048;  // the fused rows' columns at most (rows_backward)
 template <class T, bool HasW, bool AccW, bool AccB, bool Centered>
 [[gnu::flatten]] void segments_backward_impl(const SegmentRows<T>& a, StoreHint h) {
   T* const dx = a.dx;
@@ -910,14 +1047,39 @@ template <class T, bool HasW, bool AccW, bool AccB, bool Centered>
   const double inv_L = a.inv_L;
   const T* w = a.w;
   double *aw = a.acc_w, *ab = a.acc_b;
+  // LayerNorm/RMSNorm rows of float input (col_step 0: every segment on the same columns): the rows' parameter
+  // terms into float partials (at most kFloatParamRows rows a column, as rows_param_grads_float), added into
+  // acc_w, acc_b at the end; a double accumulator loaded and stored per term was most of the fused first pass.
+  [[maybe_unused]] alignas(64) float pw[std::is_same_v<T, float> && AccW ? kRowPartialCols : 1];
+  [[maybe_unused]] alignas(64) float pb[std::is_same_v<T, float> && AccB ? kRowPartialCols : 1];
+  bool partials = false;
+  if constexpr (std::is_same_v<T, float> && (AccW || AccB)) {
+    partials = step == 0 && nseg > 1 && nseg <= kFloatParamRows && L <= kRowPartialCols &&
+               std::all_of(rstd, rstd + nseg, [](T r) { return narrow_rstd(r); });
+    if (partials) {
+      if constexpr (AccW) std::fill(pw, pw + L, 0.0f);
+      if constexpr (AccB) std::fill(pb, pb + L, 0.0f);
+    }
+  }
   for (std::size_t sg = 0; sg < nseg; ++sg, w += HasW ? step : 0, aw += AccW ? step : 0, ab += AccB ? step : 0) {
     const std::size_t o = sg * L;
     const double m = Centered ? static_cast<double>(mean[sg]) : 0.0, r = static_cast<double>(rstd[sg]);
-    const GradSums s = grad_sums_impl<T, HasW, AccW, AccB, Centered>(dy + o, x + o, w, L, m, r, aw, ab);
+    GradSums s;
+    if constexpr (std::is_same_v<T, float> && (AccW || AccB)) {
+      if (partials)
+        s = grad_sums_impl<T, HasW, AccW, AccB, Centered>(dy + o, x + o, w, L, m, r, AccW ? pw : nullptr,
+                                                          AccB ? pb : nullptr);
+    }
+    if (!partials) s = grad_sums_impl<T, HasW, AccW, AccB, Centered>(dy + o, x + o, w, L, m, r, aw, ab);
     const SpanGrad<T> co{Centered ? mean[sg] : T(0), T(0), static_cast<T>(r), static_cast<T>(-r * r * r * s.gd * inv_L),
                          static_cast<T>(Centered ? -r * s.g * inv_L : 0.0)};
     span_grad_input(dx + o, dy + o, x + o, w, L, co, h);
   }
+  if (partials)
+    for (std::size_t i = 0; i < L; ++i) {
+      if constexpr (AccW) aw[i] += static_cast<double>(pw[i]);
+      if constexpr (AccB) ab[i] += static_cast<double>(pb[i]);
+    }
 }
 
 template <class T, bool HasW>
@@ -940,48 +1102,39 @@ void segments_backward(const SegmentRows<T>& a, bool centered, StoreHint h) {
     segments_backward_w<T, false>(a, centered, h);
 }
 
-// The gradient sums of span (dyn, xn) (n elements, mean mean_n; as span_grad_sums without a weight: the same bits)
-// while dx of the previous span (dy, x, m elements, coefficients co, no weight) is written (as span_grad_input: the
-// same values): when m == n, dx is vector-aligned and the stores stream, one loop does both, a block of
-// reduce_span's at a time, so that reading the next span from memory overlaps writing the previous one (the
-// backward's analogue of span_moments_normalize). Otherwise one after the other.
+// The gradient sums of span (dyn, xn) (n elements, mean mean_n, rstd rstd_n; as span_grad_sums without a weight:
+// the same bits) while dx of the previous span (dy, x, m elements, coefficients co, no weight) is written (as
+// span_grad_input: the same values): when m == n, dx is vector-aligned, the stores stream and the sums are narrow,
+// one loop does both, a block of reduce_span's at a time, so that reading the next span from memory overlaps writing
+// the previous one (the backward's analogue of span_moments_normalize). Otherwise one after the other.
 template <class T>
-GradSums span_grad_sums_input(const T* dyn, const T* xn, std::size_t n, double mean_n, T* dx, const T* dy,
-                              const T* x, std::size_t m, const SpanGrad<T>& co, StoreHint h) {
+GradSums span_grad_sums_input(const T* dyn, const T* xn, std::size_t n, double mean_n, double rstd_n, T* dx,
+                              const T* dy, const T* x, std::size_t m, const SpanGrad<T>& co, StoreHint h) {
   using V = vec_t<T>;
   constexpr std::size_t L = kDoubleLanes, W = traits<V>::lanes;
-  const bool fused = (4 * L) % W == 0 && m == n && n >= 4 * L && h.stream &&
-                     reinterpret_cast<std::uintptr_t>(dx) % sizeof(V) == 0;
-  if (!fused) {
-    if (m > 0) span_grad_input(dx, dy, x, static_cast<const T*>(nullptr), m, co, h);
-    return span_grad_sums(dyn, xn, static_cast<const T*>(nullptr), n, mean_n);
-  }
-  const V mh = splat<V>(co.mh), ml = splat<V>(co.ml), a = splat<V>(co.a), b = splat<V>(co.b), c = splat<V>(co.c);
-  const vd one = splat<vd>(1.0), z = splat<vd>(0.0), mv = splat<vd>(mean_n);
-  vd sg[4] = {z, z, z, z}, sgd[4] = {z, z, z, z};
-  auto step = [&](int q, std::size_t i) {  // grad_sums_impl's step without a weight
-    grad_term<false>(load_wide(dyn + i), load_wide(xn + i), one, mv, sg[q], sgd[q]);
-  };
-  const bool ahead = n >= kPrefetchMinSpan;
-  std::size_t i = 0;
-  for (; i + 4 * L <= n; i += 4 * L) {  // reduce_span's blocks
-    if (ahead) {  // into L1 (see prefetch_ahead)
-      prefetch_ahead<kPrefetchBytes, true>(dyn, i, 4 * L * sizeof(T));
-      prefetch_ahead<kPrefetchBytes, true>(xn, i, 4 * L * sizeof(T));
+  const bool fused = std::is_same_v<T, float> && (4 * L) % W == 0 && m == n && n >= 4 * L && h.stream &&
+                     narrow_rstd(rstd_n) && reinterpret_cast<std::uintptr_t>(dx) % sizeof(V) == 0;
+  if constexpr (std::is_same_v<T, float>) {
+    if (fused) {
+      const V mh = splat<V>(co.mh), ml = splat<V>(co.ml), a = splat<V>(co.a), b = splat<V>(co.b), c = splat<V>(co.c);
+      NarrowGradSums<false, true> sums(dyn, xn, nullptr, static_cast<float>(mean_n), static_cast<float>(rstd_n));
+      const std::size_t end = reduce_span_blocks<kPrefetchBytes, true>(  // into L1 (see prefetch_ahead)
+          n, [&](int q, std::size_t i) { sums.step(q, i); },
+          [&](std::size_t i) {
+            sums.block_end();
+            for (std::size_t v = i; v < i + 4 * L; v += W)
+              store_stream<V>(dx + v, input_gradient(load<V>(dy + v), load<V>(x + v), mh, ml, a, b, c));
+          },
+          dyn, xn);
+      if (end < m) span_grad_input(dx + end, dy + end, x + end, static_cast<const T*>(nullptr), m - end, co, h);
+      GradSums s = sums.result(mean_n);
+      grad_sums_tail<T, false, false, false, true, double>(s, dyn, xn, nullptr, n / L * L, n, mean_n, rstd_n,
+                                                           nullptr, nullptr);
+      return finite_sums(s) ? s : span_grad_sums(dyn, xn, static_cast<const T*>(nullptr), n, mean_n, rstd_n);
     }
-    step(0, i);
-    step(1, i + L);
-    step(2, i + 2 * L);
-    step(3, i + 3 * L);
-    for (std::size_t v = i; v < i + 4 * L; v += W)
-      store_stream<V>(dx + v, input_gradient(load<V>(dy + v), load<V>(x + v), mh, ml, a, b, c));
   }
-  if (i < m) span_grad_input(dx + i, dy + i, x + i, static_cast<const T*>(nullptr), m - i, co, h);
-  for (; i + L <= n; i += L) step(0, i);
-  GradSums s{lane_sum((sg[0] + sg[1]) + (sg[2] + sg[3])), lane_sum((sgd[0] + sgd[1]) + (sgd[2] + sgd[3]))};
-  for (i = n / L * L; i < n; ++i)
-    grad_term<false>(static_cast<double>(dyn[i]), static_cast<double>(xn[i]), 1.0, mean_n, s.g, s.gd);
-  return s;
+  if (m > 0) span_grad_input(dx, dy, x, static_cast<const T*>(nullptr), m, co, h);
+  return span_grad_sums(dyn, xn, static_cast<const T*>(nullptr), n, mean_n, rstd_n);
 }
 
 // Planes shorter than a vector (S < lanes), at most 16 of them (a group norm group of tiny planes): whole vectors
@@ -1248,15 +1401,15 @@ void spans_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::s
 }
 
 // out[q] = the gradient sums of plane q (as span_grad_sums without a weight, the same bits) for `planes` adjacent
-// planes of S ≤ one chunk elements, plane q with mean[q / per] (per planes share a mean: a group's): one call for a
+// planes of S ≤ one chunk elements, plane q with mean[q / per] and rstd[q / per] (per planes share them: a group's): one call for a
 // batch of groups. (One call per plane from the API returned each pair through the stack, a store-forwarding stall
 // per plane.)
 template <class T>
 [[gnu::flatten]] void planes_grad_sums(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S,
-                                      const double* mean, std::size_t per) {
+                                      const double* mean, const double* rstd, std::size_t per) {
   std::size_t g = 0, in_group = 0;
   for (std::size_t q = 0; q < planes; ++q) {
-    out[q] = grad_sums_impl<T, false>(dy + q * S, x + q * S, static_cast<const T*>(nullptr), S, mean[g]);
+    out[q] = grad_sums_impl<T, false>(dy + q * S, x + q * S, static_cast<const T*>(nullptr), S, mean[g], rstd[g]);
     if (++in_group == per) {
       in_group = 0;
       ++g;
