@@ -409,9 +409,15 @@ struct NarrowGradSums {
   }
 };
 
-// Whether the narrow sums serve a span with this rstd: a normal float (x̂ = (x − mh)·r in float, Σg·x̂ divided by
-// r). Statistics that do not fit the data (x̂ overflowing) give non-finite sums, which grad_sums_impl redoes wide.
-inline bool narrow_rstd(double rstd) { return std::isnormal(static_cast<float>(rstd)); }
+// Whether the narrow sums serve a span of n elements with this rstd: n of at least kNarrowMinSpan (shorter spans
+// spent more on the flushes and the setup than they saved: C++ driver, 1 thread, group norm backward (1024, 64, 4)
+// G=32, segments of 8, 295 -> 417 us; instance norm planes of 64 119 -> 137 us, of 128 184 -> 175 us) and rstd a
+// normal float (x̂ = (x − mh)·r in float, Σg·x̂ divided by r). Statistics that do not fit the data (x̂ overflowing)
+// give non-finite sums, which grad_sums_impl redoes wide.
+inline constexpr std::size_t kNarrowMinSpan = 128;
+inline bool narrow_span(std::size_t n, double rstd) {
+  return n >= kNarrowMinSpan && std::isnormal(static_cast<float>(rstd));
+}
 inline bool finite_sums(const GradSums& s) { return std::isfinite(s.g) && std::isfinite(s.gd); }
 
 // The scalar tail [from, n) of a span's gradient sums (and parameter terms), in double, in order.
@@ -491,14 +497,13 @@ GradSums narrow_grad_sums(const float* dy, const float* x, const float* w, std::
   return s;
 }
 
-// The gradient sums of one span: narrow for float input (rstd in range, a whole double vector; float partials A:
-// the caller checked rstd), unless its float terms overflowed (then the sums again in double; the parameter terms
+// The gradient sums of one span: narrow for float input (narrow_span; float partials A: the caller checked), unless its float terms overflowed (then the sums again in double; the parameter terms
 // stay as added) or the input holds NaN/Inf (the same NaN either way); wide otherwise.
 template <class T, bool HasW, bool AccW = false, bool AccB = false, bool Centered = true, class A = double>
 GradSums grad_sums_impl(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd,
                         A* acc_w = nullptr, A* acc_b = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
-    if (std::is_same_v<A, float> || (n >= kDoubleLanes && narrow_rstd(rstd))) {
+    if (std::is_same_v<A, float> || narrow_span(n, rstd)) {
       const GradSums s = narrow_grad_sums<HasW, AccW, AccB, Centered>(dy, x, w, n, mean, rstd, acc_w, acc_b);
       if (finite_sums(s)) return s;
       return wide_grad_sums<T, HasW, false, false, Centered>(dy, x, w, n, mean, rstd, nullptr, nullptr);
@@ -1033,65 +1038,90 @@ void segments_forward(const SegmentsForward<T>& a) {
   }
 }
 
+// A segment's dx (L elements) from its sums s (a = rstd, b = −rstd³·Σg·d·inv_L, c = −rstd·Σg·inv_L).
+template <class T, bool Centered>
+inline void segment_grad_input(T* dx, const T* dy, const T* x, const T* w, std::size_t L, T mean, double r,
+                               double inv_L, const GradSums& s, StoreHint h) {
+  const SpanGrad<T> co{Centered ? mean : T(0), T(0), static_cast<T>(r), static_cast<T>(-r * r * r * s.gd * inv_L),
+                       static_cast<T>(Centered ? -r * s.g * inv_L : 0.0)};
+  span_grad_input(dx, dy, x, w, L, co, h);
+}
+
+// LayerNorm/RMSNorm rows of float input (col_step 0: every segment on the same columns, at most kRowPartialCols):
+// the rows' parameter terms into float partials (at most kFloatParamRows rows a column, as rows_param_grads_float),
+// added into acc_w, acc_b at the end; a double accumulator loaded and stored per term was most of the fused first
+// pass (C++ driver, 1 thread, LayerNorm (64, 1024) backward 24 -> 21 us). Out of line: the partials' 16 KiB of stack
+// slowed the short segments of segments_backward_impl by 3-5%.
+inline constexpr std::size_t kRowPartialCols = 2048;
+template <bool HasW, bool AccW, bool AccB, bool Centered>
+[[gnu::noinline, gnu::flatten]] void segments_backward_partials(const SegmentRows<float>& a, StoreHint h) {
+  alignas(64) float pw[AccW ? kRowPartialCols : 1], pb[AccB ? kRowPartialCols : 1];
+  float* const dx = a.dx;
+  const float *const dy = a.dy, *const x = a.x, *const w = a.w, *const mean = a.mean, *const rstd = a.rstd;
+  const std::size_t L = a.L, nseg = a.nseg;
+  const double inv_L = a.inv_L;
+  if constexpr (AccW) std::fill(pw, pw + L, 0.0f);
+  if constexpr (AccB) std::fill(pb, pb + L, 0.0f);
+  for (std::size_t sg = 0; sg < nseg; ++sg) {
+    const std::size_t o = sg * L;
+    const double m = Centered ? static_cast<double>(mean[sg]) : 0.0, r = static_cast<double>(rstd[sg]);
+    const GradSums s = grad_sums_impl<float, HasW, AccW, AccB, Centered>(dy + o, x + o, w, L, m, r,
+                                                                         AccW ? pw : nullptr, AccB ? pb : nullptr);
+    segment_grad_input<float, Centered>(dx + o, dy + o, x + o, w, L, Centered ? mean[sg] : 0.0f, r, inv_L, s, h);
+  }
+  for (std::size_t i = 0; i < L; ++i) {
+    if constexpr (AccW) a.acc_w[i] += static_cast<double>(pw[i]);
+    if constexpr (AccB) a.acc_b[i] += static_cast<double>(pb[i]);
+  }
+}
+
 // The LayerNorm/RMSNorm backward of nseg segments of L elements (L ≤ a chunk; see SegmentRows), each with its own
 // statistics: its sums (grad_sums_impl, with the parameter terms when acc_w/acc_b are given), then its dx
 // (span_grad_input), all inlined (flatten). One call for many segments: with a call per segment, group norm
 // (256, 64, 16) G=32 (segments of 32 elements) spent half its time in calls and glue; C++ driver, 1 thread:
 // 178 µs, one call a row 127 µs, inlined 93 µs.
-inline constexpr std::size_t kRowPartialCols = 2048;  // the fused rows' columns at most (rows_backward)
-template <class T, bool HasW, bool AccW, bool AccB, bool Centered>
+// (Narrow: segments of at least kNarrowMinSpan, whose sums may be narrow; shorter ones take the wide sums without the
+// narrow code in the loop: inlined there, unused, it cost group norm (16384, 64) G=8 (segments of 8) ~5%.)
+template <class T, bool HasW, bool AccW, bool AccB, bool Centered, bool Narrow>
 [[gnu::flatten]] void segments_backward_impl(const SegmentRows<T>& a, StoreHint h) {
+  const std::size_t L = a.L, nseg = a.nseg, step = a.col_step;
+  if constexpr (std::is_same_v<T, float> && (AccW || AccB) && Narrow) {
+    if (step == 0 && nseg > 1 && nseg <= kFloatParamRows && L <= kRowPartialCols &&
+        std::all_of(a.rstd, a.rstd + nseg, [L](float r) { return narrow_span(L, r); }))
+      return segments_backward_partials<HasW, AccW, AccB, Centered>(a, h);
+  }
   T* const dx = a.dx;
   const T *const dy = a.dy, *const x = a.x, *const mean = a.mean, *const rstd = a.rstd;
-  const std::size_t L = a.L, nseg = a.nseg, step = a.col_step;
   const double inv_L = a.inv_L;
   const T* w = a.w;
   double *aw = a.acc_w, *ab = a.acc_b;
-  // LayerNorm/RMSNorm rows of float input (col_step 0: every segment on the same columns): the rows' parameter
-  // terms into float partials (at most kFloatParamRows rows a column, as rows_param_grads_float), added into
-  // acc_w, acc_b at the end; a double accumulator loaded and stored per term was most of the fused first pass.
-  [[maybe_unused]] alignas(64) float pw[std::is_same_v<T, float> && AccW ? kRowPartialCols : 1];
-  [[maybe_unused]] alignas(64) float pb[std::is_same_v<T, float> && AccB ? kRowPartialCols : 1];
-  bool partials = false;
-  if constexpr (std::is_same_v<T, float> && (AccW || AccB)) {
-    partials = step == 0 && nseg > 1 && nseg <= kFloatParamRows && L <= kRowPartialCols &&
-               std::all_of(rstd, rstd + nseg, [](T r) { return narrow_rstd(r); });
-    if (partials) {
-      if constexpr (AccW) std::fill(pw, pw + L, 0.0f);
-      if constexpr (AccB) std::fill(pb, pb + L, 0.0f);
-    }
-  }
   for (std::size_t sg = 0; sg < nseg; ++sg, w += HasW ? step : 0, aw += AccW ? step : 0, ab += AccB ? step : 0) {
     const std::size_t o = sg * L;
     const double m = Centered ? static_cast<double>(mean[sg]) : 0.0, r = static_cast<double>(rstd[sg]);
-    GradSums s;
-    if constexpr (std::is_same_v<T, float> && (AccW || AccB)) {
-      if (partials)
-        s = grad_sums_impl<T, HasW, AccW, AccB, Centered>(dy + o, x + o, w, L, m, r, AccW ? pw : nullptr,
-                                                          AccB ? pb : nullptr);
-    }
-    if (!partials) s = grad_sums_impl<T, HasW, AccW, AccB, Centered>(dy + o, x + o, w, L, m, r, aw, ab);
-    const SpanGrad<T> co{Centered ? mean[sg] : T(0), T(0), static_cast<T>(r), static_cast<T>(-r * r * r * s.gd * inv_L),
-                         static_cast<T>(Centered ? -r * s.g * inv_L : 0.0)};
-    span_grad_input(dx + o, dy + o, x + o, w, L, co, h);
+    const GradSums s = Narrow ? grad_sums_impl<T, HasW, AccW, AccB, Centered>(dy + o, x + o, w, L, m, r, aw, ab)
+                              : wide_grad_sums<T, HasW, AccW, AccB, Centered>(dy + o, x + o, w, L, m, r, aw, ab);
+    segment_grad_input<T, Centered>(dx + o, dy + o, x + o, w, L, Centered ? mean[sg] : T(0), r, inv_L, s, h);
   }
-  if (partials)
-    for (std::size_t i = 0; i < L; ++i) {
-      if constexpr (AccW) aw[i] += static_cast<double>(pw[i]);
-      if constexpr (AccB) ab[i] += static_cast<double>(pb[i]);
-    }
+}
+
+template <class T, bool HasW, bool AccW, bool AccB, bool Centered>
+void segments_backward_n(const SegmentRows<T>& a, StoreHint h) {
+  if (a.L >= kNarrowMinSpan)
+    segments_backward_impl<T, HasW, AccW, AccB, Centered, true>(a, h);
+  else
+    segments_backward_impl<T, HasW, AccW, AccB, Centered, false>(a, h);
 }
 
 template <class T, bool HasW>
 void segments_backward_w(const SegmentRows<T>& a, bool centered, StoreHint h) {
   const bool aw = a.acc_w != nullptr, ab = a.acc_b != nullptr;
   if (!centered)
-    return aw ? segments_backward_impl<T, HasW, true, false, false>(a, h)
-              : segments_backward_impl<T, HasW, false, false, false>(a, h);
-  if (aw && ab) return segments_backward_impl<T, HasW, true, true, true>(a, h);
-  if (aw) return segments_backward_impl<T, HasW, true, false, true>(a, h);
-  if (ab) return segments_backward_impl<T, HasW, false, true, true>(a, h);
-  segments_backward_impl<T, HasW, false, false, true>(a, h);
+    return aw ? segments_backward_n<T, HasW, true, false, false>(a, h)
+              : segments_backward_n<T, HasW, false, false, false>(a, h);
+  if (aw && ab) return segments_backward_n<T, HasW, true, true, true>(a, h);
+  if (aw) return segments_backward_n<T, HasW, true, false, true>(a, h);
+  if (ab) return segments_backward_n<T, HasW, false, true, true>(a, h);
+  segments_backward_n<T, HasW, false, false, true>(a, h);
 }
 
 template <class T>
@@ -1113,7 +1143,7 @@ GradSums span_grad_sums_input(const T* dyn, const T* xn, std::size_t n, double m
   using V = vec_t<T>;
   constexpr std::size_t L = kDoubleLanes, W = traits<V>::lanes;
   const bool fused = std::is_same_v<T, float> && (4 * L) % W == 0 && m == n && n >= 4 * L && h.stream &&
-                     narrow_rstd(rstd_n) && reinterpret_cast<std::uintptr_t>(dx) % sizeof(V) == 0;
+                     narrow_span(n, rstd_n) && reinterpret_cast<std::uintptr_t>(dx) % sizeof(V) == 0;
   if constexpr (std::is_same_v<T, float>) {
     if (fused) {
       const V mh = splat<V>(co.mh), ml = splat<V>(co.ml), a = splat<V>(co.a), b = splat<V>(co.b), c = splat<V>(co.c);
@@ -1404,17 +1434,28 @@ void spans_grad_input(T* dx, const T* dy, const T* x, std::size_t planes, std::s
 // planes of S ≤ one chunk elements, plane q with mean[q / per] and rstd[q / per] (per planes share them: a group's): one call for a
 // batch of groups. (One call per plane from the API returned each pair through the stack, a store-forwarding stall
 // per plane.)
-template <class T>
-[[gnu::flatten]] void planes_grad_sums(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S,
-                                      const double* mean, const double* rstd, std::size_t per) {
+// (Narrow as in segments_backward_impl.)
+template <class T, bool Narrow>
+[[gnu::flatten]] void planes_grad_sums_n(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S,
+                                        const double* mean, const double* rstd, std::size_t per) {
   std::size_t g = 0, in_group = 0;
   for (std::size_t q = 0; q < planes; ++q) {
-    out[q] = grad_sums_impl<T, false>(dy + q * S, x + q * S, static_cast<const T*>(nullptr), S, mean[g], rstd[g]);
+    const T *const dq = dy + q * S, *const xq = x + q * S, *const no_w = nullptr;
+    out[q] = Narrow ? grad_sums_impl<T, false>(dq, xq, no_w, S, mean[g], rstd[g])
+                    : wide_grad_sums<T, false, false, false, true>(dq, xq, no_w, S, mean[g], rstd[g], nullptr, nullptr);
     if (++in_group == per) {
       in_group = 0;
       ++g;
     }
   }
+}
+template <class T>
+void planes_grad_sums(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S, const double* mean,
+                      const double* rstd, std::size_t per) {
+  if (S >= kNarrowMinSpan)
+    planes_grad_sums_n<T, true>(out, dy, x, planes, S, mean, rstd, per);
+  else
+    planes_grad_sums_n<T, false>(out, dy, x, planes, S, mean, rstd, per);
 }
 
 // map_block over a (rows, cols) block of many columns in tiles of kColTileBytes of each column array, the tile's
