@@ -361,12 +361,12 @@ Moments plane_moments(const NormKernels<T>& k, const T* x, std::size_t S) {
 }
 
 template <class T>
-GradSums plane_grad_sums(const NormKernels<T>& k, const T* dy, const T* x, std::size_t S, double mean,
-                         double rstd) {
+GradSums plane_grad_sums(const NormKernels<T>& k, const T* dy, const T* x, std::size_t S, double mean, double rstd,
+                         bool narrow) {
   const std::size_t K = chunk_len<T>();
-  GradSums s = k.grad_sums(dy, x, nullptr, std::min(S, K), mean, rstd);
+  GradSums s = k.grad_sums(dy, x, nullptr, std::min(S, K), mean, rstd, narrow);
   for (std::size_t c0 = K; c0 < S; c0 += K)
-    s = add(s, k.grad_sums(dy + c0, x + c0, nullptr, std::min(K, S - c0), mean, rstd));
+    s = add(s, k.grad_sums(dy + c0, x + c0, nullptr, std::min(K, S - c0), mean, rstd, narrow));
   return s;
 }
 
@@ -390,13 +390,13 @@ vec<Moments> cf_all_moments(const T* x, const Planes& v) {
 
 template <class T>
 vec<GradSums> cf_all_grad_sums(const T* dy, const T* x, const Planes& v, const vec<double>& mean,
-                               const vec<double>& rstd) {
+                               const vec<double>& rstd, bool narrow) {
   const auto& k = kernels<T>();
   const std::size_t P = v.count(), S = v.S, K = chunk_len<T>(), nch = std::max<std::size_t>(1, ceil_div(S, K));
   vec<GradSums> part(P * nch), ps(P);
   parallel_tasks(P * nch, 2 * std::min(S, K), [&](std::size_t t) {
     const std::size_t p = t / nch, c0 = t % nch * K, off = p * S + c0;
-    part[t] = k.grad_sums(dy + off, x + off, nullptr, std::min(K, S - std::min(S, c0)), mean[p], rstd[p]);
+    part[t] = k.grad_sums(dy + off, x + off, nullptr, std::min(K, S - std::min(S, c0)), mean[p], rstd[p], narrow);
   });
   for (std::size_t p = 0; p < P; ++p) {
     GradSums s = part[p * nch];
@@ -1088,7 +1088,7 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
             prefetch_run(dy + ahead, nb * S);
             prefetch_run(x + ahead, nb * S);
           }
-          k.grad_sums_planes(ps.data() + p0, dy + p0 * S, x + p0 * S, nb, S, bm, br, 1);
+          k.grad_sums_planes(ps.data() + p0, dy + p0 * S, x + p0 * S, nb, S, bm, br, 1, false);
         }
       } else if (adjacent && S <= K) {
         // the batch's planes are adjacent: their sums in one call
@@ -1098,13 +1098,13 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
           br[i] = static_cast<double>(rstd[g0 + i]);
         }
         const std::size_t p0 = gr.plane(g0, 0);
-        k.grad_sums_planes(ps.data() + p0, dy + p0 * S, x + p0 * S, nb * gr.members, S, bm, br, gr.members);
+        k.grad_sums_planes(ps.data() + p0, dy + p0 * S, x + p0 * S, nb * gr.members, S, bm, br, gr.members, true);
       } else {
         for (std::size_t i = 0; i < nb; ++i)
           for (std::size_t j = 0; j < gr.members; ++j) {
             const std::size_t p = gr.plane(g0 + i, j);
             ps[p] = plane_grad_sums(k, dy + p * S, x + p * S, S, static_cast<double>(mean[g0 + i]),
-                                    static_cast<double>(rstd[g0 + i]));
+                                    static_cast<double>(rstd[g0 + i]), !gr.by_channel);
           }
       }
       // each group's mean, b and c (and a of its first plane); a of the others is rstd·weight of their channel
@@ -1228,7 +1228,7 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
       pmean[p] = static_cast<double>(mean[gr.group_of(p)]);
       if (!v.cl) prstd[p] = static_cast<double>(rstd[gr.group_of(p)]);
     });
-    ps = v.cl ? cl_all_grad_sums(dy, x, v, pmean) : cf_all_grad_sums(dy, x, v, pmean, prstd);
+    ps = v.cl ? cl_all_grad_sums(dy, x, v, pmean) : cf_all_grad_sums(dy, x, v, pmean, prstd, !gr.by_channel);
     vec<SpanGrad<T>> coef(P);
     parallel_for(gr.groups, [&](std::size_t g) {
       const GradSums s = group_sums(g);

@@ -534,9 +534,10 @@ GradSums span_grad_sums_params(const T* dy, const T* x, const T* w, std::size_t 
 }
 
 template <class T>
-GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd) {
-  return span_grad_sums_params(dy, x, w, n, mean, rstd, static_cast<double*>(nullptr), static_cast<double*>(nullptr),
-                               true);
+GradSums span_grad_sums(const T* dy, const T* x, const T* w, std::size_t n, double mean, double rstd, bool narrow) {
+  // (without parameter terms rstd serves only the narrow sums: 0 turns them off)
+  return span_grad_sums_params(dy, x, w, n, mean, narrow ? rstd : 0.0, static_cast<double*>(nullptr),
+                               static_cast<double*>(nullptr), true);
 }
 
 // The scalar tail [nv, n) of rows_param_grads_impl: one out-of-line copy, so that the compiler contracts (FMA) it
@@ -1160,11 +1161,11 @@ GradSums span_grad_sums_input(const T* dyn, const T* xn, std::size_t n, double m
       GradSums s = sums.result(mean_n);
       grad_sums_tail<T, false, false, false, true, double>(s, dyn, xn, nullptr, n / L * L, n, mean_n, rstd_n,
                                                            nullptr, nullptr);
-      return finite_sums(s) ? s : span_grad_sums(dyn, xn, static_cast<const T*>(nullptr), n, mean_n, rstd_n);
+      return finite_sums(s) ? s : span_grad_sums(dyn, xn, static_cast<const T*>(nullptr), n, mean_n, rstd_n, true);
     }
   }
   if (m > 0) span_grad_input(dx, dy, x, static_cast<const T*>(nullptr), m, co, h);
-  return span_grad_sums(dyn, xn, static_cast<const T*>(nullptr), n, mean_n, rstd_n);
+  return span_grad_sums(dyn, xn, static_cast<const T*>(nullptr), n, mean_n, rstd_n, true);
 }
 
 // Planes shorter than a vector (S < lanes), at most 16 of them (a group norm group of tiny planes): whole vectors
@@ -1451,8 +1452,8 @@ template <class T, bool Narrow>
 }
 template <class T>
 void planes_grad_sums(GradSums* out, const T* dy, const T* x, std::size_t planes, std::size_t S, const double* mean,
-                      const double* rstd, std::size_t per) {
-  if (S >= kNarrowMinSpan)
+                      const double* rstd, std::size_t per, bool narrow) {
+  if (narrow && S >= kNarrowMinSpan)
     planes_grad_sums_n<T, true>(out, dy, x, planes, S, mean, rstd, per);
   else
     planes_grad_sums_n<T, false>(out, dy, x, planes, S, mean, rstd, per);
