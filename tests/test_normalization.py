@@ -731,6 +731,36 @@ def test_every_isa(isa, dtype, rng):
         close(got, want, dtype, scale=np.sqrt(x.size))
 
 
+def test_narrow_sums_every_isa(isa, rng):
+    """Float32 backward sums of spans of >= 128 elements in float terms (NarrowGradSums) on each instruction-set
+    variant (2, 4 or 8 double lanes): instance norm planes of 300 (flushes, partial blocks and a scalar tail), group
+    norm segments of 4 planes of 35, layer and RMS norm rows of 300 with weights (the rows' parameter partials) and
+    without, each against the float64 reference."""
+    x = (rng.standard_normal((3, 4, 300)) * 2 + 5).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    w = rng.uniform(0.5, 1.5, 4).astype(np.float32)
+    y, m, r = nc.instance_norm_forward(x, w, None)
+    for got, want in zip(nc.instance_norm_backward(dy, x, m, r, w), ref.instance_norm_backward(dy, x, w)):
+        close(got, want, np.float32, scale=np.sqrt(x.size))
+    xg, dyg = x[:, :, :105].reshape(3, 12, 5, 7).copy(), dy[:, :, :105].reshape(3, 12, 5, 7).copy()
+    wg = rng.uniform(0.5, 1.5, 12).astype(np.float32)
+    y, m, r = nc.group_norm_forward(xg, 3, wg, None)
+    for got, want in zip(nc.group_norm_backward(dyg, xg, 3, m, r, wg), ref.group_norm_backward(dyg, xg, 3, wg)):
+        close(got, want, np.float32, scale=np.sqrt(xg.size))
+    rows, drows = x.reshape(-1, 300), dy.reshape(-1, 300)
+    for wl in (rng.uniform(0.5, 1.5, 300).astype(np.float32), None):
+        y, m, r = nc.layer_norm_forward(rows, 300, wl, None)
+        got, want = nc.layer_norm_backward(drows, rows, 300, m, r, wl), ref.layer_norm_backward(drows, rows, 1, wl)
+        for g, wv in zip(got, want):
+            if g is not None:
+                close(g, wv, np.float32, scale=np.sqrt(rows.size))
+        y, r = nc.rms_norm_forward(rows, 300, wl)
+        got, want = nc.rms_norm_backward(drows, rows, 300, r, wl), ref.rms_norm_backward(drows, rows, 1, wl)
+        for g, wv in zip(got, want):
+            if g is not None:
+                close(g, wv, np.float32, scale=np.sqrt(rows.size))
+
+
 # group norm's tiny planes (S below a vector): S = 1 as one span with per-element coefficients (any group size),
 # S < lanes with at most 16 planes a group through per-lane lookups (vectors across plane ends), more planes one at
 # a time; channels-first
