@@ -59,14 +59,11 @@ constexpr std::size_t kSpanBatchElems = 32768;
 // the next one's moments are computed (moments_normalize).
 constexpr std::size_t kPipeSpan = 512;
 constexpr std::size_t kPipePlanes = 8;
-// On one thread the backward pipelines only planes of at least this many elements (grad_sums_input); on more, planes
-// of kPipeSpan. C++ driver, group norm backward, min of 200 calls, 5 alternations, pipelined -> batches (ms):
-// (32, 64, 3136) G=32 1 thread 3.49 -> 2.74, 2 threads 1.49 -> 1.55; G=64 (instance norm) 3.23 -> 2.70, 2 threads
-// 1.44 -> 1.44; (32, 128, 784) G=32 1.54 -> 1.14, 2 threads 0.64 -> 0.60; (16, 64, 12544) G=32 6.04 -> 6.57, 2 threads
-// 3.97 -> 4.09. Python, min of 40 calls, 5 alternations: instance norm (32, 64, 56, 56) 1 thread 3.07 -> 2.36,
-// 2 threads 1.54 -> 1.51; group norm G=32 1 thread 2.88 -> 2.51, 2 threads 1.46 -> 1.59. (At stop 22, pipelined
-// planes of 3136 had been ~5% faster on 1 thread: 1.92-2.0 against 2.02-2.14 copies.)
-constexpr std::size_t kPipeGradSpan = 8192;
+// The backward pipelines planes of at least this many elements (grad_sums_input). C++ driver, group norm backward,
+// medians of 5 alternations, pipelined (next plane prefetched into L2) against batches (ms): (32, 64, 3136) G=32
+// 1 thread 2.68 / 2.77, 2 threads 1.07 / 1.10; G=64 (instance norm) 2.28 / 2.63, 2 threads 0.90 / 0.99;
+// (32, 128, 784) G=32 1.32 / 1.08, 2 threads 0.43 / 0.42; (16, 64, 12544) 6.23 / 6.01 (prefetching into L1: 6.09).
+constexpr std::size_t kPipeGradSpan = 2048;
 // ... and of at most this many bytes; layer norm's spans with their weight and bias (per element) count together.
 // The span read and the span normalized (and the parameters) stay in L1: group norm (32, 64, 3136) G=32, spans of
 // 24.5 KiB, 1 thread: 1.27 ms in batches, 1.4 ms pipelined; (64, 64, 1024) G=32, spans of 8 KiB: 0.65 -> 0.46 ms.
@@ -1025,14 +1022,12 @@ void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const
     }
     return GradSums{sg, sgd};
   };
-  // channels-first groups of adjacent planes streamed to memory (instance norm, group norm of at most kPipePlanes
-  // planes a group; a chunk a plane at most) on several threads, or of at least kPipeGradSpan elements: each plane's
-  // gradient sums while plane j of the previous group has its dx written (grad_sums_input: the same bits as the
-  // batches below), in runs of about kSpanBatchElems; reading the next plane from memory then overlaps writing the
-  // previous one.
+  // channels-first groups of adjacent planes of at least kPipeGradSpan elements streamed to memory (instance norm,
+  // group norm of at most kPipePlanes planes a group; a chunk a plane at most): each plane's gradient sums while
+  // plane j of the previous group has its dx written (grad_sums_input: the same bits as the batches below), in runs
+  // of about kSpanBatchElems; reading the next plane from memory then overlaps writing the previous one.
   const bool pipelined = std::is_same_v<T, float> && !v.cl && !gr.by_channel && gr.stride == 1 &&
-                         gr.members <= kPipePlanes && v.S <= chunk_len<T>() &&
-                         (v.S >= kPipeGradSpan || (v.S >= kPipeSpan && detail::max_threads() > 1)) &&
+                         gr.members <= kPipePlanes && v.S >= kPipeGradSpan && v.S <= chunk_len<T>() &&
                          v.S * sizeof(T) % 64 == 0 && hint.stream && reinterpret_cast<std::uintptr_t>(dx) % 64 == 0 &&
                          fuse(gr.groups);
   if (pipelined) {

@@ -170,10 +170,11 @@ inline void prefetch_l2(const T* p, std::size_t i) {
 // in between): LayerNorm (8192, 1024) forward 1.10 → 0.88, RMSNorm 0.94 → 0.88, group norm (32, 64, 3136) G=32
 // 1.25 → 0.91, instance norm 1.19 → 0.94, batch norm NCHW 1.66 → 1.52; 2 threads and spans below kPrefetchMinSpan
 // unchanged. The backward passes did not gain from 8 or 16 KiB (instance norm's lost 6–15%).
-// The pipelined backward (span_grad_sums_input) brings the next span into L1 instead (prefetcht0): C++ driver,
-// instance norm (32, 64, 3136) backward, 1 thread, time / copy, best of 5: 2.11–2.17 → 1.82–1.86 (2 threads the
-// same); the Python suite 1.66–1.68 → 1.44–1.46 ms. Into L1 everywhere cost batch norm's NCHW backward 9% and
-// mixed the forwards' 2-thread times.
+// The pipelined backward (span_grad_sums_input) brought the next span into L1 (prefetcht0) from stop 22 (C++ driver,
+// instance norm (32, 64, 3136) backward, 1 thread, time / copy, best of 5: 2.11–2.17 → 1.82–1.86); at stop 24, with
+// its sums narrow, into L2 was the faster (C++ driver, medians of 5 alternations, into L1 → L2: instance norm
+// (32, 64, 3136) 1 thread 3.12 → 2.28 ms, 2 threads 1.10 → 0.90; group norm G=32 3.11 → 2.68, 1.15 → 1.07).
+// Into L1 everywhere cost batch norm's NCHW backward 9% and mixed the forwards' 2-thread times.
 // Spans shorter than kPrefetchMinSpan elements are not prefetched: rows of a few hundred elements form one stream the
 // hardware follows, and the prefetches only cost (LayerNorm (16384, 128) backward, 1 thread, 0.64 -> 0.68 ms).
 inline constexpr std::size_t kPrefetchBytes = 4096, kPrefetchFwdBytes = 16384, kPrefetchMinSpan = 1024;
@@ -1149,7 +1150,7 @@ GradSums span_grad_sums_input(const T* dyn, const T* xn, std::size_t n, double m
     if (fused) {
       const V mh = splat<V>(co.mh), ml = splat<V>(co.ml), a = splat<V>(co.a), b = splat<V>(co.b), c = splat<V>(co.c);
       NarrowGradSums<false, true> sums(dyn, xn, nullptr, static_cast<float>(mean_n), static_cast<float>(rstd_n));
-      const std::size_t end = reduce_span_blocks<kPrefetchBytes, true>(  // into L1 (see prefetch_ahead)
+      const std::size_t end = reduce_span_blocks<kPrefetchBytes>(  // into L2 (see prefetch_ahead)
           n, [&](int q, std::size_t i) { sums.step(q, i); },
           [&](std::size_t i) {
             sums.block_end();
