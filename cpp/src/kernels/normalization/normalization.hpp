@@ -178,25 +178,9 @@ inline void prefetch_l2(const T* p, std::size_t i) {
 // Spans shorter than kPrefetchMinSpan elements are not prefetched: rows of a few hundred elements form one stream the
 // hardware follows, and the prefetches only cost (LayerNorm (16384, 128) backward, 1 thread, 0.64 -> 0.68 ms).
 inline constexpr std::size_t kPrefetchBytes = 4096, kPrefetchFwdBytes = 16384, kPrefetchMinSpan = 1024;
-// Hint: bring the line of element i of p into L1 (as prefetch_l2).
-template <class T>
-inline void prefetch_l1(const T* p, std::size_t i) {
-  const auto* a = reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(p) + i * sizeof(T));
-#if defined(__x86_64__) || defined(__i386__)
-  asm volatile("prefetcht0 %0" : : "m"(*a));
-#else
-  __builtin_prefetch(a, 0, 3);
-#endif
-}
-
-template <std::size_t Ahead = kPrefetchBytes, bool ToL1 = false, class T>
+template <std::size_t Ahead = kPrefetchBytes, class T>
 inline void prefetch_ahead(const T* p, std::size_t i, std::size_t bytes) {
-  for (std::size_t o = 0; o < bytes; o += 64) {
-    if constexpr (ToL1)
-      prefetch_l1(p, i + (Ahead + o) / sizeof(T));
-    else
-      prefetch_l2(p, i + (Ahead + o) / sizeof(T));
-  }
+  for (std::size_t o = 0; o < bytes; o += 64) prefetch_l2(p, i + (Ahead + o) / sizeof(T));
 }
 
 // The whole double vectors of a span reduction: step(a, i) adds the kDoubleLanes elements from i into accumulator a
@@ -204,13 +188,13 @@ inline void prefetch_ahead(const T* p, std::size_t i, std::size_t bytes) {
 // scalar tail from n / kDoubleLanes · kDoubleLanes in order: a fixed order for a given n. pf: the inputs read from
 // memory, prefetched Ahead bytes ahead.
 // block(i) runs after each block of four steps from i (reduce_span_blocks); it returns where the whole blocks ended.
-template <std::size_t Ahead = kPrefetchBytes, bool ToL1 = false, class Step, class Block, class... P>
+template <std::size_t Ahead = kPrefetchBytes, class Step, class Block, class... P>
 inline std::size_t reduce_span_blocks(std::size_t n, Step&& step, Block&& block, const P*... pf) {
   constexpr std::size_t L = kDoubleLanes;
   const bool ahead = n >= kPrefetchMinSpan;
   std::size_t i = 0;
   for (; i + 4 * L <= n; i += 4 * L) {
-    if (ahead) (prefetch_ahead<Ahead, ToL1>(pf, i, 4 * L * sizeof(P)), ...);
+    if (ahead) (prefetch_ahead<Ahead>(pf, i, 4 * L * sizeof(P)), ...);
     step(0, i);
     step(1, i + L);
     step(2, i + 2 * L);
@@ -1150,7 +1134,7 @@ GradSums span_grad_sums_input(const T* dyn, const T* xn, std::size_t n, double m
     if (fused) {
       const V mh = splat<V>(co.mh), ml = splat<V>(co.ml), a = splat<V>(co.a), b = splat<V>(co.b), c = splat<V>(co.c);
       NarrowGradSums<false, true> sums(dyn, xn, nullptr, static_cast<float>(mean_n), static_cast<float>(rstd_n));
-      const std::size_t end = reduce_span_blocks<kPrefetchBytes>(  // into L2 (see prefetch_ahead)
+      const std::size_t end = reduce_span_blocks(  // (prefetching into L2, see prefetch_ahead)
           n, [&](int q, std::size_t i) { sums.step(q, i); },
           [&](std::size_t i) {
             sums.block_end();
