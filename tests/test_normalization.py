@@ -638,11 +638,11 @@ def test_bitwise_identical_for_any_thread_count(case, dtype, threads):
 
 @pytest.mark.parametrize("groups", [None, 32, 16, 8, 4], ids=lambda g: "instance" if g is None else f"G={g}")
 def test_norm_backward_large_equals_per_sample(groups):
-    """A large channels-first input (streamed: each plane's sums computed while plane j of the previous group has
-    its dx written; instance norm and group norm of up to 8 planes a group) gives every sample's dx with the same
-    bits as that sample alone (small: sums, then dx, in batches), and matches float64."""
+    """A large channels-first input (streamed, planes of >= 2048: each plane's sums computed while plane j of the
+    previous group has its dx written; instance norm and group norm of up to 8 planes a group) gives every sample's
+    dx with the same bits as that sample alone (small: sums, then dx, in batches), and matches float64."""
     rng = np.random.default_rng(11)
-    x = (rng.standard_normal((32, 64, 1024)) * 2 + 1).astype(np.float32)
+    x = (rng.standard_normal((20, 64, 2048)) * 2 + 1).astype(np.float32)
     dy = rng.standard_normal(x.shape).astype(np.float32)
     w = rng.uniform(0.5, 1.5, 64).astype(np.float32)
     if groups is None:
@@ -657,7 +657,7 @@ def test_norm_backward_large_equals_per_sample(groups):
     close(dx, rdx, np.float32, scale=dx_scale(r.astype(np.float64), dy, w))
     close(dw, rdw, np.float32, scale=np.sqrt(x.size))
     close(db, rdb, np.float32, scale=np.sqrt(x.size))
-    for n in (0, 1, 17, 31):
+    for n in (0, 1, 11, 19):
         np.testing.assert_array_equal(dx[n:n + 1], run(slice(n, n + 1))[0])
 
 
